@@ -1,0 +1,77 @@
+//! Quoted-printable (RFC 2045), leniently: `=XX` in either case, soft line breaks with trailing blanks, and
+//! a stray `=` kept as it is.
+
+pub(crate) fn decode(input: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let c = input[i];
+        if c != b'=' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if let (Some(h), Some(l)) = (
+            input.get(i + 1).copied().and_then(hex),
+            input.get(i + 2).copied().and_then(hex),
+        ) {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        // A soft line break: '=' then optional blanks then the line end.
+        let mut j = i + 1;
+        while j < input.len() && matches!(input[j], b' ' | b'\t') {
+            j += 1;
+        }
+        match input.get(j) {
+            Some(b'\n') => i = j + 1,
+            Some(b'\r') if input.get(j + 1) == Some(&b'\n') => i = j + 2,
+            Some(b'\r') => i = j + 1,
+            None => i = j,
+            _ => {
+                out.push(b'=');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether a body is plausibly quoted-printable though not declared so: soft line breaks, or several
+/// `=XX` escapes.
+pub(crate) fn looks_like(body: &[u8]) -> bool {
+    let soft = memchr::memmem::find_iter(body, b"=\n").count();
+    let escapes = memchr::memchr_iter(b'=', body)
+        .filter(|&i| {
+            body.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c)))
+        })
+        .count();
+    soft >= 1 || escapes >= 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_qp_table() {
+        let table: &[(&str, &[u8])] = &[
+            ("plain", b"plain"),
+            ("a=3Db", b"a=b"),
+            ("a=3db", b"a=b"),
+            ("soft=\r\nbreak", b"softbreak"),
+            ("soft=  \r\nbreak", b"softbreak"),
+            ("soft=\nbreak", b"softbreak"),
+            ("stray = sign", b"stray = sign"),
+            ("bad=ZZ", b"bad=ZZ"),
+            ("end=", b"end"),
+            ("caf=C3=A9", "café".as_bytes()),
+        ];
+        for (input, want) in table {
+            assert_eq!(decode(input.as_bytes()), *want, "{input}");
+        }
+    }
+}

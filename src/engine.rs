@@ -1,0 +1,215 @@
+//! The engine: signatures compiled once, shared by every session.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::limits::Limits;
+use crate::matcher::BodyMatcher;
+use crate::matcher::hashes::HashIndex;
+use crate::session::ScanSession;
+use crate::signatures::{LoadReport, SignatureSet};
+use crate::verdict::Verdict;
+
+/// The compiled signature database.
+#[derive(Debug)]
+pub(crate) struct Database {
+    pub(crate) body: BodyMatcher,
+    pub(crate) hashes: HashIndex,
+    pub(crate) allow: HashIndex,
+    pub(crate) report: LoadReport,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Database,
+    limits: Limits,
+}
+
+/// A compiled signature database and the limits scans work within.
+///
+/// An `Engine` is immutable, `Send + Sync`, and cheap to clone (an `Arc` inside): build it once and share it
+/// with every connection. Each message is scanned by a [`ScanSession`] or by [`Engine::scan_bytes`].
+///
+/// ```
+/// use portcullis::Engine;
+///
+/// let engine = Engine::builder().build()?; // the built-in database
+/// let eicar = [
+///     "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR",
+///     "-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
+/// ]
+/// .concat();
+/// let message = format!("Subject: test\r\n\r\n{eicar}\r\n");
+/// let verdict = engine.scan_bytes(message.as_bytes())?;
+/// assert!(verdict.is_infected());
+/// assert_eq!(verdict.detections()[0].name(), "Eicar-Test-Signature");
+/// # Ok::<(), portcullis::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// Builds an [`Engine`]: load databases, set limits, then [`build`](EngineBuilder::build).
+///
+/// With nothing loaded, the engine uses the built-in database (EICAR and the project's test signatures).
+/// Loading any database replaces the built-in one unless [`with_default_database(true)`](Self::with_default_database)
+/// asks for both.
+#[derive(Default)]
+pub struct EngineBuilder {
+    set: SignatureSet,
+    loaded: bool,
+    default_database: Option<bool>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("loaded", &self.loaded)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl EngineBuilder {
+    /// Loads a database file, or every database file in a directory (such as the one freshclam fills):
+    /// `.cvd`, `.cld`, `.hdb`, `.hsb`, `.ndb`, `.fp`, `.sfp`, `.ign2`..., each possibly gzipped (`.gz`).
+    ///
+    /// # Errors
+    /// An I/O error if the path cannot be read; [`ErrorKind::Syntax`](crate::ErrorKind::Syntax) naming the
+    /// file and line of the first malformed signature; [`ErrorKind::Container`](crate::ErrorKind::Container)
+    /// for a damaged `.cvd`; [`ErrorKind::NoDatabase`](crate::ErrorKind::NoDatabase) for a directory without
+    /// database files or a file with an unknown extension. Nothing is half-loaded: on error the builder is
+    /// gone.
+    pub fn load_path(mut self, path: impl AsRef<Path>) -> Result<EngineBuilder> {
+        self.set.load_path(path.as_ref())?;
+        self.loaded = true;
+        Ok(self)
+    }
+
+    /// Loads a database from memory; `name` (for example `local.ndb`) gives its format by its extension and
+    /// names it in errors.
+    ///
+    /// ```
+    /// let engine = portcullis::Engine::builder()
+    ///     .load_str("local.ndb", "Local.Test:0:*:6576696c2d6d61726b6572\n")?
+    ///     .build()?;
+    /// assert!(engine.scan_bytes(b"Subject: x\r\n\r\nan evil-marker here\r\n")?.is_infected());
+    /// # Ok::<(), portcullis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`load_path`](Self::load_path), without I/O errors.
+    pub fn load_str(self, name: &str, content: &str) -> Result<EngineBuilder> {
+        self.load_bytes(name, content.as_bytes())
+    }
+
+    /// Loads a database from bytes (for a `.cvd` or a `.gz` file); `name` gives its format.
+    ///
+    /// # Errors
+    /// As [`load_path`](Self::load_path), without I/O errors.
+    pub fn load_bytes(mut self, name: &str, content: &[u8]) -> Result<EngineBuilder> {
+        self.set.load_bytes(Path::new(name), content, true)?;
+        self.loaded = true;
+        Ok(self)
+    }
+
+    /// Whether to include the built-in database: by default it is used only when nothing else is loaded.
+    pub fn with_default_database(mut self, yes: bool) -> EngineBuilder {
+        self.default_database = Some(yes);
+        self
+    }
+
+    /// Sets the limits every scan works within.
+    pub fn limits(mut self, limits: Limits) -> EngineBuilder {
+        self.limits = limits;
+        self
+    }
+
+    /// Compiles the loaded signatures into an engine.
+    ///
+    /// # Errors
+    /// Only if the built-in database fails to load, which the tests rule out.
+    pub fn build(mut self) -> Result<Engine> {
+        if self.default_database.unwrap_or(!self.loaded) {
+            self.set.load_builtin()?;
+        }
+        let SignatureSet {
+            mut body,
+            mut hashes,
+            allow,
+            ignored,
+            report,
+        } = self.set;
+        if !ignored.is_empty() {
+            body.retain(|s| !ignored.contains(&s.name));
+            hashes.retain(|s| !ignored.contains(&s.name));
+        }
+        let db = Database {
+            body: BodyMatcher::new(body),
+            hashes: HashIndex::new(hashes),
+            allow: HashIndex::new(allow),
+            report,
+        };
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                db,
+                limits: self.limits,
+            }),
+        })
+    }
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Starts a session for one message: [`feed`](ScanSession::feed) it the bytes as they arrive, then
+    /// [`finish`](ScanSession::finish) it.
+    pub fn session(&self) -> ScanSession {
+        ScanSession::new(self.clone())
+    }
+
+    /// Scans a whole message at once; the verdict is the same as any chunking of a session's `feed` gives.
+    ///
+    /// # Errors
+    /// None today: bad input is reported in the verdict. The `Result` leaves room for I/O-backed scans.
+    ///
+    /// # Limits
+    /// Every limit of [`Limits`] applies; a message larger than `max_message_size` is scanned up to that size
+    /// and the verdict says so.
+    pub fn scan_bytes(&self, message: &[u8]) -> Result<Verdict> {
+        let max = usize::try_from(self.inner.limits.get_max_message_size()).unwrap_or(usize::MAX);
+        let cut = message.len() > max;
+        let kept = &message[..message.len().min(max)];
+        Ok(crate::scan::scan_message(&self.inner.db, &self.inner.limits, kept, cut))
+    }
+
+    /// What was loaded: counts per format, and every signature skipped with its reason.
+    pub fn load_report(&self) -> &LoadReport {
+        &self.inner.db.report
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// The limits scans work within.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The number of detection signatures compiled in (body and hash).
+    pub fn signature_count(&self) -> usize {
+        self.inner.db.body.len() + self.inner.db.hashes.len()
+    }
+
+    /// The approximate heap memory of the compiled database, in bytes.
+    pub fn memory_usage(&self) -> usize {
+        self.inner.db.body.memory_usage() + self.inner.db.hashes.memory_usage() + self.inner.db.allow.memory_usage()
+    }
+}

@@ -1,0 +1,59 @@
+//! # portcullis
+//!
+//! A pure-Rust antivirus engine for scanning email *inline*: while the SMTP session is still open, so that
+//! an infected message is refused with a 5xx reply instead of accepted and cleaned up later. It reads
+//! ClamAV's signature databases, so users keep the databases they already have.
+//!
+//! ```
+//! use portcullis::{Engine, Limits};
+//!
+//! // Compile once (here the built-in database), share everywhere: Engine is Clone + Send + Sync.
+//! let engine = Engine::builder().limits(Limits::default()).build()?;
+//!
+//! // One session per message, fed as DATA arrives.
+//! let mut session = engine.session();
+//! session.feed(b"From: a@example.com\r\nSubject: hello\r\n\r\n")?;
+//! session.feed(b"PORTCULLIS-TEST-SIGNATURE-NOT-A-VIRUS\r\n")?;
+//! let verdict = session.finish()?;
+//! assert!(verdict.is_infected());
+//! let d = &verdict.detections()[0];
+//! assert_eq!(d.name(), "Portcullis.Test.Plain-1");
+//! assert_eq!(d.location().as_str(), "message");
+//! # Ok::<(), portcullis::Error>(())
+//! ```
+//!
+//! ## What happens to a message
+//! The raw message is matched as a whole; then the MIME walker ([`mime`](crate) module `mime/`) takes it
+//! apart under every plausible reading, transfer encodings are decoded leniently (`decode/`), the real type
+//! of each payload is detected from its content (`filetype/`), containers are opened (`unpack/`: zip, gzip,
+//! bzip2, tar) and every object is matched against hash and body signatures (`matcher/`). The work list
+//! that does this, and where the verdict is made, is `scan.rs`. Signature formats are parsed in
+//! `signatures/`, one file per format.
+//!
+//! ## Bad input is data
+//! Malformed MIME, broken encodings and hostile archives never make a scan fail: the [`Verdict`] lists the
+//! [`Damage`] seen, the objects that could not be [`Unscanned`] (encrypted members), and any [`Limits`]
+//! crossed as detections named `Heuristics.Limits.Exceeded.*`.
+
+#![deny(missing_docs)]
+
+mod decode;
+mod engine;
+mod error;
+mod filetype;
+mod limits;
+mod matcher;
+mod mime;
+mod scan;
+mod session;
+mod signatures;
+mod unpack;
+mod verdict;
+
+pub use engine::{Engine, EngineBuilder};
+pub use error::{Error, ErrorKind, Result};
+pub use filetype::{FileType, detect as detect_file_type};
+pub use limits::{LimitName, Limits};
+pub use session::ScanSession;
+pub use signatures::{LoadReport, SkippedSignature};
+pub use verdict::{Damage, Detection, DetectionKind, Location, Status, Unscanned, UnscannedReason, Verdict};

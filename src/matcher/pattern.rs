@@ -1,0 +1,360 @@
+//! The compiled form of one body signature's hex pattern, and its exact verification.
+//!
+//! A pattern is a list of [`Part`]s separated by unbounded gaps (`*` and `{n-}`); each part is a list of
+//! [`Elem`]s of bounded width. Verification works on *sets of positions*: starting from where an atom was
+//! found, each element maps the set of positions it may start at to the set it may end at, forwards for the
+//! elements after the atom and backwards for those before it. Gaps and variable-length alternatives widen
+//! the set instead of forking a search, so verification costs `O(elements × positions)` and never
+//! backtracks exponentially.
+
+/// One element of a part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Elem {
+    /// One byte compared under a mask: `0xFF` exact, `0xF0`/`0x0F` a nibble, `0x00` any byte (`??`).
+    Byte { value: u8, mask: u8 },
+    /// Between `min` and `max` bytes of anything (`{n}`, `{-n}`, `{n-m}`, `[n-m]`).
+    Gap { min: u32, max: u32 },
+    /// Alternatives `(aa|bbcc)`; negated `!(aa|bb)` matches any sequence of the same width that none match.
+    Alt { alts: Vec<Vec<(u8, u8)>>, negated: bool },
+    /// A character class: `(B)`, `(L)` or `(W)`.
+    Class(Class),
+}
+
+/// The special classes of ClamAV's hex syntax.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// `(B)`: a word boundary, one non-alphanumeric byte, or the start or end of the data.
+    Boundary,
+    /// `(L)`: a line end, CR, LF or CRLF, or the start or end of the data.
+    Line,
+    /// `(W)`: one non-alphanumeric byte.
+    NonAlnum,
+}
+
+/// A run of elements with bounded width, and the unbounded gap that precedes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub(crate) elems: Vec<Elem>,
+    /// The least number of bytes between the previous part's end and this part's start (0 for `*`, `n` for
+    /// `{n-}`); meaningless for the first part.
+    pub(crate) min_gap_before: u32,
+    /// The atom: the index of its first element and its length, all exact bytes.
+    pub(crate) atom: Option<(usize, usize)>,
+}
+
+/// A whole hex pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pattern {
+    pub(crate) parts: Vec<Part>,
+}
+
+/// Longest atom taken from a run of exact bytes.
+const MAX_ATOM: usize = 16;
+
+impl Part {
+    pub(crate) fn new(elems: Vec<Elem>, min_gap_before: u32) -> Part {
+        let atom = choose_atom(&elems);
+        Part {
+            elems,
+            min_gap_before,
+            atom,
+        }
+    }
+
+    /// The atom's bytes.
+    pub(crate) fn atom_bytes(&self) -> Option<Vec<u8>> {
+        let (start, len) = self.atom?;
+        Some(
+            self.elems[start..start + len]
+                .iter()
+                .filter_map(|e| match e {
+                    Elem::Byte { value, mask: 0xFF } => Some(*value),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// The least number of bytes a match of this part covers (used for an anchored first check).
+    #[cfg(test)]
+    pub(crate) fn min_width(&self) -> usize {
+        self.elems
+            .iter()
+            .map(|e| match e {
+                Elem::Byte { .. } => 1,
+                Elem::Gap { min, .. } => *min as usize,
+                Elem::Alt { alts, .. } => alts.iter().map(Vec::len).min().unwrap_or(0),
+                Elem::Class(Class::NonAlnum) => 1,
+                Elem::Class(_) => 0,
+            })
+            .sum()
+    }
+
+    /// Verifies the part around an atom found at `pos`. Returns the possible start positions (sorted) and
+    /// the smallest end position, or `None` when the part does not match there.
+    pub(crate) fn verify_at_atom(
+        &self,
+        data: &[u8],
+        pos: usize,
+        scratch: &mut Scratch,
+    ) -> Option<(Vec<usize>, usize)> {
+        let (a, len) = self.atom?;
+        scratch.set.clear();
+        scratch.set.push(pos + len);
+        if !run(&self.elems[a + len..], data, Dir::Forward, scratch) {
+            return None;
+        }
+        let end = *scratch.set.iter().min()?;
+        scratch.set.clear();
+        scratch.set.push(pos);
+        if !run(&self.elems[..a], data, Dir::Backward, scratch) {
+            return None;
+        }
+        let mut starts = scratch.set.clone();
+        starts.sort_unstable();
+        starts.dedup();
+        Some((starts, end))
+    }
+
+    /// Verifies the part starting exactly at `start`; returns the smallest end position.
+    pub(crate) fn verify_from(&self, data: &[u8], start: usize, scratch: &mut Scratch) -> Option<usize> {
+        if start > data.len() {
+            return None;
+        }
+        scratch.set.clear();
+        scratch.set.push(start);
+        if !run(&self.elems, data, Dir::Forward, scratch) {
+            return None;
+        }
+        scratch.set.iter().copied().min()
+    }
+}
+
+/// Reusable buffers for verification.
+#[derive(Default, Debug)]
+pub(crate) struct Scratch {
+    set: Vec<usize>,
+    next: Vec<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Forward,
+    Backward,
+}
+
+/// Runs `elems` over the position set in `scratch.set` (in order for forward, in reverse for backward).
+/// Returns false when the set becomes empty.
+fn run(elems: &[Elem], data: &[u8], dir: Dir, scratch: &mut Scratch) -> bool {
+    let step_one = |elem: &Elem, scratch: &mut Scratch| -> bool {
+        scratch.next.clear();
+        step(elem, data, dir, &scratch.set, &mut scratch.next);
+        std::mem::swap(&mut scratch.set, &mut scratch.next);
+        !scratch.set.is_empty()
+    };
+    match dir {
+        Dir::Forward => elems.iter().all(|e| step_one(e, scratch)),
+        Dir::Backward => elems.iter().rev().all(|e| step_one(e, scratch)),
+    }
+}
+
+fn byte_matches(b: u8, value: u8, mask: u8) -> bool {
+    b & mask == value & mask
+}
+
+fn seq_matches(data: &[u8], at: usize, seq: &[(u8, u8)]) -> bool {
+    match data.get(at..at + seq.len()) {
+        Some(window) => window
+            .iter()
+            .zip(seq)
+            .all(|(&b, &(v, m))| byte_matches(b, v, m)),
+        None => false,
+    }
+}
+
+fn is_word_boundary(b: u8) -> bool {
+    !b.is_ascii_alphanumeric()
+}
+
+fn step(elem: &Elem, data: &[u8], dir: Dir, set: &[usize], out: &mut Vec<usize>) {
+    let len = data.len();
+    let mut needs_sort = false;
+    match (elem, dir) {
+        (Elem::Byte { value, mask }, Dir::Forward) => {
+            out.extend(
+                set.iter()
+                    .filter(|&&s| s < len && byte_matches(data[s], *value, *mask))
+                    .map(|&s| s + 1),
+            );
+        }
+        (Elem::Byte { value, mask }, Dir::Backward) => {
+            out.extend(
+                set.iter()
+                    .filter(|&&s| s > 0 && s <= len && byte_matches(data[s - 1], *value, *mask))
+                    .map(|&s| s - 1),
+            );
+        }
+        (Elem::Gap { min, max }, _) => {
+            // The set is widened into a union of intervals; sorting first makes the union linear.
+            let mut sorted: Vec<usize> = set.to_vec();
+            sorted.sort_unstable();
+            let (min, max) = (*min as usize, *max as usize);
+            let mut next_free = 0usize;
+            for &s in &sorted {
+                let (lo, hi) = match dir {
+                    Dir::Forward => (s.saturating_add(min), s.saturating_add(max).min(len)),
+                    Dir::Backward => {
+                        if s < min {
+                            continue;
+                        }
+                        (s.saturating_sub(max), s - min)
+                    }
+                };
+                let lo = lo.max(next_free);
+                if lo > hi {
+                    continue;
+                }
+                out.extend(lo..=hi);
+                next_free = hi + 1;
+            }
+        }
+        (Elem::Alt { alts, negated }, _) => {
+            for &s in set {
+                if *negated {
+                    let width = alts.first().map_or(0, Vec::len);
+                    let at = match dir {
+                        Dir::Forward => Some(s),
+                        Dir::Backward => s.checked_sub(width),
+                    };
+                    if let Some(at) = at
+                        && at + width <= len
+                        && !alts.iter().any(|alt| seq_matches(data, at, alt))
+                    {
+                        out.push(if dir == Dir::Forward { s + width } else { at });
+                    }
+                } else {
+                    for alt in alts {
+                        let at = match dir {
+                            Dir::Forward => Some(s),
+                            Dir::Backward => s.checked_sub(alt.len()),
+                        };
+                        if let Some(at) = at
+                            && seq_matches(data, at, alt)
+                        {
+                            out.push(if dir == Dir::Forward { s + alt.len() } else { at });
+                        }
+                    }
+                }
+            }
+            needs_sort = true;
+        }
+        (Elem::Class(class), _) => {
+            for &s in set {
+                class_step(*class, data, s, dir, out);
+            }
+            needs_sort = true;
+        }
+    }
+    if needs_sort {
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+fn class_step(class: Class, data: &[u8], s: usize, dir: Dir, out: &mut Vec<usize>) {
+    let len = data.len();
+    if s > len {
+        return;
+    }
+    // The start and the end of the data are boundaries in either direction (zero width).
+    let at_edge = s == 0 || s == len;
+    let next = |n: usize| match dir {
+        Dir::Forward => s + n,
+        Dir::Backward => s - n,
+    };
+    // The byte just ahead in the direction of travel, and the one after it.
+    let ahead = |k: usize| -> Option<u8> {
+        match dir {
+            Dir::Forward => data.get(s + k).copied(),
+            Dir::Backward => s.checked_sub(k + 1).and_then(|i| data.get(i).copied()),
+        }
+    };
+    match class {
+        Class::Boundary => {
+            if at_edge {
+                out.push(s);
+            }
+            if ahead(0).is_some_and(is_word_boundary) {
+                out.push(next(1));
+            }
+        }
+        Class::NonAlnum => {
+            if ahead(0).is_some_and(is_word_boundary) {
+                out.push(next(1));
+            }
+        }
+        Class::Line => {
+            if at_edge {
+                out.push(s);
+            }
+            let (first, second) = match dir {
+                Dir::Forward => (b'\r', b'\n'),
+                Dir::Backward => (b'\n', b'\r'),
+            };
+            match ahead(0) {
+                Some(b) if b == first => {
+                    out.push(next(1));
+                    if ahead(1) == Some(second) {
+                        out.push(next(2));
+                    }
+                }
+                Some(b'\r') | Some(b'\n') => out.push(next(1)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// How common a byte is in ordinary files: common bytes make poor atoms.
+fn byte_cost(b: u8) -> u32 {
+    match b {
+        0x00 | 0xFF => 8,
+        b' ' | b'\n' | b'\r' | b'\t' | 0x90 | 0xCC => 5,
+        b'0'..=b'9' | b'a'..=b'z' => 2,
+        b'A'..=b'Z' => 2,
+        _ => 1,
+    }
+}
+
+/// Picks the best run of exact bytes in a part: the longest (up to [`MAX_ATOM`]), then the least common.
+fn choose_atom(elems: &[Elem]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize, i64)> = None;
+    let mut i = 0;
+    while i < elems.len() {
+        if !matches!(elems[i], Elem::Byte { mask: 0xFF, .. }) {
+            i += 1;
+            continue;
+        }
+        let run_start = i;
+        while i < elems.len() && matches!(elems[i], Elem::Byte { mask: 0xFF, .. }) {
+            i += 1;
+        }
+        let run_len = i - run_start;
+        let width = run_len.min(MAX_ATOM);
+        for start in run_start..=run_start + run_len - width {
+            let cost: u32 = elems[start..start + width]
+                .iter()
+                .map(|e| match e {
+                    Elem::Byte { value, .. } => byte_cost(*value),
+                    _ => 0,
+                })
+                .sum();
+            // Length dominates: each byte of length is worth more than any cost difference.
+            let score = width as i64 * 16 - cost as i64;
+            if best.is_none_or(|(_, _, s)| score > s) {
+                best = Some((start, width, score));
+            }
+        }
+    }
+    best.map(|(s, w, _)| (s, w))
+}

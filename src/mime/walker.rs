@@ -1,0 +1,431 @@
+//! The MIME walker: one entity (a message or a part, headers and body) in, its children out, under every
+//! plausible reading.
+//!
+//! Ambiguous structure must not hide a payload, so the walker does not pick one reading where mail clients
+//! disagree: every `boundary=` parameter of every `Content-Type` (and of `Content-Disposition`, where some
+//! mailers misplace it) is tried, with and without a trailing `;`, with RFC 2046's strict delimiter lines and
+//! with the prefix match some clients use; every reading that finds delimiters yields parts, and parts
+//! already produced by an earlier reading are not repeated. A leaf body is decoded as declared and also as
+//! whatever it plausibly is (base64 without a declaration, uuencode inside text, quoted-printable).
+
+use std::ops::Range;
+
+use super::header::{Structured, decode_words, parse_block, parse_structured};
+use crate::decode::{base64, qp, uu};
+
+/// Most boundary candidates tried for one entity.
+const MAX_CANDIDATES: usize = 8;
+
+/// What a child is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChildKind {
+    /// A MIME part, headers and body: walked, not scanned itself.
+    Part,
+    /// A nested message (`message/rfc822`): scanned as mail, then walked.
+    Message,
+    /// Decoded content: scanned, typed, unpacked.
+    Payload,
+}
+
+/// A child's bytes: a range of the entity, or decoded bytes.
+#[derive(Debug)]
+pub(crate) enum ChildData {
+    Range(Range<usize>),
+    Owned(Vec<u8>),
+}
+
+/// One child of an entity.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pub(crate) kind: ChildKind,
+    /// The location segment it adds (`part[2]`, `message`, `preamble`); `None` for the entity's own payload.
+    pub(crate) segment: Option<String>,
+    /// For a second reading of the same payload: what it is (`as base64`, `uuencoded "a.exe"`).
+    pub(crate) suffix: Option<String>,
+    pub(crate) data: ChildData,
+}
+
+/// The result of walking one entity.
+#[derive(Debug, Default)]
+pub(crate) struct Walked {
+    pub(crate) children: Vec<Child>,
+    pub(crate) damage: Vec<String>,
+    /// The entity's file name (Content-Disposition `filename`, else Content-Type `name`).
+    pub(crate) filename: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Strict,
+    Prefix,
+}
+
+/// One delimiter line: where it starts, where the next line starts, and whether it closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Delimiter {
+    start: usize,
+    end: usize,
+    close: bool,
+}
+
+fn find_delimiters(body: &[u8], boundary: &str, mode: Mode) -> Vec<Delimiter> {
+    let needle = format!("--{boundary}");
+    let mut out = Vec::new();
+    for p in memchr::memmem::find_iter(body, needle.as_bytes()) {
+        if p > 0 && body[p - 1] != b'\n' {
+            continue;
+        }
+        let line_end = memchr::memchr(b'\n', &body[p..]).map_or(body.len(), |e| p + e + 1);
+        let rest = &body[p + needle.len()..line_end];
+        let close = rest.starts_with(b"--");
+        let after = if close { &rest[2..] } else { rest };
+        let blank = after.iter().all(|b| b.is_ascii_whitespace());
+        if mode == Mode::Strict && !blank {
+            continue;
+        }
+        out.push(Delimiter {
+            start: p,
+            end: line_end,
+            close,
+        });
+    }
+    out
+}
+
+/// Where a part before a delimiter ends: the line break before the delimiter belongs to the delimiter.
+fn part_end(body: &[u8], delimiter_start: usize) -> usize {
+    let mut e = delimiter_start;
+    if e > 0 && body[e - 1] == b'\n' {
+        e -= 1;
+        if e > 0 && body[e - 1] == b'\r' {
+            e -= 1;
+        }
+    }
+    e
+}
+
+fn boundary_candidates(cts: &[Structured], cds: &[Structured], body: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let add = |out: &mut Vec<String>, b: &str| {
+        for v in [b, b.trim(), b.trim_end_matches(';'), b.trim().trim_matches('"')] {
+            if !v.is_empty() && v.len() <= 200 && !out.iter().any(|o| o == v) {
+                out.push(v.to_string());
+            }
+        }
+    };
+    for s in cts.iter().chain(cds) {
+        for b in s.all("boundary") {
+            add(&mut out, b);
+        }
+    }
+    if out.is_empty() && cts.iter().any(|c| c.value.starts_with("multipart/")) {
+        // Declared multipart without a boundary: take the first line that looks like a delimiter and recurs.
+        for line in body.split(|&b| b == b'\n').take(1000) {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if let Some(rest) = line.strip_prefix(b"--")
+                && rest.len() >= 4
+                && !rest.iter().all(|&b| b == b'-')
+            {
+                let text = String::from_utf8_lossy(rest.strip_suffix(b"--").unwrap_or(rest)).into_owned();
+                add(&mut out, &text);
+                break;
+            }
+        }
+    }
+    out.truncate(MAX_CANDIDATES);
+    out
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(|b| b.is_ascii_whitespace())
+}
+
+/// Walks one entity.
+pub(crate) fn walk(bytes: &[u8]) -> Walked {
+    let mut w = Walked::default();
+    let (fields, body_start, truncated) = parse_block(bytes);
+    if truncated {
+        w.damage.push("too many header fields; the rest were ignored".to_string());
+    }
+    let body_range = body_start..bytes.len();
+    let body = &bytes[body_range.clone()];
+    fn values<'f>(fields: &'f [super::header::Field], name: &'f str) -> impl Iterator<Item = &'f str> + 'f {
+        fields.iter().filter(move |f| f.name == name).map(|f| f.value.as_str())
+    }
+    let cts: Vec<Structured> = values(&fields, "content-type").map(parse_structured).collect();
+    let cds: Vec<Structured> = values(&fields, "content-disposition").map(parse_structured).collect();
+    let ctes: Vec<String> = values(&fields, "content-transfer-encoding")
+        .map(|v| v.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    w.filename = cds
+        .iter()
+        .find_map(|c| c.decoded("filename"))
+        .or_else(|| cts.iter().find_map(|c| c.decoded("name")))
+        .map(|n| decode_words(&n));
+    if cts.len() > 1 && cts.iter().any(|c| c.value != cts[0].value) {
+        w.damage.push(format!("{} Content-Type headers that disagree", cts.len()));
+    }
+    if cds.iter().any(|c| c.all("boundary").next().is_some()) {
+        w.damage.push("boundary parameter in Content-Disposition".to_string());
+    }
+    if cts.iter().any(|c| c.all("boundary").count() > 1) {
+        w.damage.push("more than one boundary parameter".to_string());
+    }
+
+    // Multipart readings.
+    let mut readings: Vec<Vec<Delimiter>> = Vec::new();
+    for cand in boundary_candidates(&cts, &cds, body) {
+        for mode in [Mode::Strict, Mode::Prefix] {
+            let d = find_delimiters(body, &cand, mode);
+            if !d.is_empty() && !readings.contains(&d) {
+                readings.push(d);
+            }
+        }
+    }
+    if !readings.is_empty() {
+        let many = readings.len() > 1;
+        let mut seen: Vec<Range<usize>> = Vec::new();
+        for (r, delims) in readings.iter().enumerate() {
+            let mut k = 0;
+            for (i, d) in delims.iter().enumerate() {
+                let end = match delims.get(i + 1) {
+                    Some(next) => part_end(body, next.start),
+                    None if d.close => break,
+                    None => {
+                        if !is_blank(&body[d.end..]) {
+                            w.damage.push("multipart is not terminated".to_string());
+                        }
+                        body.len()
+                    }
+                };
+                if d.close || end <= d.end {
+                    continue;
+                }
+                let range = body_start + d.end..body_start + end;
+                k += 1;
+                if seen.contains(&range) {
+                    continue;
+                }
+                seen.push(range.clone());
+                let segment = if many && r > 0 {
+                    format!("reading[{}]/part[{k}]", r + 1)
+                } else {
+                    format!("part[{k}]")
+                };
+                w.children.push(Child {
+                    kind: ChildKind::Part,
+                    segment: Some(segment),
+                    suffix: None,
+                    data: ChildData::Range(range),
+                });
+            }
+            if r == 0 {
+                // Text outside the parts is content some clients show: scan what it plausibly holds.
+                let first = delims[0].start;
+                if !is_blank(&body[..first]) {
+                    add_text_outside(&mut w, body_start, &body[..first], "preamble");
+                }
+                if let Some(last) = delims.last().filter(|d| d.close)
+                    && !is_blank(&body[last.end..])
+                {
+                    add_text_outside(&mut w, body_start + last.end, &body[last.end..], "epilogue");
+                }
+            }
+        }
+        return w;
+    }
+    if cts.iter().any(|c| c.value.starts_with("multipart/")) {
+        w.damage.push("multipart without boundary lines".to_string());
+    }
+
+    let payloads = decodings(body, &ctes, &mut w.damage);
+    let is_message = cts
+        .iter()
+        .any(|c| matches!(c.value.as_str(), "message/rfc822" | "message/global"));
+    for (i, (suffix, data)) in payloads.into_iter().enumerate() {
+        let data = match data {
+            Decoding::Identity => ChildData::Range(body_range.clone()),
+            Decoding::Bytes(b) => ChildData::Owned(b),
+        };
+        let kind = if is_message && i == 0 { ChildKind::Message } else { ChildKind::Payload };
+        w.children.push(Child {
+            kind,
+            segment: (kind == ChildKind::Message).then(|| "message".to_string()),
+            suffix,
+            data,
+        });
+    }
+    w
+}
+
+fn add_text_outside(w: &mut Walked, offset: usize, text: &[u8], segment: &str) {
+    let mut damage = Vec::new();
+    for (suffix, data) in decodings(text, &[], &mut damage) {
+        w.children.push(Child {
+            kind: ChildKind::Payload,
+            segment: Some(segment.to_string()),
+            suffix,
+            data: match data {
+                Decoding::Identity => ChildData::Range(offset..offset + text.len()),
+                Decoding::Bytes(b) => ChildData::Owned(b),
+            },
+        });
+    }
+}
+
+enum Decoding {
+    Identity,
+    Bytes(Vec<u8>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Encoding {
+    Identity,
+    Base64,
+    QuotedPrintable,
+    Uuencode,
+}
+
+fn encoding_of(cte: &str) -> Encoding {
+    match cte {
+        "base64" => Encoding::Base64,
+        "quoted-printable" => Encoding::QuotedPrintable,
+        "x-uuencode" | "uuencode" | "x-uue" | "uue" => Encoding::Uuencode,
+        _ => Encoding::Identity,
+    }
+}
+
+/// Every plausible decoding of a leaf body: the declared ones first, then what the body looks like.
+fn decodings(body: &[u8], ctes: &[String], damage: &mut Vec<String>) -> Vec<(Option<String>, Decoding)> {
+    let mut declared: Vec<Encoding> = ctes.iter().map(|c| encoding_of(c)).collect();
+    declared.dedup();
+    if declared.len() > 1 {
+        damage.push("Content-Transfer-Encoding headers that disagree".to_string());
+    }
+    if declared.is_empty() {
+        declared.push(Encoding::Identity);
+    }
+    let mut out: Vec<(Option<String>, Decoding)> = Vec::new();
+    let push = |out: &mut Vec<(Option<String>, Decoding)>, suffix: Option<String>, d: Decoding| {
+        if let Decoding::Bytes(b) = &d {
+            if b.is_empty() || b == body {
+                return;
+            }
+            if out.iter().any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b)) {
+                return;
+            }
+        }
+        let suffix = if out.is_empty() { None } else { suffix };
+        out.push((suffix, d));
+    };
+    let base64_shaped = base64::looks_like(body);
+    for enc in &declared {
+        match enc {
+            Encoding::Identity => push(&mut out, Some("(as sent)".into()), Decoding::Identity),
+            Encoding::Base64 => {
+                let d = base64::decode(body);
+                if d.invalid > 0 {
+                    damage.push(format!("base64: {} invalid characters skipped", d.invalid));
+                }
+                push(&mut out, Some("(as base64)".into()), Decoding::Bytes(d.data));
+                if !base64_shaped {
+                    // Declared base64 but does not look it: the declaration may be the lie.
+                    push(&mut out, Some("(as sent)".into()), Decoding::Identity);
+                }
+            }
+            Encoding::QuotedPrintable => push(
+                &mut out,
+                Some("(as quoted-printable)".into()),
+                Decoding::Bytes(qp::decode(body)),
+            ),
+            Encoding::Uuencode => {}
+        }
+    }
+    if !declared.contains(&Encoding::Base64) && base64_shaped {
+        push(&mut out, Some("(as base64)".into()), Decoding::Bytes(base64::decode(body).data));
+    }
+    if declared.contains(&Encoding::Uuencode) || uu::looks_like(body) {
+        for block in uu::decode_all(body) {
+            let suffix = format!("(uuencoded \"{}\")", block.name);
+            push(&mut out, Some(suffix), Decoding::Bytes(block.data));
+        }
+    }
+    if !declared.contains(&Encoding::QuotedPrintable) && !base64_shaped && qp::looks_like(body) {
+        push(&mut out, Some("(as quoted-printable)".into()), Decoding::Bytes(qp::decode(body)));
+    }
+    if out.is_empty() {
+        out.push((None, Decoding::Identity));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part_bodies(msg: &str) -> Vec<String> {
+        let w = walk(msg.as_bytes());
+        w.children
+            .iter()
+            .filter(|c| c.kind == ChildKind::Part)
+            .map(|c| match &c.data {
+                ChildData::Range(r) => String::from_utf8_lossy(&msg.as_bytes()[r.clone()]).into_owned(),
+                ChildData::Owned(v) => String::from_utf8_lossy(v).into_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn simple_multipart() {
+        let msg = "Content-Type: multipart/mixed; boundary=XX\r\n\r\npre\r\n--XX\r\n\r\none\r\n--XX\r\nA: b\r\n\r\ntwo\r\n--XX--\r\nepi\r\n";
+        assert_eq!(part_bodies(msg), ["\r\none", "A: b\r\n\r\ntwo"]);
+    }
+
+    #[test]
+    fn ambiguous_structures_yield_every_reading() {
+        // Two boundary parameters: parts of both are found.
+        let msg = "Content-Type: multipart/mixed; boundary=AAA; boundary=BBB\r\n\r\n--AAA\r\n\r\nfirst\r\n--AAA--\r\n--BBB\r\n\r\nsecond\r\n--BBB--\r\n";
+        let bodies = part_bodies(msg);
+        assert!(bodies.iter().any(|b| b.contains("first")), "{bodies:?}");
+        assert!(bodies.iter().any(|b| b.contains("second")), "{bodies:?}");
+        // Two Content-Type headers.
+        let msg = "Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=CC\r\n\r\n--CC\r\n\r\nhidden\r\n--CC--\r\n";
+        assert!(part_bodies(msg).iter().any(|b| b.contains("hidden")));
+        // Boundary in Content-Disposition.
+        let msg = "Content-Type: multipart/mixed\r\nContent-Disposition: inline; boundary=DD\r\n\r\n--DD\r\n\r\nhidden\r\n--DD--\r\n";
+        assert!(part_bodies(msg).iter().any(|b| b.contains("hidden")));
+        // Boundary with a trailing ';' in the header but not in the body, and the other way round.
+        let msg = "Content-Type: multipart/mixed; boundary=\"EE;\"\r\n\r\n--EE\r\n\r\nhidden\r\n--EE--\r\n";
+        assert!(part_bodies(msg).iter().any(|b| b.contains("hidden")));
+        let msg = "Content-Type: multipart/mixed; boundary=FF;\r\n\r\n--FF;\r\n\r\nhidden\r\n--FF;--\r\n";
+        assert!(part_bodies(msg).iter().any(|b| b.contains("hidden")));
+        // Unterminated.
+        let msg = "Content-Type: multipart/mixed; boundary=GG\r\n\r\n--GG\r\n\r\nhidden and cut";
+        let w = walk(msg.as_bytes());
+        assert!(w.damage.iter().any(|d| d.contains("not terminated")));
+        assert!(part_bodies(msg)[0].contains("hidden and cut"));
+        // Multipart with no boundary parameter at all.
+        let msg = "Content-Type: multipart/mixed\r\n\r\n--HHHH\r\n\r\nhidden\r\n--HHHH--\r\n";
+        assert!(part_bodies(msg).iter().any(|b| b.contains("hidden")));
+    }
+
+    #[test]
+    fn leaf_decodings() {
+        let msg = "Content-Transfer-Encoding: 7bit\r\n\r\naGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=\r\n";
+        let w = walk(msg.as_bytes());
+        let owned: Vec<&[u8]> = w
+            .children
+            .iter()
+            .filter_map(|c| match &c.data {
+                ChildData::Owned(v) => Some(&v[..]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(owned, [&b"hello world hello world"[..]]);
+        let msg = "Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n";
+        let w = walk(msg.as_bytes());
+        assert_eq!(w.children[0].kind, ChildKind::Message);
+        let msg = "Content-Disposition: attachment; filename*=utf-8''%C3%A9.zip\r\n\r\nx";
+        assert_eq!(walk(msg.as_bytes()).filename.as_deref(), Some("é.zip"));
+    }
+}

@@ -1,0 +1,281 @@
+//! Where a verdict is made: the work list that takes a message apart and scans every object in it.
+//!
+//! Each object on the list is a message (scanned as mail, then walked), a MIME part (walked only: its bytes
+//! are scanned as part of its parent) or a payload (typed, scanned, and opened if it is a container).
+//! Children go back on the list, so nesting costs heap, never stack; every push is checked against the
+//! limits first.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::engine::Database;
+use crate::filetype::{self, FileType};
+use crate::limits::{LimitName, Limits};
+use crate::mime::walker::{self, ChildData, ChildKind};
+use crate::unpack::{self, Budget, Unpacked};
+use crate::verdict::{Damage, Detection, DetectionKind, Location, Unscanned, UnscannedReason, Verdict};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Message,
+    Part,
+    Payload,
+}
+
+struct Object<'a> {
+    data: Cow<'a, [u8]>,
+    location: Location,
+    depth: u32,
+    role: Role,
+}
+
+/// Quotes a name for a location: control characters and quotes are replaced, length is capped.
+fn quoted(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() || c == '"' { '?' } else { c })
+        .collect();
+    format!("\"{clean}\"")
+}
+
+struct Scan<'a, 'd> {
+    db: &'d Database,
+    limits: &'d Limits,
+    queue: VecDeque<Object<'a>>,
+    verdict: Verdict,
+    /// Objects created so far, the message included.
+    objects: u64,
+    /// Bytes of every object but the message itself.
+    produced: u64,
+}
+
+/// Scans a whole message. `cut` is true when the caller kept only the first `max_message_size` bytes.
+pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: bool) -> Verdict {
+    let mut scan = Scan {
+        db,
+        limits,
+        queue: VecDeque::new(),
+        verdict: Verdict::default(),
+        objects: 1,
+        produced: 0,
+    };
+    if cut {
+        scan.limit(LimitName::MaxMessageSize, Location::root());
+    }
+    scan.queue.push_back(Object {
+        data: Cow::Borrowed(message),
+        location: Location::root(),
+        depth: 0,
+        role: Role::Message,
+    });
+    while let Some(obj) = scan.queue.pop_front() {
+        scan.process(obj);
+    }
+    let mut verdict = scan.verdict;
+    verdict.normalize();
+    verdict
+}
+
+impl<'a> Scan<'a, '_> {
+    fn limit(&mut self, name: LimitName, location: Location) {
+        let already = self.verdict.detections.iter().any(|d| d.limit() == Some(name));
+        // One detection per limit is enough to tell the user; more would only repeat it.
+        if !already {
+            self.verdict
+                .detections
+                .push(Detection::new(name.detection_name(), DetectionKind::Limit, location));
+        }
+    }
+
+    fn damage(&mut self, location: &Location, description: impl Into<String>) {
+        self.verdict.damage.push(Damage::new(location.clone(), description));
+    }
+
+    /// Scans one object's bytes with hash and body signatures. Returns false when the object is on the
+    /// allow-list (`.fp`/`.sfp`): then neither it nor anything inside it is reported.
+    fn match_object(&mut self, data: &[u8], file_type: FileType, location: &Location) -> bool {
+        self.verdict.objects += 1;
+        self.verdict.bytes_scanned += data.len() as u64;
+        if self.db.allow.contains(data) {
+            return false;
+        }
+        for name in self.db.hashes.lookup(data) {
+            self.verdict
+                .detections
+                .push(Detection::new(name, DetectionKind::Hash, location.clone()));
+        }
+        let mut names = Vec::new();
+        self.db.body.scan(data, file_type.target(), &mut names);
+        for name in names {
+            self.verdict
+                .detections
+                .push(Detection::new(name, DetectionKind::Signature, location.clone()));
+        }
+        true
+    }
+
+    /// Puts a child on the work list if the limits allow it; `counted` when its object slot and bytes were
+    /// already taken from the budget (archive members).
+    fn push(&mut self, parent_depth: u32, mut data: Cow<'a, [u8]>, location: Location, role: Role, counted: bool) {
+        let depth = parent_depth + 1;
+        if depth > self.limits.get_max_recursion() {
+            self.limit(LimitName::MaxRecursion, location);
+            return;
+        }
+        if !counted {
+            if self.objects >= self.limits.get_max_files() {
+                self.limit(LimitName::MaxFiles, location);
+                return;
+            }
+            self.objects += 1;
+            let room = self.limits.get_max_scan_size().saturating_sub(self.produced);
+            if data.len() as u64 > room {
+                self.limit(LimitName::MaxScanSize, location.clone());
+                if room == 0 {
+                    return;
+                }
+                data = cut(data, room);
+            }
+            if data.len() as u64 > self.limits.get_max_file_size() {
+                self.limit(LimitName::MaxFileSize, location.clone());
+                data = cut(data, self.limits.get_max_file_size());
+            }
+            self.produced += data.len() as u64;
+        }
+        self.queue.push_back(Object {
+            data,
+            location,
+            depth,
+            role,
+        });
+    }
+
+    fn process(&mut self, obj: Object<'a>) {
+        match obj.role {
+            Role::Part => self.walk(obj, false),
+            Role::Message => {
+                if self.match_object(&obj.data, FileType::Mail, &obj.location) {
+                    self.walk(obj, true);
+                }
+            }
+            Role::Payload => {
+                let file_type = filetype::detect(&obj.data);
+                if !self.match_object(&obj.data, file_type, &obj.location) {
+                    return;
+                }
+                match file_type {
+                    FileType::Mail => self.walk(obj, true),
+                    FileType::Zip | FileType::Gzip | FileType::Bzip2 | FileType::Tar => {
+                        self.unpack(obj, file_type)
+                    }
+                    FileType::SevenZip
+                    | FileType::Rar
+                    | FileType::Cab
+                    | FileType::Arj
+                    | FileType::Cpio
+                    | FileType::Iso
+                    | FileType::Xz => self.verdict.unscanned.push(Unscanned::new(
+                        obj.location,
+                        UnscannedReason::UnsupportedContainer(file_type.name().to_string()),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Walks a message or part, putting its children on the list.
+    fn walk(&mut self, obj: Object<'a>, is_message: bool) {
+        let walked = walker::walk(&obj.data);
+        let location = match (&walked.filename, is_message) {
+            (Some(name), false) => obj.location.suffixed(&quoted(name)),
+            _ => obj.location.clone(),
+        };
+        for d in &walked.damage {
+            self.damage(&location, d.clone());
+        }
+        for child in walked.children {
+            let mut loc = match (&child.segment, is_message) {
+                (Some(seg), _) => location.child(seg),
+                (None, true) => location.child("body"),
+                (None, false) => location.clone(),
+            };
+            if let Some(suffix) = &child.suffix {
+                loc = loc.suffixed(suffix);
+            }
+            let data: Cow<'a, [u8]> = match child.data {
+                ChildData::Owned(v) => Cow::Owned(v),
+                ChildData::Range(r) => match &obj.data {
+                    Cow::Borrowed(b) => Cow::Borrowed(&b[r]),
+                    Cow::Owned(v) => Cow::Owned(v[r].to_vec()),
+                },
+            };
+            let role = match child.kind {
+                ChildKind::Part => Role::Part,
+                ChildKind::Message => Role::Message,
+                ChildKind::Payload => Role::Payload,
+            };
+            self.push(obj.depth, data, loc, role, false);
+        }
+    }
+
+    /// Opens a container within the budget and puts its members on the list.
+    fn unpack(&mut self, obj: Object<'a>, file_type: FileType) {
+        if obj.depth + 1 > self.limits.get_max_recursion() {
+            self.limit(LimitName::MaxRecursion, obj.location.clone());
+            return;
+        }
+        let mut budget = Budget {
+            remaining_bytes: self.limits.get_max_scan_size().saturating_sub(self.produced),
+            max_file: self.limits.get_max_file_size(),
+            max_ratio: self.limits.get_max_compression_ratio(),
+            remaining_objects: self.limits.get_max_files().saturating_sub(self.objects),
+        };
+        let start_bytes = budget.remaining_bytes;
+        let start_objects = budget.remaining_objects;
+        let mut out = Unpacked::default();
+        let data: &[u8] = &obj.data;
+        let result = catch_unwind(AssertUnwindSafe(|| match file_type {
+            FileType::Zip => unpack::zip::unpack(data, &mut budget, &mut out),
+            FileType::Gzip => unpack::gzip::unpack(data, &mut budget, &mut out),
+            FileType::Bzip2 => unpack::bzip2::unpack(data, &mut budget, &mut out),
+            _ => unpack::tar::unpack(data, &mut budget, &mut out),
+        }));
+        if result.is_err() {
+            self.damage(&obj.location, format!("the {} unpacker failed", file_type.name()));
+            self.verdict
+                .unscanned
+                .push(Unscanned::new(obj.location.clone(), UnscannedReason::Undecodable));
+        }
+        self.produced += start_bytes.saturating_sub(budget.remaining_bytes);
+        self.objects += start_objects.saturating_sub(budget.remaining_objects);
+        for d in out.damage {
+            self.damage(&obj.location, d);
+        }
+        for (name, reason) in out.unscanned {
+            self.verdict
+                .unscanned
+                .push(Unscanned::new(obj.location.child(&quoted(&name)), reason));
+        }
+        for (name, limit) in out.limits {
+            self.limit(limit, obj.location.child(&quoted(&name)));
+        }
+        for member in out.members {
+            let loc = obj.location.child(&quoted(&member.name));
+            self.push(obj.depth, Cow::Owned(member.data), loc, Role::Payload, true);
+        }
+    }
+}
+
+fn cut(data: Cow<'_, [u8]>, len: u64) -> Cow<'_, [u8]> {
+    let len = usize::try_from(len).unwrap_or(usize::MAX).min(data.len());
+    match data {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[..len]),
+        Cow::Owned(mut v) => {
+            v.truncate(len);
+            Cow::Owned(v)
+        }
+    }
+}
