@@ -186,7 +186,12 @@ impl Engine {
         let max = usize::try_from(self.inner.limits.get_max_message_size()).unwrap_or(usize::MAX);
         let cut = message.len() > max;
         let kept = &message[..message.len().min(max)];
-        Ok(crate::scan::scan_message(&self.inner.db, &self.inner.limits, kept, cut))
+        Ok(crate::scan::scan_message(
+            &self.inner.db,
+            &self.inner.limits,
+            kept,
+            cut,
+        ))
     }
 
     /// What was loaded: counts per format, and every signature skipped with its reason.
@@ -210,6 +215,8 @@ impl Engine {
 
     /// The approximate heap memory of the compiled database, in bytes.
     pub fn memory_usage(&self) -> usize {
-        self.inner.db.body.memory_usage() + self.inner.db.hashes.memory_usage() + self.inner.db.allow.memory_usage()
+        self.inner.db.body.memory_usage()
+            + self.inner.db.hashes.memory_usage()
+            + self.inner.db.allow.memory_usage()
     }
 }

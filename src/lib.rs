@@ -56,4 +56,6 @@ pub use filetype::{FileType, detect as detect_file_type};
 pub use limits::{LimitName, Limits};
 pub use session::ScanSession;
 pub use signatures::{LoadReport, SkippedSignature};
-pub use verdict::{Damage, Detection, DetectionKind, Location, Status, Unscanned, UnscannedReason, Verdict};
+pub use verdict::{
+    Damage, Detection, DetectionKind, Location, Status, Unscanned, UnscannedReason, Verdict,
+};

@@ -14,7 +14,9 @@ use crate::filetype::{self, FileType};
 use crate::limits::{LimitName, Limits};
 use crate::mime::walker::{self, ChildData, ChildKind};
 use crate::unpack::{self, Budget, Unpacked};
-use crate::verdict::{Damage, Detection, DetectionKind, Location, Unscanned, UnscannedReason, Verdict};
+use crate::verdict::{
+    Damage, Detection, DetectionKind, Location, Unscanned, UnscannedReason, Verdict,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -64,11 +66,18 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
     if cut {
         scan.limit(LimitName::MaxMessageSize, Location::root());
     }
+    // A message has a header block; anything else (an attachment saved alone) is scanned as a file.
+    let (fields, _, _) = crate::mime::header::parse_block(message);
+    let role = if !fields.is_empty() || filetype::detect(message) == FileType::Mail {
+        Role::Message
+    } else {
+        Role::Payload
+    };
     scan.queue.push_back(Object {
         data: Cow::Borrowed(message),
         location: Location::root(),
         depth: 0,
-        role: Role::Message,
+        role,
     });
     while let Some(obj) = scan.queue.pop_front() {
         scan.process(obj);
@@ -80,17 +89,25 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
 
 impl<'a> Scan<'a, '_> {
     fn limit(&mut self, name: LimitName, location: Location) {
-        let already = self.verdict.detections.iter().any(|d| d.limit() == Some(name));
+        let already = self
+            .verdict
+            .detections
+            .iter()
+            .any(|d| d.limit() == Some(name));
         // One detection per limit is enough to tell the user; more would only repeat it.
         if !already {
-            self.verdict
-                .detections
-                .push(Detection::new(name.detection_name(), DetectionKind::Limit, location));
+            self.verdict.detections.push(Detection::new(
+                name.detection_name(),
+                DetectionKind::Limit,
+                location,
+            ));
         }
     }
 
     fn damage(&mut self, location: &Location, description: impl Into<String>) {
-        self.verdict.damage.push(Damage::new(location.clone(), description));
+        self.verdict
+            .damage
+            .push(Damage::new(location.clone(), description));
     }
 
     /// Scans one object's bytes with hash and body signatures. Returns false when the object is on the
@@ -102,23 +119,34 @@ impl<'a> Scan<'a, '_> {
             return false;
         }
         for name in self.db.hashes.lookup(data) {
-            self.verdict
-                .detections
-                .push(Detection::new(name, DetectionKind::Hash, location.clone()));
+            self.verdict.detections.push(Detection::new(
+                name,
+                DetectionKind::Hash,
+                location.clone(),
+            ));
         }
         let mut names = Vec::new();
         self.db.body.scan(data, file_type.target(), &mut names);
         for name in names {
-            self.verdict
-                .detections
-                .push(Detection::new(name, DetectionKind::Signature, location.clone()));
+            self.verdict.detections.push(Detection::new(
+                name,
+                DetectionKind::Signature,
+                location.clone(),
+            ));
         }
         true
     }
 
     /// Puts a child on the work list if the limits allow it; `counted` when its object slot and bytes were
     /// already taken from the budget (archive members).
-    fn push(&mut self, parent_depth: u32, mut data: Cow<'a, [u8]>, location: Location, role: Role, counted: bool) {
+    fn push(
+        &mut self,
+        parent_depth: u32,
+        mut data: Cow<'a, [u8]>,
+        location: Location,
+        role: Role,
+        counted: bool,
+    ) {
         let depth = parent_depth + 1;
         if depth > self.limits.get_max_recursion() {
             self.limit(LimitName::MaxRecursion, location);
@@ -130,7 +158,10 @@ impl<'a> Scan<'a, '_> {
                 return;
             }
             self.objects += 1;
-            let room = self.limits.get_max_scan_size().saturating_sub(self.produced);
+            let room = self
+                .limits
+                .get_max_scan_size()
+                .saturating_sub(self.produced);
             if data.len() as u64 > room {
                 self.limit(LimitName::MaxScanSize, location.clone());
                 if room == 0 {
@@ -228,7 +259,10 @@ impl<'a> Scan<'a, '_> {
             return;
         }
         let mut budget = Budget {
-            remaining_bytes: self.limits.get_max_scan_size().saturating_sub(self.produced),
+            remaining_bytes: self
+                .limits
+                .get_max_scan_size()
+                .saturating_sub(self.produced),
             max_file: self.limits.get_max_file_size(),
             max_ratio: self.limits.get_max_compression_ratio(),
             remaining_objects: self.limits.get_max_files().saturating_sub(self.objects),
@@ -244,10 +278,14 @@ impl<'a> Scan<'a, '_> {
             _ => unpack::tar::unpack(data, &mut budget, &mut out),
         }));
         if result.is_err() {
-            self.damage(&obj.location, format!("the {} unpacker failed", file_type.name()));
-            self.verdict
-                .unscanned
-                .push(Unscanned::new(obj.location.clone(), UnscannedReason::Undecodable));
+            self.damage(
+                &obj.location,
+                format!("the {} unpacker failed", file_type.name()),
+            );
+            self.verdict.unscanned.push(Unscanned::new(
+                obj.location.clone(),
+                UnscannedReason::Undecodable,
+            ));
         }
         self.produced += start_bytes.saturating_sub(budget.remaining_bytes);
         self.objects += start_objects.saturating_sub(budget.remaining_objects);

@@ -63,6 +63,11 @@ impl ScanSession {
     /// None today; see [`Engine::scan_bytes`].
     pub fn finish(self) -> Result<Verdict> {
         let cut = self.received > self.buffer.len() as u64;
-        Ok(crate::scan::scan_message(self.engine.db(), self.engine.limits(), &self.buffer, cut))
+        Ok(crate::scan::scan_message(
+            self.engine.db(),
+            self.engine.limits(),
+            &self.buffer,
+            cut,
+        ))
     }
 }

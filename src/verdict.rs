@@ -72,7 +72,11 @@ pub struct Detection {
 }
 
 impl Detection {
-    pub(crate) fn new(name: impl Into<String>, kind: DetectionKind, location: Location) -> Detection {
+    pub(crate) fn new(
+        name: impl Into<String>,
+        kind: DetectionKind,
+        location: Location,
+    ) -> Detection {
         Detection {
             name: name.into(),
             kind,

@@ -113,7 +113,9 @@ mod tests {
 
     #[test]
     fn sniffing() {
-        assert!(looks_like(b"TWFueSBoYW5kcyBtYWtlIGxpZ2h0IHdvcmsu\r\nTWFueSBoYW5kcw==\r\n"));
+        assert!(looks_like(
+            b"TWFueSBoYW5kcyBtYWtlIGxpZ2h0IHdvcmsu\r\nTWFueSBoYW5kcw==\r\n"
+        ));
         assert!(!looks_like(b"Hello there, this is a plain letter.\r\n"));
         assert!(!looks_like(b"abc"));
     }

@@ -45,8 +45,10 @@ pub(crate) fn looks_like(body: &[u8]) -> bool {
     let soft = memchr::memmem::find_iter(body, b"=\n").count();
     let escapes = memchr::memchr_iter(b'=', body)
         .filter(|&i| {
-            body.get(i + 1..i + 3)
-                .is_some_and(|h| h.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c)))
+            body.get(i + 1..i + 3).is_some_and(|h| {
+                h.iter()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+            })
         })
         .count();
     soft >= 1 || escapes >= 3

@@ -37,7 +37,11 @@ fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
     let chars = &line[1..];
     let mut produced = 0;
     for group in 0..len.div_ceil(3) {
-        let get = |k: usize| chars.get(group * 4 + k).map_or(0, |c| (c.wrapping_sub(b' ')) & 0x3f) as u32;
+        let get = |k: usize| {
+            chars
+                .get(group * 4 + k)
+                .map_or(0, |c| (c.wrapping_sub(b' ')) & 0x3f) as u32
+        };
         let v = get(0) << 18 | get(1) << 12 | get(2) << 6 | get(3);
         for b in [(v >> 16) as u8, (v >> 8) as u8, v as u8] {
             if produced < len {
@@ -51,13 +55,16 @@ fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// Whether a body holds a uuencode block.
 pub(crate) fn looks_like(body: &[u8]) -> bool {
-    body.split(|&b| b == b'\n').any(|l| is_begin(l.strip_suffix(b"\r").unwrap_or(l)).is_some())
+    body.split(|&b| b == b'\n')
+        .any(|l| is_begin(l.strip_suffix(b"\r").unwrap_or(l)).is_some())
 }
 
 /// Every uuencode block in a body.
 pub(crate) fn decode_all(body: &[u8]) -> Vec<Block> {
     let mut blocks = Vec::new();
-    let mut lines = body.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     while let Some(line) = lines.next() {
         let Some((base64, name)) = is_begin(line) else {
             continue;
@@ -93,8 +100,14 @@ mod tests {
         // "Cat" and "hello world\n" as produced by uuencode(1).
         let table: &[(&str, &[u8])] = &[
             ("begin 644 cat.txt\n#0V%T\n`\nend\n", b"Cat"),
-            ("begin 644 h.txt\r\n,:&5L;&\\@=V]R;&0*\r\n`\r\nend\r\n", b"hello world\n"),
-            ("text before\nbegin 644 h.txt\n,:&5L;&\\@=V]R;&0*\n", b"hello world\n"),
+            (
+                "begin 644 h.txt\r\n,:&5L;&\\@=V]R;&0*\r\n`\r\nend\r\n",
+                b"hello world\n",
+            ),
+            (
+                "text before\nbegin 644 h.txt\n,:&5L;&\\@=V]R;&0*\n",
+                b"hello world\n",
+            ),
             ("begin 644 cat.txt\n#0V%\nend\n", b"Ca@"),
             ("begin-base64 644 b.txt\naGVsbG8=\n====\n", b"hello"),
         ];

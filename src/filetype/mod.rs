@@ -182,11 +182,23 @@ fn looks_like_mail(data: &[u8]) -> bool {
 fn looks_like_html(data: &[u8]) -> bool {
     let head = &data[..data.len().min(1024)];
     let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
-    let trimmed_start = lower.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
-    let start = &lower[trimmed_start..];
-    [&b"<!doctype html"[..], b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<meta", b"<!--"]
+    let trimmed_start = lower
         .iter()
-        .any(|t| start.starts_with(t))
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    let start = &lower[trimmed_start..];
+    [
+        &b"<!doctype html"[..],
+        b"<html",
+        b"<head",
+        b"<body",
+        b"<script",
+        b"<iframe",
+        b"<meta",
+        b"<!--",
+    ]
+    .iter()
+    .any(|t| start.starts_with(t))
         || memmem::find(&lower, b"<html").is_some()
 }
 
@@ -206,7 +218,10 @@ fn is_pe(data: &[u8]) -> bool {
     if !data.starts_with(b"MZ") {
         return false;
     }
-    let Some(off) = data.get(0x3c..0x40).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) else {
+    let Some(off) = data
+        .get(0x3c..0x40)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    else {
         return false;
     };
     data.get(off..off + 4) == Some(b"PE\0\0")
@@ -233,8 +248,14 @@ pub fn detect(data: &[u8]) -> FileType {
     if data.get(0x8001..0x8006) == Some(b"CD001") {
         return FileType::Iso;
     }
-    if data.starts_with(b"MZ") || data.starts_with(b"BM") && data.len() > 54 && data.get(14) == Some(&40) {
-        return if data.starts_with(b"MZ") { FileType::Pe } else { FileType::Graphics };
+    if data.starts_with(b"MZ")
+        || data.starts_with(b"BM") && data.len() > 54 && data.get(14) == Some(&40)
+    {
+        return if data.starts_with(b"MZ") {
+            FileType::Pe
+        } else {
+            FileType::Graphics
+        };
     }
     if looks_like_text(data) {
         if looks_like_mail(data) {
@@ -267,14 +288,22 @@ mod tests {
             (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0", FileType::Ole2),
             (b"GIF89a....", FileType::Graphics),
             (b"  <!DOCTYPE html><html>", FileType::Html),
-            (b"Received: from x\r\nSubject: y\r\n\r\nbody", FileType::Mail),
+            (
+                b"Received: from x\r\nSubject: y\r\n\r\nbody",
+                FileType::Mail,
+            ),
             (b"Subject: only one field\r\n\r\nbody", FileType::Text),
             (b"Dear friend,\nhello\n", FileType::Text),
             (b"\0\x01\x02\x03binary", FileType::Binary),
             (b"", FileType::Binary),
         ];
         for (data, want) in table {
-            assert_eq!(detect(data), *want, "{:?}", String::from_utf8_lossy(&data[..data.len().min(20)]));
+            assert_eq!(
+                detect(data),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(&data[..data.len().min(20)])
+            );
         }
     }
 }

@@ -109,9 +109,24 @@ mod tests {
         let mut d2 = [0u8; 32];
         d2.copy_from_slice(&sha);
         let index = HashIndex::new(vec![
-            HashSig { kind: HashKind::Md5, digest: d1, size: Some(5), name: "M".into() },
-            HashSig { kind: HashKind::Sha256, digest: d2, size: None, name: "S".into() },
-            HashSig { kind: HashKind::Md5, digest: d1, size: Some(6), name: "WrongSize".into() },
+            HashSig {
+                kind: HashKind::Md5,
+                digest: d1,
+                size: Some(5),
+                name: "M".into(),
+            },
+            HashSig {
+                kind: HashKind::Sha256,
+                digest: d2,
+                size: None,
+                name: "S".into(),
+            },
+            HashSig {
+                kind: HashKind::Md5,
+                digest: d1,
+                size: Some(6),
+                name: "WrongSize".into(),
+            },
         ]);
         assert_eq!(index.lookup(data), ["M", "S"]);
         assert!(index.lookup(b"other").is_empty());

@@ -59,7 +59,10 @@ impl BodyMatcher {
                 continue;
             }
             for (p, part) in sig.pattern.parts.iter().enumerate() {
-                let using = AtomUse { sig: s, part: p as u16 };
+                let using = AtomUse {
+                    sig: s,
+                    part: p as u16,
+                };
                 match part.atom_bytes() {
                     Some(atom) => {
                         let id = *atom_ids.entry(atom.clone()).or_insert_with(|| {
@@ -97,7 +100,11 @@ impl BodyMatcher {
     /// The approximate heap memory the matcher uses.
     pub(crate) fn memory_usage(&self) -> usize {
         self.automaton.as_ref().map_or(0, |a| a.memory_usage())
-            + self.atom_users.iter().map(|u| u.len() * 8 + 24).sum::<usize>()
+            + self
+                .atom_users
+                .iter()
+                .map(|u| u.len() * 8 + 24)
+                .sum::<usize>()
             + self.sigs.len() * std::mem::size_of::<BodySig>()
     }
 
@@ -115,7 +122,11 @@ impl BodyMatcher {
                 continue;
             }
             if let Some((first, last)) = sig.offset.window(len)
-                && (first..=last).any(|start| sig.pattern.parts[0].verify_from(data, start, &mut scratch).is_some())
+                && (first..=last).any(|start| {
+                    sig.pattern.parts[0]
+                        .verify_from(data, start, &mut scratch)
+                        .is_some()
+                })
             {
                 matched.insert(s);
             }
@@ -152,7 +163,8 @@ impl BodyMatcher {
                         continue;
                     }
                     let part = &sig.pattern.parts[u.part as usize];
-                    if let Some((starts, end)) = part.verify_at_atom(data, m.start(), &mut scratch) {
+                    if let Some((starts, end)) = part.verify_at_atom(data, m.start(), &mut scratch)
+                    {
                         record(u, &starts, end, &mut matched);
                     }
                 }
@@ -178,14 +190,22 @@ impl BodyMatcher {
         }
 
         // Multi-part signatures: parts in order, each at least its minimum gap after the previous one's end.
-        let mut candidates: Vec<u32> = occurrences.keys().filter(|(_, p)| *p == 0).map(|(s, _)| *s).collect();
+        let mut candidates: Vec<u32> = occurrences
+            .keys()
+            .filter(|(_, p)| *p == 0)
+            .map(|(s, _)| *s)
+            .collect();
         candidates.sort_unstable();
         for s in candidates {
             if matched.contains(&s) {
                 continue;
             }
             let sig = &self.sigs[s as usize];
-            let mut prev_end = occurrences[&(s, 0)].iter().map(|o| o.1).min().unwrap_or(usize::MAX);
+            let mut prev_end = occurrences[&(s, 0)]
+                .iter()
+                .map(|o| o.1)
+                .min()
+                .unwrap_or(usize::MAX);
             let mut ok = true;
             for (p, part) in sig.pattern.parts.iter().enumerate().skip(1) {
                 let need = prev_end.saturating_add(part.min_gap_before as usize);
@@ -266,7 +286,12 @@ mod tests {
             (b"\x01\xa0", 0, &["Nibbles"]),
         ];
         for (data, target, want) in table {
-            assert_eq!(scan(&m, data, *target), *want, "{:?}", String::from_utf8_lossy(data));
+            assert_eq!(
+                scan(&m, data, *target),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(data)
+            );
         }
     }
 }

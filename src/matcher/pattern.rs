@@ -15,7 +15,10 @@ pub(crate) enum Elem {
     /// Between `min` and `max` bytes of anything (`{n}`, `{-n}`, `{n-m}`, `[n-m]`).
     Gap { min: u32, max: u32 },
     /// Alternatives `(aa|bbcc)`; negated `!(aa|bb)` matches any sequence of the same width that none match.
-    Alt { alts: Vec<Vec<(u8, u8)>>, negated: bool },
+    Alt {
+        alts: Vec<Vec<(u8, u8)>>,
+        negated: bool,
+    },
     /// A character class: `(B)`, `(L)` or `(W)`.
     Class(Class),
 }
@@ -117,7 +120,12 @@ impl Part {
     }
 
     /// Verifies the part starting exactly at `start`; returns the smallest end position.
-    pub(crate) fn verify_from(&self, data: &[u8], start: usize, scratch: &mut Scratch) -> Option<usize> {
+    pub(crate) fn verify_from(
+        &self,
+        data: &[u8],
+        start: usize,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
         if start > data.len() {
             return None;
         }
@@ -241,7 +249,11 @@ fn step(elem: &Elem, data: &[u8], dir: Dir, set: &[usize], out: &mut Vec<usize>)
                         if let Some(at) = at
                             && seq_matches(data, at, alt)
                         {
-                            out.push(if dir == Dir::Forward { s + alt.len() } else { at });
+                            out.push(if dir == Dir::Forward {
+                                s + alt.len()
+                            } else {
+                                at
+                            });
                         }
                     }
                 }

@@ -54,7 +54,9 @@ pub(crate) fn parse_block(bytes: &[u8]) -> (Vec<Field>, usize, bool) {
             if fields.len() < MAX_FIELDS {
                 fields.push(Field {
                     name: String::from_utf8_lossy(name).to_ascii_lowercase(),
-                    value: String::from_utf8_lossy(&content[colon + 1..]).trim().to_string(),
+                    value: String::from_utf8_lossy(&content[colon + 1..])
+                        .trim()
+                        .to_string(),
                 });
             } else {
                 truncated = true;
@@ -100,7 +102,11 @@ fn split_params(value: &str) -> Vec<String> {
 
 pub(crate) fn parse_structured(value: &str) -> Structured {
     let mut pieces = split_params(value).into_iter();
-    let main = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let main = pieces
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let mut params = Vec::new();
     for piece in pieces {
         let Some((k, v)) = piece.split_once('=') else {
@@ -114,7 +120,10 @@ pub(crate) fn parse_structured(value: &str) -> Structured {
         };
         params.push((key, v.to_string()));
     }
-    Structured { value: main, params }
+    Structured {
+        value: main,
+        params,
+    }
 }
 
 impl Structured {
@@ -159,7 +168,9 @@ impl Structured {
             let mut v: &str = v;
             if *ext && i == 0 {
                 let mut parts = v.splitn(3, '\'');
-                if let (Some(cs), Some(_lang), Some(rest)) = (parts.next(), parts.next(), parts.next()) {
+                if let (Some(cs), Some(_lang), Some(rest)) =
+                    (parts.next(), parts.next(), parts.next())
+                {
                     charset = cs.to_ascii_lowercase();
                     v = rest;
                 }
@@ -238,7 +249,11 @@ pub(crate) fn decode_words(value: &str) -> String {
 fn parse_word(s: &str) -> Option<(String, usize)> {
     let inner = s.strip_prefix("=?")?;
     let q1 = inner.find('?')?;
-    let charset = inner[..q1].split('*').next().unwrap_or("").to_ascii_lowercase();
+    let charset = inner[..q1]
+        .split('*')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let enc = inner.get(q1 + 1..q1 + 2)?.to_ascii_lowercase();
     if inner.get(q1 + 2..q1 + 3) != Some("?") {
         return None;
@@ -262,7 +277,13 @@ mod tests {
     fn header_block() {
         let msg = b"From someone Mon\r\nSubject: hi\r\n there\r\nX-A: 1\r\n\r\nbody";
         let (fields, body, _) = parse_block(msg);
-        assert_eq!(fields[0], Field { name: "subject".into(), value: "hi there".into() });
+        assert_eq!(
+            fields[0],
+            Field {
+                name: "subject".into(),
+                value: "hi there".into()
+            }
+        );
         assert_eq!(fields.len(), 2);
         assert_eq!(&msg[body..], b"body");
         // No header at all: the whole input is body.

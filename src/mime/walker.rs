@@ -107,7 +107,12 @@ fn part_end(body: &[u8], delimiter_start: usize) -> usize {
 fn boundary_candidates(cts: &[Structured], cds: &[Structured], body: &[u8]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let add = |out: &mut Vec<String>, b: &str| {
-        for v in [b, b.trim(), b.trim_end_matches(';'), b.trim().trim_matches('"')] {
+        for v in [
+            b,
+            b.trim(),
+            b.trim_end_matches(';'),
+            b.trim().trim_matches('"'),
+        ] {
             if !v.is_empty() && v.len() <= 200 && !out.iter().any(|o| o == v) {
                 out.push(v.to_string());
             }
@@ -126,7 +131,8 @@ fn boundary_candidates(cts: &[Structured], cds: &[Structured], body: &[u8]) -> V
                 && rest.len() >= 4
                 && !rest.iter().all(|&b| b == b'-')
             {
-                let text = String::from_utf8_lossy(rest.strip_suffix(b"--").unwrap_or(rest)).into_owned();
+                let text =
+                    String::from_utf8_lossy(rest.strip_suffix(b"--").unwrap_or(rest)).into_owned();
                 add(&mut out, &text);
                 break;
             }
@@ -145,15 +151,26 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
     let mut w = Walked::default();
     let (fields, body_start, truncated) = parse_block(bytes);
     if truncated {
-        w.damage.push("too many header fields; the rest were ignored".to_string());
+        w.damage
+            .push("too many header fields; the rest were ignored".to_string());
     }
     let body_range = body_start..bytes.len();
     let body = &bytes[body_range.clone()];
-    fn values<'f>(fields: &'f [super::header::Field], name: &'f str) -> impl Iterator<Item = &'f str> + 'f {
-        fields.iter().filter(move |f| f.name == name).map(|f| f.value.as_str())
+    fn values<'f>(
+        fields: &'f [super::header::Field],
+        name: &'f str,
+    ) -> impl Iterator<Item = &'f str> + 'f {
+        fields
+            .iter()
+            .filter(move |f| f.name == name)
+            .map(|f| f.value.as_str())
     }
-    let cts: Vec<Structured> = values(&fields, "content-type").map(parse_structured).collect();
-    let cds: Vec<Structured> = values(&fields, "content-disposition").map(parse_structured).collect();
+    let cts: Vec<Structured> = values(&fields, "content-type")
+        .map(parse_structured)
+        .collect();
+    let cds: Vec<Structured> = values(&fields, "content-disposition")
+        .map(parse_structured)
+        .collect();
     let ctes: Vec<String> = values(&fields, "content-transfer-encoding")
         .map(|v| v.trim().trim_matches('"').to_ascii_lowercase())
         .collect();
@@ -163,13 +180,16 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
         .or_else(|| cts.iter().find_map(|c| c.decoded("name")))
         .map(|n| decode_words(&n));
     if cts.len() > 1 && cts.iter().any(|c| c.value != cts[0].value) {
-        w.damage.push(format!("{} Content-Type headers that disagree", cts.len()));
+        w.damage
+            .push(format!("{} Content-Type headers that disagree", cts.len()));
     }
     if cds.iter().any(|c| c.all("boundary").next().is_some()) {
-        w.damage.push("boundary parameter in Content-Disposition".to_string());
+        w.damage
+            .push("boundary parameter in Content-Disposition".to_string());
     }
     if cts.iter().any(|c| c.all("boundary").count() > 1) {
-        w.damage.push("more than one boundary parameter".to_string());
+        w.damage
+            .push("more than one boundary parameter".to_string());
     }
 
     // Multipart readings.
@@ -235,7 +255,8 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
         return w;
     }
     if cts.iter().any(|c| c.value.starts_with("multipart/")) {
-        w.damage.push("multipart without boundary lines".to_string());
+        w.damage
+            .push("multipart without boundary lines".to_string());
     }
 
     let payloads = decodings(body, &ctes, &mut w.damage);
@@ -247,7 +268,11 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
             Decoding::Identity => ChildData::Range(body_range.clone()),
             Decoding::Bytes(b) => ChildData::Owned(b),
         };
-        let kind = if is_message && i == 0 { ChildKind::Message } else { ChildKind::Payload };
+        let kind = if is_message && i == 0 {
+            ChildKind::Message
+        } else {
+            ChildKind::Payload
+        };
         w.children.push(Child {
             kind,
             segment: (kind == ChildKind::Message).then(|| "message".to_string()),
@@ -296,7 +321,11 @@ fn encoding_of(cte: &str) -> Encoding {
 }
 
 /// Every plausible decoding of a leaf body: the declared ones first, then what the body looks like.
-fn decodings(body: &[u8], ctes: &[String], damage: &mut Vec<String>) -> Vec<(Option<String>, Decoding)> {
+fn decodings(
+    body: &[u8],
+    ctes: &[String],
+    damage: &mut Vec<String>,
+) -> Vec<(Option<String>, Decoding)> {
     let mut declared: Vec<Encoding> = ctes.iter().map(|c| encoding_of(c)).collect();
     declared.dedup();
     if declared.len() > 1 {
@@ -311,7 +340,10 @@ fn decodings(body: &[u8], ctes: &[String], damage: &mut Vec<String>) -> Vec<(Opt
             if b.is_empty() || b == body {
                 return;
             }
-            if out.iter().any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b)) {
+            if out
+                .iter()
+                .any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b))
+            {
                 return;
             }
         }
@@ -327,7 +359,11 @@ fn decodings(body: &[u8], ctes: &[String], damage: &mut Vec<String>) -> Vec<(Opt
                 if d.invalid > 0 {
                     damage.push(format!("base64: {} invalid characters skipped", d.invalid));
                 }
-                push(&mut out, Some("(as base64)".into()), Decoding::Bytes(d.data));
+                push(
+                    &mut out,
+                    Some("(as base64)".into()),
+                    Decoding::Bytes(d.data),
+                );
                 if !base64_shaped {
                     // Declared base64 but does not look it: the declaration may be the lie.
                     push(&mut out, Some("(as sent)".into()), Decoding::Identity);
@@ -342,7 +378,11 @@ fn decodings(body: &[u8], ctes: &[String], damage: &mut Vec<String>) -> Vec<(Opt
         }
     }
     if !declared.contains(&Encoding::Base64) && base64_shaped {
-        push(&mut out, Some("(as base64)".into()), Decoding::Bytes(base64::decode(body).data));
+        push(
+            &mut out,
+            Some("(as base64)".into()),
+            Decoding::Bytes(base64::decode(body).data),
+        );
     }
     if declared.contains(&Encoding::Uuencode) || uu::looks_like(body) {
         for block in uu::decode_all(body) {
@@ -351,7 +391,11 @@ fn decodings(body: &[u8], ctes: &[String], damage: &mut Vec<String>) -> Vec<(Opt
         }
     }
     if !declared.contains(&Encoding::QuotedPrintable) && !base64_shaped && qp::looks_like(body) {
-        push(&mut out, Some("(as quoted-printable)".into()), Decoding::Bytes(qp::decode(body)));
+        push(
+            &mut out,
+            Some("(as quoted-printable)".into()),
+            Decoding::Bytes(qp::decode(body)),
+        );
     }
     if out.is_empty() {
         out.push((None, Decoding::Identity));
@@ -369,7 +413,9 @@ mod tests {
             .iter()
             .filter(|c| c.kind == ChildKind::Part)
             .map(|c| match &c.data {
-                ChildData::Range(r) => String::from_utf8_lossy(&msg.as_bytes()[r.clone()]).into_owned(),
+                ChildData::Range(r) => {
+                    String::from_utf8_lossy(&msg.as_bytes()[r.clone()]).into_owned()
+                }
                 ChildData::Owned(v) => String::from_utf8_lossy(v).into_owned(),
             })
             .collect()
@@ -397,7 +443,8 @@ mod tests {
         // Boundary with a trailing ';' in the header but not in the body, and the other way round.
         let msg = "Content-Type: multipart/mixed; boundary=\"EE;\"\r\n\r\n--EE\r\n\r\nhidden\r\n--EE--\r\n";
         assert!(part_bodies(msg).iter().any(|b| b.contains("hidden")));
-        let msg = "Content-Type: multipart/mixed; boundary=FF;\r\n\r\n--FF;\r\n\r\nhidden\r\n--FF;--\r\n";
+        let msg =
+            "Content-Type: multipart/mixed; boundary=FF;\r\n\r\n--FF;\r\n\r\nhidden\r\n--FF;--\r\n";
         assert!(part_bodies(msg).iter().any(|b| b.contains("hidden")));
         // Unterminated.
         let msg = "Content-Type: multipart/mixed; boundary=GG\r\n\r\n--GG\r\n\r\nhidden and cut";

@@ -39,7 +39,10 @@ pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
         .trim_end_matches([' ', '\0']);
     let fields: Vec<&str> = text.split(':').collect();
     if fields.first() != Some(&"ClamAV-VDB") || fields.len() < 6 {
-        return Err(container_error(path, "header does not start with 'ClamAV-VDB:'"));
+        return Err(container_error(
+            path,
+            "header does not start with 'ClamAV-VDB:'",
+        ));
     }
     Ok(Header {
         version: fields[2].to_string(),
@@ -76,17 +79,32 @@ pub(crate) fn load(set: &mut SignatureSet, path: &Path, bytes: &[u8]) -> Result<
     };
     let listing = tar::list(tar_bytes);
     if let Some(damage) = listing.damage.first() {
-        return Err(container_error(path, format!("tar archive is damaged: {damage}")));
+        return Err(container_error(
+            path,
+            format!("tar archive is damaged: {damage}"),
+        ));
     }
     // The container's manifest: `name:size:sha256` a line, in `<base>.info`.
     let manifest: Vec<(String, u64, String)> = listing
         .entries
         .iter()
         .filter(|e| e.name.ends_with(".info"))
-        .flat_map(|e| String::from_utf8_lossy(e.data).into_owned().lines().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|e| {
+            String::from_utf8_lossy(e.data)
+                .into_owned()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter_map(|line| {
             let f: Vec<&str> = line.split(':').collect();
-            (f.len() == 3 && f[2].len() == 64).then(|| (f[0].to_string(), f[1].parse().unwrap_or(u64::MAX), f[2].to_ascii_lowercase()))
+            (f.len() == 3 && f[2].len() == 64).then(|| {
+                (
+                    f[0].to_string(),
+                    f[1].parse().unwrap_or(u64::MAX),
+                    f[2].to_ascii_lowercase(),
+                )
+            })
         })
         .collect();
     if !manifest.is_empty() {
@@ -115,7 +133,11 @@ pub(crate) fn load(set: &mut SignatureSet, path: &Path, bytes: &[u8]) -> Result<
         path.display(),
         header.version,
         header.signatures,
-        if verified.is_empty() { "nothing".to_string() } else { verified.join(", ") }
+        if verified.is_empty() {
+            "nothing".to_string()
+        } else {
+            verified.join(", ")
+        }
     ));
     Ok(())
 }

@@ -52,10 +52,18 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Parses one line; `Ok(None)` when the line is valid but not for this engine's functionality level.
-pub(crate) fn parse_line(path: &Path, n: usize, line: &str) -> Result<std::result::Result<HashSig, String>> {
+pub(crate) fn parse_line(
+    path: &Path,
+    n: usize,
+    line: &str,
+) -> Result<std::result::Result<HashSig, String>> {
     let fields: Vec<&str> = line.split(':').collect();
     if fields.len() < 3 {
-        return Err(Error::syntax(path, n, "expected HashString:FileSize:MalwareName"));
+        return Err(Error::syntax(
+            path,
+            n,
+            "expected HashString:FileSize:MalwareName",
+        ));
     }
     let (hash, size, name) = (fields[0], fields[1], fields[2]);
     let kind = match hash.len() {
@@ -70,15 +78,15 @@ pub(crate) fn parse_line(path: &Path, n: usize, line: &str) -> Result<std::resul
             ));
         }
     };
-    let bytes = decode_hex(hash).ok_or_else(|| Error::syntax(path, n, format!("'{hash}' is not hexadecimal")))?;
+    let bytes = decode_hex(hash)
+        .ok_or_else(|| Error::syntax(path, n, format!("'{hash}' is not hexadecimal")))?;
     let mut digest = [0u8; 32];
     digest[..bytes.len()].copy_from_slice(&bytes);
     let size = match size {
         "*" => None,
-        s => Some(
-            s.parse::<u64>()
-                .map_err(|_| Error::syntax(path, n, format!("file size '{s}' is not a number or '*'")))?,
-        ),
+        s => Some(s.parse::<u64>().map_err(|_| {
+            Error::syntax(path, n, format!("file size '{s}' is not a number or '*'"))
+        })?),
     };
     if name.is_empty() {
         return Err(Error::syntax(path, n, "the signature has no name"));
@@ -130,8 +138,16 @@ mod tests {
     fn hash_lines_table() {
         let p = Path::new("t.hdb");
         let ok = [
-            ("44d88612fea8a8f36de82e1278abb02f:68:Eicar", HashKind::Md5, Some(68)),
-            ("3395856ce81f2b7382dee72602f798b642f14140:68:Eicar", HashKind::Sha1, Some(68)),
+            (
+                "44d88612fea8a8f36de82e1278abb02f:68:Eicar",
+                HashKind::Md5,
+                Some(68),
+            ),
+            (
+                "3395856ce81f2b7382dee72602f798b642f14140:68:Eicar",
+                HashKind::Sha1,
+                Some(68),
+            ),
             (
                 "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f:*:Eicar:73",
                 HashKind::Sha256,
@@ -149,7 +165,10 @@ mod tests {
             ("zzd88612fea8a8f36de82e1278abb02f:68:X", "not hexadecimal"),
             ("44d88612fea8a8f36de82e1278abb02f:6x8:X", "not a number"),
             ("44d88612fea8a8f36de82e1278abb02f:68:", "no name"),
-            ("44d88612fea8a8f36de82e1278abb02f:68:X:abc", "functionality level"),
+            (
+                "44d88612fea8a8f36de82e1278abb02f:68:X:abc",
+                "functionality level",
+            ),
         ];
         for (line, want) in bad {
             let err = parse_line(p, 7, line).unwrap_err();

@@ -148,7 +148,9 @@ fn parse_range(body: &str) -> Result<(u32, Option<u32>), String> {
     if let (min, Some(max)) = range
         && min > max
     {
-        return Err(format!("range {{{body}}} has its minimum above its maximum"));
+        return Err(format!(
+            "range {{{body}}} has its minimum above its maximum"
+        ));
     }
     Ok(range)
 }
@@ -158,7 +160,9 @@ fn parse_alternatives(body: &str, negated: bool) -> Result<Elem, String> {
     for alt in body.split('|') {
         let b = alt.as_bytes();
         if b.is_empty() || b.len() % 2 != 0 {
-            return Err(format!("alternative '{alt}' is not a whole number of hex bytes"));
+            return Err(format!(
+                "alternative '{alt}' is not a whole number of hex bytes"
+            ));
         }
         let mut seq = Vec::with_capacity(b.len() / 2);
         for pair in b.chunks(2) {
@@ -170,7 +174,9 @@ fn parse_alternatives(body: &str, negated: bool) -> Result<Elem, String> {
         alts.push(seq);
     }
     if negated && alts.iter().any(|a| a.len() != alts[0].len()) {
-        return Err(format!("negated alternatives !({body}) must all have the same width"));
+        return Err(format!(
+            "negated alternatives !({body}) must all have the same width"
+        ));
     }
     Ok(Elem::Alt { alts, negated })
 }
@@ -186,7 +192,11 @@ mod tests {
         let mut scratch = Scratch::default();
         let mut from = 0usize;
         for (k, part) in pattern.parts.iter().enumerate() {
-            let gap = if k == 0 { 0 } else { part.min_gap_before as usize };
+            let gap = if k == 0 {
+                0
+            } else {
+                part.min_gap_before as usize
+            };
             let mut best: Option<usize> = None;
             for start in from + gap..=data.len() {
                 if let Some(end) = part.verify_from(data, start, &mut scratch) {
@@ -287,10 +297,7 @@ mod tests {
     #[test]
     fn atoms_prefer_long_rare_runs() {
         let p = parse("00??41424344454647(11|22)0000").unwrap();
-        assert_eq!(
-            p.parts[0].atom_bytes().unwrap(),
-            b"ABCDEFG".to_vec()
-        );
+        assert_eq!(p.parts[0].atom_bytes().unwrap(), b"ABCDEFG".to_vec());
         let p = parse("??a?").unwrap();
         assert_eq!(p.parts[0].atom, None);
     }

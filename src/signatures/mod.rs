@@ -38,8 +38,14 @@ const MAX_DATABASE_SIZE: u64 = 2 << 30;
 
 /// The built-in database: `signatures/` in the repository, compiled in.
 const BUILTIN: &[(&str, &str)] = &[
-    ("portcullis.ndb", include_str!("../../signatures/portcullis.ndb")),
-    ("portcullis.hdb", include_str!("../../signatures/portcullis.hdb")),
+    (
+        "portcullis.ndb",
+        include_str!("../../signatures/portcullis.ndb"),
+    ),
+    (
+        "portcullis.hdb",
+        include_str!("../../signatures/portcullis.hdb"),
+    ),
 ];
 
 /// A body signature as parsed, before compilation into the matcher.
@@ -170,16 +176,20 @@ pub(crate) fn lines<'a>(
     path: &'a Path,
     bytes: &'a [u8],
 ) -> impl Iterator<Item = Result<(usize, &'a str)>> + 'a {
-    bytes.split(|&b| b == b'\n').enumerate().filter_map(move |(i, raw)| {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        match std::str::from_utf8(raw) {
-            Ok(line) => {
-                let trimmed = line.trim();
-                (!trimmed.is_empty() && !trimmed.starts_with('#')).then_some(Ok((i + 1, trimmed)))
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(move |(i, raw)| {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            match std::str::from_utf8(raw) {
+                Ok(line) => {
+                    let trimmed = line.trim();
+                    (!trimmed.is_empty() && !trimmed.starts_with('#'))
+                        .then_some(Ok((i + 1, trimmed)))
+                }
+                Err(_) => Some(Err(Error::syntax(path, i + 1, "line is not valid UTF-8"))),
             }
-            Err(_) => Some(Err(Error::syntax(path, i + 1, "line is not valid UTF-8"))),
-        }
-    })
+        })
 }
 
 /// What the loader does with a file, by its extension.
@@ -257,7 +267,10 @@ impl SignatureSet {
             self.load_bytes(&entry, &bytes, false)?;
         }
         if self.report.files.len() == before {
-            return Err(Error::new(ErrorKind::NoDatabase, "no signature database files found").with_path(path));
+            return Err(
+                Error::new(ErrorKind::NoDatabase, "no signature database files found")
+                    .with_path(path),
+            );
         }
         Ok(())
     }
@@ -304,9 +317,9 @@ impl SignatureSet {
 pub(crate) fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut reader = flate2::read::MultiGzDecoder::new(bytes).take(MAX_DATABASE_SIZE + 1);
-    reader
-        .read_to_end(&mut out)
-        .map_err(|e| Error::new(ErrorKind::Container, format!("gzip data is damaged: {e}")).with_path(path))?;
+    reader.read_to_end(&mut out).map_err(|e| {
+        Error::new(ErrorKind::Container, format!("gzip data is damaged: {e}")).with_path(path)
+    })?;
     if out.len() as u64 > MAX_DATABASE_SIZE {
         return Err(Error::new(
             ErrorKind::Container,
@@ -323,9 +336,13 @@ pub(crate) fn flevel_skip(path: &Path, line: usize, fields: &[&str]) -> Result<O
         if s.is_empty() {
             return Ok(None);
         }
-        s.parse::<u32>()
-            .map(Some)
-            .map_err(|_| Error::syntax(path, line, format!("functionality level '{s}' is not a number")))
+        s.parse::<u32>().map(Some).map_err(|_| {
+            Error::syntax(
+                path,
+                line,
+                format!("functionality level '{s}' is not a number"),
+            )
+        })
     };
     let min = match fields.first() {
         Some(s) => parse(s)?,

@@ -14,7 +14,11 @@ use crate::error::{Error, Result};
 const MAX_TARGET: u8 = 14;
 
 /// Parses one line into a signature, or the reason it is skipped.
-pub(crate) fn parse_line(path: &Path, n: usize, line: &str) -> Result<std::result::Result<BodySig, String>> {
+pub(crate) fn parse_line(
+    path: &Path,
+    n: usize,
+    line: &str,
+) -> Result<std::result::Result<BodySig, String>> {
     let fields: Vec<&str> = line.split(':').collect();
     if fields.len() < 4 {
         return Err(Error::syntax(
@@ -27,11 +31,18 @@ pub(crate) fn parse_line(path: &Path, n: usize, line: &str) -> Result<std::resul
     if name.is_empty() {
         return Err(Error::syntax(path, n, "the signature has no name"));
     }
-    let target: u8 = fields[1]
-        .parse()
-        .map_err(|_| Error::syntax(path, n, format!("target type '{}' is not a number", fields[1])))?;
-    let pattern = hexsig::parse(fields[3]).map_err(|e| Error::syntax(path, n, format!("{name}: {e}")))?;
-    let offset = match offset::parse(fields[2]).map_err(|e| Error::syntax(path, n, format!("{name}: {e}")))? {
+    let target: u8 = fields[1].parse().map_err(|_| {
+        Error::syntax(
+            path,
+            n,
+            format!("target type '{}' is not a number", fields[1]),
+        )
+    })?;
+    let pattern =
+        hexsig::parse(fields[3]).map_err(|e| Error::syntax(path, n, format!("{name}: {e}")))?;
+    let offset = match offset::parse(fields[2])
+        .map_err(|e| Error::syntax(path, n, format!("{name}: {e}")))?
+    {
         Parsed::Ok(o) => o,
         Parsed::Unsupported(reason) => return Ok(Err(reason.to_string())),
     };
@@ -75,7 +86,9 @@ mod tests {
         let p = Path::new("t.ndb");
         let sig = parse_line(p, 1, "Test.A:0:*:41424344").unwrap().unwrap();
         assert_eq!((sig.name.as_str(), sig.target), ("Test.A", 0));
-        let sig = parse_line(p, 1, "Test.B:3:EOF-10,4:41(42|43)44:51:255").unwrap().unwrap();
+        let sig = parse_line(p, 1, "Test.B:3:EOF-10,4:41(42|43)44:51:255")
+            .unwrap()
+            .unwrap();
         assert_eq!(sig.target, 3);
         // Skipped, with a reason.
         for line in [

@@ -75,10 +75,14 @@ pub(crate) fn parse(field: &str) -> Result<Parsed, String> {
         }));
     }
     if base.starts_with("EP+") || base.starts_with("EP-") {
-        return Ok(Parsed::Unsupported("offset relative to the entry point (EP)"));
+        return Ok(Parsed::Unsupported(
+            "offset relative to the entry point (EP)",
+        ));
     }
     if base.starts_with("SL+") {
-        return Ok(Parsed::Unsupported("offset relative to the last section (SL)"));
+        return Ok(Parsed::Unsupported(
+            "offset relative to the last section (SL)",
+        ));
     }
     if base.starts_with("SE") {
         return Ok(Parsed::Unsupported("offset of a whole section (SE)"));
@@ -127,7 +131,11 @@ mod tests {
             ("EOF-20", 0, 10, false),
         ];
         for (field, start, len, want) in table {
-            assert_eq!(ok(field).allows(start, len), want, "{field} start {start} len {len}");
+            assert_eq!(
+                ok(field).allows(start, len),
+                want,
+                "{field} start {start} len {len}"
+            );
         }
     }
 

@@ -81,10 +81,17 @@ pub(crate) struct Inflated {
 }
 
 /// Reads a decompressor to its end within the budget. `compressed` is the input size, for the ratio check.
-pub(crate) fn read_limited<R: Read>(mut reader: R, compressed: u64, budget: &mut Budget) -> Inflated {
+pub(crate) fn read_limited<R: Read>(
+    mut reader: R,
+    compressed: u64,
+    budget: &mut Budget,
+) -> Inflated {
     let mut out = Inflated::default();
     let cap = budget.max_file.min(budget.remaining_bytes);
-    let ratio_cap = compressed.max(1).saturating_mul(budget.max_ratio).max(RATIO_FLOOR);
+    let ratio_cap = compressed
+        .max(1)
+        .saturating_mul(budget.max_ratio)
+        .max(RATIO_FLOOR);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match reader.read(&mut buf) {

@@ -53,7 +53,13 @@ pub(crate) fn is_header(block: &[u8]) -> bool {
     let sum: u64 = block[..BLOCK]
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { b' ' as u64 } else { b as u64 })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                b' ' as u64
+            } else {
+                b as u64
+            }
+        })
         .sum();
     sum == stored
 }
@@ -71,11 +77,15 @@ pub(crate) fn list(data: &[u8]) -> Listing<'_> {
             break;
         }
         if !is_header(block) {
-            listing.damage.push(format!("bad header checksum at offset {at}"));
+            listing
+                .damage
+                .push(format!("bad header checksum at offset {at}"));
             break;
         }
         let Some(size) = octal(&block[124..136]) else {
-            listing.damage.push(format!("bad size field at offset {at}"));
+            listing
+                .damage
+                .push(format!("bad size field at offset {at}"));
             break;
         };
         let start = at + BLOCK;
@@ -83,7 +93,9 @@ pub(crate) fn list(data: &[u8]) -> Listing<'_> {
         let end = start + size.min(available) as usize;
         let body = &data[start..end];
         if size > available {
-            listing.damage.push(format!("entry at offset {at} is truncated"));
+            listing
+                .damage
+                .push(format!("entry at offset {at} is truncated"));
         }
         let typeflag = block[156];
         let mut name = cstr(&block[0..100]);
@@ -113,7 +125,10 @@ pub(crate) fn list(data: &[u8]) -> Listing<'_> {
         }
         // The next header follows the data, rounded up to a whole block.
         let padded = size.div_ceil(BLOCK as u64).saturating_mul(BLOCK as u64);
-        match usize::try_from(padded).ok().and_then(|p| start.checked_add(p)) {
+        match usize::try_from(padded)
+            .ok()
+            .and_then(|p| start.checked_add(p))
+        {
             Some(next) => at = next,
             None => break,
         }

@@ -94,7 +94,16 @@ fn central_directory(data: &[u8], damage: &mut Vec<String>) -> Option<(Vec<Centr
     }
     let mut entries = Vec::new();
     while data.get(at..at + 4) == Some(CENTRAL_SIG) {
-        let (Some(flags), Some(method), Some(csize), Some(usize_), Some(nlen), Some(xlen), Some(clen), Some(off)) = (
+        let (
+            Some(flags),
+            Some(method),
+            Some(csize),
+            Some(usize_),
+            Some(nlen),
+            Some(xlen),
+            Some(clen),
+            Some(off),
+        ) = (
             u16_at(data, at + 8),
             u16_at(data, at + 10),
             u32_at(data, at + 20),
@@ -103,7 +112,8 @@ fn central_directory(data: &[u8], damage: &mut Vec<String>) -> Option<(Vec<Centr
             u16_at(data, at + 30),
             u16_at(data, at + 32),
             u32_at(data, at + 42),
-        ) else {
+        )
+        else {
             damage.push("central directory is truncated".to_string());
             break;
         };
@@ -115,7 +125,8 @@ fn central_directory(data: &[u8], damage: &mut Vec<String>) -> Option<(Vec<Centr
             break;
         };
         let extra = data.get(name_end..extra_end).unwrap_or(&[]);
-        let (mut compressed, mut uncompressed, mut local) = (csize as u64, usize_ as u64, off as u64);
+        let (mut compressed, mut uncompressed, mut local) =
+            (csize as u64, usize_ as u64, off as u64);
         zip64_extra(extra, &mut [&mut uncompressed, &mut compressed, &mut local]);
         entries.push(CentralEntry {
             name: name_of(name),
@@ -149,7 +160,9 @@ fn local_header(data: &[u8], at: usize) -> Option<Local> {
     let nlen = u16_at(data, at + 26)? as usize;
     let xlen = u16_at(data, at + 28)? as usize;
     let name = data.get(at + 30..at + 30 + nlen)?;
-    let extra = data.get(at + 30 + nlen..at + 30 + nlen + xlen).unwrap_or(&[]);
+    let extra = data
+        .get(at + 30 + nlen..at + 30 + nlen + xlen)
+        .unwrap_or(&[]);
     zip64_extra(extra, &mut [&mut uncompressed, &mut compressed]);
     Some(Local {
         name: name_of(name),
@@ -231,7 +244,9 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
         if todo.iter().any(|(o, _)| *o == p) || covered.iter().any(|(s, e)| p > *s && p < *e) {
             continue;
         }
-        let Some(l) = local_header(data, p) else { continue };
+        let Some(l) = local_header(data, p) else {
+            continue;
+        };
         let end = l.data_start.saturating_add(l.compressed as usize);
         covered.push((p, end));
         if central.is_some() {
@@ -240,18 +255,31 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
         todo.push((p, None));
     }
     if hidden > 0 {
-        out.damage.push(format!("{hidden} local entries not in the central directory"));
+        out.damage.push(format!(
+            "{hidden} local entries not in the central directory"
+        ));
     }
     for (off, entry) in todo {
         let Some(local) = local_header(data, off) else {
             if let Some(e) = entry {
-                out.damage.push(format!("{}: local header missing at offset {off}", e.name));
+                out.damage
+                    .push(format!("{}: local header missing at offset {off}", e.name));
             }
             continue;
         };
         let (name, flags, method, compressed) = match &entry {
-            Some(e) => (e.name.clone(), e.flags | local.flags, e.method, e.compressed),
-            None => (local.name.clone(), local.flags, local.method, local.compressed),
+            Some(e) => (
+                e.name.clone(),
+                e.flags | local.flags,
+                e.method,
+                e.compressed,
+            ),
+            None => (
+                local.name.clone(),
+                local.flags,
+                local.method,
+                local.compressed,
+            ),
         };
         let is_dir = name.ends_with('/') || name.ends_with('\\');
         if is_dir && compressed == 0 {
@@ -264,7 +292,11 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
         let start = local.data_start.min(data.len());
         let end = if compressed == 0 && flags & 8 != 0 {
             // Sizes follow in a data descriptor: compressed streams end by themselves.
-            if method == 0 { descriptor_end(data, start) } else { data.len() }
+            if method == 0 {
+                descriptor_end(data, start)
+            } else {
+                data.len()
+            }
         } else {
             let claimed = start.saturating_add(usize::try_from(compressed).unwrap_or(usize::MAX));
             if claimed > data.len() {
@@ -279,8 +311,10 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
             Some(inflated) => out.push(name, inflated),
             None => {
                 budget.remaining_objects += 1;
-                out.unscanned
-                    .push((name, UnscannedReason::UnsupportedCompression(method_name(method))));
+                out.unscanned.push((
+                    name,
+                    UnscannedReason::UnsupportedCompression(method_name(method)),
+                ));
             }
         }
     }
@@ -314,7 +348,8 @@ mod tests {
         let mut central = Vec::new();
         for (name, data, method, flags) in members {
             let payload = if *method == 8 {
-                let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut e =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             } else {
@@ -369,10 +404,26 @@ mod tests {
 
     #[test]
     fn stored_and_deflated_members() {
-        let zip = build(&[("a.txt", b"alpha", 0, 0), ("b/c.txt", b"gamma gamma gamma", 8, 0)], true);
+        let zip = build(
+            &[
+                ("a.txt", b"alpha", 0, 0),
+                ("b/c.txt", b"gamma gamma gamma", 8, 0),
+            ],
+            true,
+        );
         let out = run(&zip);
-        let got: Vec<(&str, &[u8])> = out.members.iter().map(|m| (m.name.as_str(), &m.data[..])).collect();
-        assert_eq!(got, [("a.txt", &b"alpha"[..]), ("b/c.txt", &b"gamma gamma gamma"[..])]);
+        let got: Vec<(&str, &[u8])> = out
+            .members
+            .iter()
+            .map(|m| (m.name.as_str(), &m.data[..]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a.txt", &b"alpha"[..]),
+                ("b/c.txt", &b"gamma gamma gamma"[..])
+            ]
+        );
         assert!(out.damage.is_empty(), "{:?}", out.damage);
     }
 
@@ -382,18 +433,31 @@ mod tests {
         let out = run(&zip);
         assert_eq!(out.members.len(), 1);
         assert_eq!(out.members[0].data, b"alpha");
-        assert!(out.damage.iter().any(|d| d.contains("no central directory")));
+        assert!(
+            out.damage
+                .iter()
+                .any(|d| d.contains("no central directory"))
+        );
     }
 
     #[test]
     fn encrypted_and_unsupported_members_are_reported() {
-        let zip = build(&[("secret.exe", b"xxxx", 0, 1), ("odd.bin", b"yyyy", 14, 0)], true);
+        let zip = build(
+            &[("secret.exe", b"xxxx", 0, 1), ("odd.bin", b"yyyy", 14, 0)],
+            true,
+        );
         let out = run(&zip);
         assert!(out.members.is_empty());
-        assert_eq!(out.unscanned[0], ("secret.exe".to_string(), UnscannedReason::Encrypted));
+        assert_eq!(
+            out.unscanned[0],
+            ("secret.exe".to_string(), UnscannedReason::Encrypted)
+        );
         assert_eq!(
             out.unscanned[1],
-            ("odd.bin".to_string(), UnscannedReason::UnsupportedCompression("lzma".into()))
+            (
+                "odd.bin".to_string(),
+                UnscannedReason::UnsupportedCompression("lzma".into())
+            )
         );
     }
 
@@ -423,7 +487,11 @@ mod tests {
             let _ = run(&zip[..cut]);
         }
         let out = run(&zip[..3000]);
-        assert!(out.damage.iter().any(|d| d.contains("truncated")), "{:?}", out.damage);
+        assert!(
+            out.damage.iter().any(|d| d.contains("truncated")),
+            "{:?}",
+            out.damage
+        );
     }
 
     #[test]
@@ -434,7 +502,13 @@ mod tests {
         b.max_ratio = 100;
         let mut out = Unpacked::default();
         unpack(&zip, &mut b, &mut out);
-        assert_eq!(out.limits, [("zeros.bin".to_string(), crate::limits::LimitName::MaxCompressionRatio)]);
+        assert_eq!(
+            out.limits,
+            [(
+                "zeros.bin".to_string(),
+                crate::limits::LimitName::MaxCompressionRatio
+            )]
+        );
         assert!(out.members[0].data.len() < zeros.len());
         let _ = read_all(&b"x"[..]);
     }
