@@ -6,6 +6,7 @@
 
 pub(crate) mod bzip2;
 pub(crate) mod gzip;
+pub(crate) mod implode;
 pub(crate) mod tar;
 pub(crate) mod zip;
 

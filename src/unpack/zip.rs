@@ -1,5 +1,5 @@
 //! zip: central directory and local headers both, zip64, data descriptors, stored / deflate / deflate64 /
-//! bzip2 members, encrypted members reported.
+//! bzip2 / implode members, encrypted members reported.
 //!
 //! The central directory is read when there is one; the archive is then also searched for local headers
 //! that the directory does not name (a hidden member, or a directory that was cut off), so that both the
@@ -32,6 +32,7 @@ struct CentralEntry {
     flags: u16,
     method: u16,
     compressed: u64,
+    uncompressed: u64,
     local_offset: u64,
 }
 
@@ -133,6 +134,7 @@ fn central_directory(data: &[u8], damage: &mut Vec<String>) -> Option<(Vec<Centr
             flags,
             method,
             compressed,
+            uncompressed,
             local_offset: local.saturating_add(delta as u64),
         });
         at = extra_end + clen as usize;
@@ -146,6 +148,7 @@ struct Local {
     flags: u16,
     method: u16,
     compressed: u64,
+    uncompressed: u64,
     data_start: usize,
 }
 
@@ -169,6 +172,7 @@ fn local_header(data: &[u8], at: usize) -> Option<Local> {
         flags,
         method,
         compressed,
+        uncompressed,
         data_start: at + 30 + nlen + xlen,
     })
 }
@@ -206,9 +210,16 @@ fn method_name(method: u16) -> String {
     }
 }
 
-fn inflate(method: u16, input: &[u8], budget: &mut Budget) -> Option<Inflated> {
+fn inflate(
+    method: u16,
+    flags: u16,
+    size: u64,
+    input: &[u8],
+    budget: &mut Budget,
+) -> Option<Inflated> {
     let n = input.len() as u64;
     Some(match method {
+        6 => super::implode::explode(input, flags, size, budget),
         0 => copy_limited(input, budget),
         8 => read_limited(flate2::read::DeflateDecoder::new(input), n, budget),
         9 => read_limited(deflate64::Deflate64Decoder::new(input), n, budget),
@@ -267,18 +278,20 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
             }
             continue;
         };
-        let (name, flags, method, compressed) = match &entry {
+        let (name, flags, method, compressed, uncompressed) = match &entry {
             Some(e) => (
                 e.name.clone(),
                 e.flags | local.flags,
                 e.method,
                 e.compressed,
+                e.uncompressed,
             ),
             None => (
                 local.name.clone(),
                 local.flags,
                 local.method,
                 local.compressed,
+                local.uncompressed,
             ),
         };
         let is_dir = name.ends_with('/') || name.ends_with('\\');
@@ -307,7 +320,7 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
         if !out.admit(budget, &name) {
             return;
         }
-        match inflate(method, &data[start..end], budget) {
+        match inflate(method, flags, uncompressed, &data[start..end], budget) {
             Some(inflated) => out.push(name, inflated),
             None => {
                 budget.remaining_objects += 1;

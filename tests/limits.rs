@@ -1,0 +1,137 @@
+//! Every limit: crossed, and reported as `Heuristics.Limits.Exceeded.<Name>`.
+
+mod support;
+
+use portcullis::{DetectionKind, Engine, LimitName, Limits, Status};
+use support::corpusgen::{self, Method, base64, eicar, zip};
+
+fn scan(limits: Limits, message: &[u8]) -> portcullis::Verdict {
+    Engine::builder()
+        .limits(limits)
+        .build()
+        .unwrap()
+        .scan_bytes(message)
+        .unwrap()
+}
+
+fn limits_hit(v: &portcullis::Verdict) -> Vec<LimitName> {
+    v.detections().iter().filter_map(|d| d.limit()).collect()
+}
+
+fn with_attachment(name: &str, data: &[u8]) -> Vec<u8> {
+    format!(
+        "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--b--\r\n",
+        base64(data)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn defaults_are_documented_values() {
+    let l = Limits::default();
+    assert_eq!(l.get_max_message_size(), 100 << 20);
+    assert_eq!(l.get_max_recursion(), 17);
+    assert_eq!(l.get_max_files(), 10_000);
+    assert_eq!(l.get_max_scan_size(), 400 << 20);
+    assert_eq!(l.get_max_file_size(), 100 << 20);
+    assert_eq!(l.get_max_compression_ratio(), 1_000);
+}
+
+#[test]
+fn max_message_size_scans_the_beginning_and_says_so() {
+    let mut msg = b"Subject: big\r\n\r\nPORTCULLIS-TEST-SIGNATURE-NOT-A-VIRUS\r\n".to_vec();
+    msg.extend(vec![b'x'; 10_000]);
+    let v = scan(Limits::default().max_message_size(1_000), &msg);
+    assert_eq!(limits_hit(&v), [LimitName::MaxMessageSize]);
+    assert!(
+        v.detections()
+            .iter()
+            .any(|d| d.name() == "Portcullis.Test.Plain-1"),
+        "the kept part is scanned"
+    );
+    let v = scan(Limits::default().max_message_size(msg.len() as u64), &msg);
+    assert!(
+        limits_hit(&v).is_empty(),
+        "exactly at the limit is within it"
+    );
+}
+
+#[test]
+fn max_recursion_stops_nesting() {
+    let inner = zip(&[("eicar.com", &eicar(), Method::Deflate)]);
+    let outer = zip(&[("inner.zip", &inner, Method::Stored)]);
+    let msg = with_attachment("outer.zip", &outer);
+    // message(0) -> part(1) -> payload... each level is one more.
+    let v = scan(Limits::default().max_recursion(2), &msg);
+    assert_eq!(limits_hit(&v), [LimitName::MaxRecursion]);
+    assert_eq!(v.status(), Status::Incomplete);
+    let v = scan(Limits::default(), &msg);
+    assert!(v.is_infected() && limits_hit(&v).is_empty());
+}
+
+#[test]
+fn max_files_stops_counting_objects() {
+    let files: Vec<(String, Vec<u8>)> = (0..50)
+        .map(|i| (format!("f{i}.txt"), format!("file {i}").into_bytes()))
+        .collect();
+    let members: Vec<(&str, &[u8], Method)> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice(), Method::Stored))
+        .collect();
+    let msg = with_attachment("many.zip", &zip(&members));
+    let v = scan(Limits::default().max_files(20), &msg);
+    assert_eq!(limits_hit(&v), [LimitName::MaxFiles]);
+    assert!(v.objects_scanned() <= 20, "{}", v.objects_scanned());
+    assert!(limits_hit(&scan(Limits::default(), &msg)).is_empty());
+}
+
+#[test]
+fn max_scan_size_stops_unpacking() {
+    let big = vec![b'a'; 300_000];
+    let msg = with_attachment(
+        "big.zip",
+        &zip(&[
+            ("a.txt", &big, Method::Deflate),
+            ("b.txt", &big, Method::Deflate),
+        ]),
+    );
+    let v = scan(Limits::default().max_scan_size(500_000), &msg);
+    assert_eq!(limits_hit(&v), [LimitName::MaxScanSize]);
+    assert!(v.bytes_scanned() < msg.len() as u64 + 500_000 + 1);
+}
+
+#[test]
+fn max_file_size_cuts_one_object() {
+    let mut data = vec![b'a'; 200_000];
+    data.extend(eicar());
+    let msg = with_attachment("big.zip", &zip(&[("big.txt", &data, Method::Deflate)]));
+    let v = scan(Limits::default().max_file_size(100_000), &msg);
+    assert!(limits_hit(&v).contains(&LimitName::MaxFileSize));
+    assert!(!v.is_infected(), "EICAR lies beyond the cut");
+    let v = scan(Limits::default(), &msg);
+    assert!(v.is_infected());
+}
+
+#[test]
+fn max_compression_ratio_stops_a_bomb() {
+    let zeros = vec![0u8; 4 << 20];
+    let msg = with_attachment("zeros.zip", &zip(&[("zeros.bin", &zeros, Method::Deflate)]));
+    let v = scan(Limits::default().max_compression_ratio(100), &msg);
+    assert_eq!(limits_hit(&v), [LimitName::MaxCompressionRatio]);
+    let d = v
+        .detections()
+        .iter()
+        .find(|d| d.kind() == DetectionKind::Limit)
+        .unwrap();
+    assert_eq!(d.name(), "Heuristics.Limits.Exceeded.MaxCompressionRatio");
+    assert!(limits_hit(&scan(Limits::default().max_compression_ratio(10_000), &msg)).is_empty());
+}
+
+#[test]
+fn corpus_limit_cases_exist() {
+    assert!(
+        corpusgen::cases()
+            .iter()
+            .any(|c| c.file.starts_with("limits-"))
+    );
+}

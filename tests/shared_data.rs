@@ -1,0 +1,226 @@
+//! Tests on real third-party material: ClamAV's own databases and test files, real mail, real archives.
+//!
+//! They read the folder named by `PORTCULLIS_DATA` (`.ci/run` sets it to `../shared/data`); without it they
+//! say so and pass, so that a plain `cargo test` stays self-contained.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use portcullis::{Engine, FileType, Status, UnscannedReason, Verdict};
+
+fn data_dir() -> Option<PathBuf> {
+    match std::env::var_os("PORTCULLIS_DATA") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            assert!(
+                d.is_dir(),
+                "PORTCULLIS_DATA={} is not a directory",
+                d.display()
+            );
+            Some(d)
+        }
+        None => {
+            eprintln!("PORTCULLIS_DATA is not set: skipping the tests on shared data");
+            None
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn clamav_official_database_loads() {
+    let Some(data) = data_dir() else { return };
+    let started = Instant::now();
+    let engine = Engine::builder()
+        .load_path(data.join("signatures/clamav-official"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .build()
+        .unwrap();
+    let r = engine.load_report();
+    eprintln!(
+        "ClamAV official database loaded in {:?}:",
+        started.elapsed()
+    );
+    for (format, n) in r.loaded_by_format() {
+        eprintln!("  {format:<5} {n}");
+    }
+    for (reason, n) in r.skipped_by_reason() {
+        eprintln!("  skipped {n:>6}: {reason}");
+    }
+    assert!(r.loaded("hdb") >= 82_211, "{}", r.loaded("hdb"));
+    assert!(r.loaded("ndb") >= 250);
+    assert!(r.loaded("fp") > 0 && r.loaded("ign2") > 0);
+    assert_eq!(
+        r.skipped_by_reason()
+            .get("logical signatures (.ldb) are not supported yet"),
+        Some(&38_889)
+    );
+    // EICAR is in daily.hdb.
+    let mut eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR".to_vec();
+    eicar.extend_from_slice(b"-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+    let v = engine.scan_bytes(&eicar).unwrap();
+    assert!(v.is_infected(), "{v:?}");
+}
+
+#[test]
+fn clamav_test_files_in_containers_are_found() {
+    let Some(data) = data_dir() else { return };
+    let engine = Engine::builder()
+        .load_path(data.join("signatures/clamav-unit-tests/clamav.hdb"))
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut handled = Vec::new();
+    let mut not_handled = Vec::new();
+    for path in files_under(&data.join("samples/clamav-test-files")) {
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let file_type = portcullis::detect_file_type(&bytes);
+        let v = engine.scan_bytes(&bytes).unwrap();
+        let found = v
+            .detections()
+            .iter()
+            .any(|d| d.name() == "ClamAV-Test-File");
+        let container = matches!(
+            file_type,
+            FileType::Zip | FileType::Gzip | FileType::Bzip2 | FileType::Tar
+        );
+        if container || name == "clam.exe" {
+            assert!(found, "{name} ({}) not detected: {v:?}", file_type.name());
+            handled.push(name);
+        } else if !found {
+            let why = v
+                .unscanned()
+                .first()
+                .map(|u| u.reason().to_string())
+                .unwrap_or_else(|| format!("{} not unpacked", file_type.name()));
+            not_handled.push(format!("{name}: {why}"));
+        } else {
+            handled.push(name);
+        }
+    }
+    eprintln!("detected ({}): {}", handled.len(), handled.join(", "));
+    eprintln!("not handled yet ({}):", not_handled.len());
+    for n in &not_handled {
+        eprintln!("  {n}");
+    }
+    for must in [
+        "clam.zip",
+        "clam.bz2.zip",
+        "clam.d64.zip",
+        "clam.tar.gz",
+        "clam.exe.bz2",
+        "clam.split.oneseg.zip",
+        "clam.impl.zip",
+    ] {
+        assert!(handled.iter().any(|h| h == must), "{must} must be detected");
+    }
+}
+
+fn time_both_ways(engine: &Engine, bytes: &[u8]) -> (Verdict, Duration) {
+    let started = Instant::now();
+    let whole = engine.scan_bytes(bytes).unwrap();
+    let took = started.elapsed();
+    let mut session = engine.session();
+    for chunk in bytes.chunks(4096) {
+        session.feed(chunk).unwrap();
+    }
+    let chunked = session.finish().unwrap();
+    assert_eq!(whole, chunked);
+    (whole, took)
+}
+
+fn scan_all(dir: &Path, what: &str) -> Vec<(PathBuf, Verdict)> {
+    let engine = Engine::builder().build().unwrap();
+    let mut timings = Vec::new();
+    let mut verdicts = Vec::new();
+    for path in files_under(dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        let (v, took) = time_both_ways(&engine, &bytes);
+        timings.push((took, path.clone(), bytes.len()));
+        verdicts.push((path, v));
+    }
+    timings.sort_by(|a, b| b.0.cmp(&a.0));
+    eprintln!(
+        "{what}: {} files scanned whole and in 4 KiB chunks, same verdicts; slowest:",
+        verdicts.len()
+    );
+    for (t, p, len) in timings.iter().take(10) {
+        eprintln!(
+            "  {:>8.1} ms  {:>9} bytes  {}",
+            t.as_secs_f64() * 1e3,
+            len,
+            p.display()
+        );
+    }
+    verdicts
+}
+
+#[test]
+fn every_real_message_scans() {
+    let Some(data) = data_dir() else { return };
+    let verdicts = scan_all(&data.join("mail"), "mail");
+    assert!(verdicts.len() > 6_000);
+    let infected: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, v)| v.status() == Status::Infected)
+        .map(|(p, v)| format!("{}: {}", p.display(), v.detections()[0].name()))
+        .collect();
+    eprintln!("infected with the built-in database: {}", infected.len());
+    for i in &infected {
+        eprintln!("  {i}");
+    }
+    // rspamd's test messages include an EICAR zip; the built-in database must find it.
+    assert!(
+        infected
+            .iter()
+            .any(|i| i.contains("rspamd") && i.contains("Eicar")),
+        "{infected:?}"
+    );
+    // No ham message of the SpamAssassin corpus carries a test signature.
+    assert!(!infected.iter().any(|i| i.contains("ham")), "{infected:?}");
+}
+
+#[test]
+fn every_archive_scans_within_limits() {
+    let Some(data) = data_dir() else { return };
+    let verdicts = scan_all(&data.join("archives"), "archives");
+    let zbsm = verdicts
+        .iter()
+        .find(|(p, _)| p.ends_with("zbsm.zip"))
+        .unwrap();
+    assert!(
+        zbsm.1.detections().iter().any(|d| d.limit().is_some()),
+        "the zbsm bomb must cross a limit: {:?}",
+        zbsm.1
+    );
+    let encrypted = verdicts
+        .iter()
+        .filter(|(_, v)| {
+            v.unscanned()
+                .iter()
+                .any(|u| *u.reason() == UnscannedReason::Encrypted)
+        })
+        .count();
+    eprintln!("archives with encrypted members reported: {encrypted}");
+    assert!(encrypted > 0);
+}
