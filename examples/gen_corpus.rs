@@ -3,6 +3,8 @@
 //! Every message and its `.expected` verdict come from `tests/support/corpusgen.rs`; the test suite checks
 //! that the files on disk are exactly what it produces.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/support/corpusgen.rs"]
 mod corpusgen;
 

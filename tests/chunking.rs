@@ -1,5 +1,7 @@
 //! The session property: any chunking of `feed` gives the same verdict as `scan_bytes`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use portcullis::{Engine, Limits};

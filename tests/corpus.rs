@@ -1,5 +1,7 @@
 //! Golden verdicts for every corpus message, the corpus's freshness, and the CLI's output on it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::BTreeSet;

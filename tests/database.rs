@@ -1,5 +1,7 @@
 //! Loading signature databases: every format, directories, containers, and clear errors for bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::Write;

@@ -1,5 +1,7 @@
 //! Every limit: crossed, and reported as `Heuristics.Limits.Exceeded.<Name>`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use portcullis::{DetectionKind, Engine, LimitName, Limits, Status};

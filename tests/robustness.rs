@@ -1,6 +1,8 @@
 //! Damaged input is data: thousands of deterministic mutations of the corpus, none may panic, and each
 //! verdict must be the same whole and chunked.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use portcullis::{Engine, Limits};

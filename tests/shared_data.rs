@@ -3,6 +3,8 @@
 //! They read the folder named by `PORTCULLIS_DATA` (`.ci/run` sets it to `../shared/data`); without it they
 //! say so and pass, so that a plain `cargo test` stays self-contained.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -159,7 +161,7 @@ fn scan_all(dir: &Path, what: &str) -> Vec<(PathBuf, Verdict)> {
         timings.push((took, path.clone(), bytes.len()));
         verdicts.push((path, v));
     }
-    timings.sort_by(|a, b| b.0.cmp(&a.0));
+    timings.sort_by_key(|t| std::cmp::Reverse(t.0));
     eprintln!(
         "{what}: {} files scanned whole and in 4 KiB chunks, same verdicts; slowest:",
         verdicts.len()

@@ -71,13 +71,13 @@ fn central_directory(data: &[u8], damage: &mut Vec<String>) -> Option<(Vec<Centr
     let eocd = memchr::memmem::rfind(&data[search_from..], EOCD_SIG)? + search_from;
     let mut cd_size = u32_at(data, eocd + 12)? as u64;
     let mut cd_offset = u32_at(data, eocd + 16)? as u64;
-    if eocd >= 20 && data.get(eocd - 20..eocd - 16) == Some(EOCD64_LOCATOR_SIG) {
-        if let Some(rec) = u64_at(data, eocd - 12).and_then(|o| usize::try_from(o).ok())
-            && data.get(rec..rec + 4) == Some(EOCD64_SIG)
-        {
-            cd_size = u64_at(data, rec + 40).unwrap_or(cd_size);
-            cd_offset = u64_at(data, rec + 48).unwrap_or(cd_offset);
-        }
+    if eocd >= 20
+        && data.get(eocd - 20..eocd - 16) == Some(EOCD64_LOCATOR_SIG)
+        && let Some(rec) = u64_at(data, eocd - 12).and_then(|o| usize::try_from(o).ok())
+        && data.get(rec..rec + 4) == Some(EOCD64_SIG)
+    {
+        cd_size = u64_at(data, rec + 40).unwrap_or(cd_size);
+        cd_offset = u64_at(data, rec + 48).unwrap_or(cd_offset);
     }
     // Data prepended to the archive (a self-extractor stub, a mail header) shifts every offset.
     let cd_end_claimed = cd_offset.saturating_add(cd_size);
