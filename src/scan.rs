@@ -30,6 +30,8 @@ struct Object<'a> {
     location: Location,
     depth: u32,
     role: Role,
+    /// Declared as HTML by its part's headers: HTML fragments without `<html>` are still HTML.
+    html_hint: bool,
 }
 
 /// Quotes a name for a location: control characters and quotes are replaced, length is capped.
@@ -51,7 +53,12 @@ struct Scan<'a, 'd> {
     objects: u64,
     /// Bytes of every object but the message itself.
     produced: u64,
+    /// Damage entries not recorded because there were too many.
+    damage_dropped: u64,
 }
+
+/// Most damage entries recorded in one verdict.
+const MAX_DAMAGE: usize = 256;
 
 /// Scans a whole message. `cut` is true when the caller kept only the first `max_message_size` bytes.
 pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: bool) -> Verdict {
@@ -62,6 +69,7 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
         verdict: Verdict::default(),
         objects: 1,
         produced: 0,
+        damage_dropped: 0,
     };
     if cut {
         scan.limit(LimitName::MaxMessageSize, Location::root());
@@ -78,9 +86,16 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
         location: Location::root(),
         depth: 0,
         role,
+        html_hint: false,
     });
     while let Some(obj) = scan.queue.pop_front() {
         scan.process(obj);
+    }
+    if scan.damage_dropped > 0 {
+        let more = format!("{} more damage entries not listed", scan.damage_dropped);
+        scan.verdict
+            .damage
+            .push(Damage::new(Location::root(), more));
     }
     let mut verdict = scan.verdict;
     verdict.normalize();
@@ -105,9 +120,14 @@ impl<'a> Scan<'a, '_> {
     }
 
     fn damage(&mut self, location: &Location, description: impl Into<String>) {
-        self.verdict
-            .damage
-            .push(Damage::new(location.clone(), description));
+        // A hostile message can be damaged everywhere; past a few hundred entries, count instead.
+        if self.verdict.damage.len() < MAX_DAMAGE {
+            self.verdict
+                .damage
+                .push(Damage::new(location.clone(), description));
+        } else {
+            self.damage_dropped += 1;
+        }
     }
 
     /// Scans one object's bytes with hash and body signatures. Returns false when the object is on the
@@ -146,6 +166,7 @@ impl<'a> Scan<'a, '_> {
         location: Location,
         role: Role,
         counted: bool,
+        html_hint: bool,
     ) {
         let depth = parent_depth + 1;
         if depth > self.limits.get_max_recursion() {
@@ -180,19 +201,28 @@ impl<'a> Scan<'a, '_> {
             location,
             depth,
             role,
+            html_hint,
         });
     }
 
     fn process(&mut self, obj: Object<'a>) {
         match obj.role {
-            Role::Part => self.walk(obj, false),
+            Role::Part => {
+                // A part is structure, not content: once taken apart, its slot passes to what it holds,
+                // so a flood of parts cannot use up MaxFiles before any of their payloads is scanned.
+                self.objects = self.objects.saturating_sub(1);
+                self.walk(obj, false)
+            }
             Role::Message => {
                 if self.match_object(&obj.data, FileType::Mail, &obj.location) {
                     self.walk(obj, true);
                 }
             }
             Role::Payload => {
-                let file_type = filetype::detect(&obj.data);
+                let mut file_type = filetype::detect(&obj.data);
+                if file_type == FileType::Text && obj.html_hint {
+                    file_type = FileType::Html;
+                }
                 if !self.match_object(&obj.data, file_type, &obj.location) {
                     return;
                 }
@@ -248,7 +278,8 @@ impl<'a> Scan<'a, '_> {
                 ChildKind::Message => Role::Message,
                 ChildKind::Payload => Role::Payload,
             };
-            self.push(obj.depth, data, loc, role, false);
+            let hint = walked.declares_html && role == Role::Payload;
+            self.push(obj.depth, data, loc, role, false, hint);
         }
     }
 
@@ -302,7 +333,14 @@ impl<'a> Scan<'a, '_> {
         }
         for member in out.members {
             let loc = obj.location.child(&quoted(&member.name));
-            self.push(obj.depth, Cow::Owned(member.data), loc, Role::Payload, true);
+            self.push(
+                obj.depth,
+                Cow::Owned(member.data),
+                loc,
+                Role::Payload,
+                true,
+                false,
+            );
         }
     }
 }

@@ -52,6 +52,8 @@ pub(crate) struct Walked {
     pub(crate) damage: Vec<String>,
     /// The entity's file name (Content-Disposition `filename`, else Content-Type `name`).
     pub(crate) filename: Option<String>,
+    /// Whether a Content-Type declares HTML: a hint for type detection of the payload.
+    pub(crate) declares_html: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -179,6 +181,7 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
         .find_map(|c| c.decoded("filename"))
         .or_else(|| cts.iter().find_map(|c| c.decoded("name")))
         .map(|n| decode_words(&n));
+    w.declares_html = cts.iter().any(|c| c.value == "text/html");
     if cts.len() > 1 && cts.iter().any(|c| c.value != cts[0].value) {
         w.damage
             .push(format!("{} Content-Type headers that disagree", cts.len()));
@@ -204,7 +207,7 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
     }
     if !readings.is_empty() {
         let many = readings.len() > 1;
-        let mut seen: Vec<Range<usize>> = Vec::new();
+        let mut seen: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
         for (r, delims) in readings.iter().enumerate() {
             let mut k = 0;
             for (i, d) in delims.iter().enumerate() {
@@ -223,10 +226,9 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
                 }
                 let range = body_start + d.end..body_start + end;
                 k += 1;
-                if seen.contains(&range) {
+                if !seen.insert((range.start, range.end)) {
                     continue;
                 }
-                seen.push(range.clone());
                 let segment = if many && r > 0 {
                     format!("reading[{}]/part[{k}]", r + 1)
                 } else {

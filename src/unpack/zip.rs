@@ -242,24 +242,46 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
     } else {
         out.damage.push("no central directory".to_string());
     }
-    // Local headers the directory does not name, outside the data of the members it does name.
-    let mut covered: Vec<(usize, usize)> = Vec::new();
-    for (off, e) in &todo {
-        if let Some(l) = local_header(data, *off) {
+    // Local headers the directory does not name, outside the data of the members it does name. The
+    // spans covered by known members are kept sorted by start, with the furthest end so far, so that each
+    // candidate is checked in logarithmic time.
+    let known: std::collections::HashSet<usize> = todo.iter().map(|(o, _)| *o).collect();
+    let mut spans: Vec<(usize, usize)> = todo
+        .iter()
+        .filter_map(|(off, e)| {
+            let l = local_header(data, *off)?;
             let len = e.as_ref().map_or(l.compressed, |e| e.compressed);
-            covered.push((*off, l.data_start.saturating_add(len as usize)));
-        }
+            Some((
+                *off,
+                l.data_start
+                    .saturating_add(usize::try_from(len).unwrap_or(usize::MAX)),
+            ))
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut reach = Vec::with_capacity(spans.len());
+    let mut furthest = 0;
+    for &(_, end) in &spans {
+        furthest = furthest.max(end);
+        reach.push(furthest);
     }
+    let inside_known = |p: usize| {
+        // The spans starting before p, and the furthest any of them reaches.
+        let i = spans.partition_point(|&(s, _)| s < p);
+        i > 0 && reach[i - 1] > p
+    };
     let mut hidden = 0usize;
+    let mut walked_to = 0usize;
     for p in memchr::memmem::find_iter(data, LOCAL_SIG) {
-        if todo.iter().any(|(o, _)| *o == p) || covered.iter().any(|(s, e)| p > *s && p < *e) {
+        if known.contains(&p) || p < walked_to || inside_known(p) {
             continue;
         }
         let Some(l) = local_header(data, p) else {
             continue;
         };
-        let end = l.data_start.saturating_add(l.compressed as usize);
-        covered.push((p, end));
+        walked_to = l
+            .data_start
+            .saturating_add(usize::try_from(l.compressed).unwrap_or(usize::MAX));
         if central.is_some() {
             hidden += 1;
         }

@@ -739,6 +739,18 @@ pub fn cases() -> Vec<Case> {
         vec![],
     );
 
+    add(
+        "infected-25-html-fragment.eml",
+        "the HTML-only test signature in a text/html part that has no <html> tag: the declared type is a hint",
+        message(
+            "Fragment",
+            "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nPHA+SGVsbG88L3A+PHNjcmlwdD5wb3J0Y3VsbGlzX3Rlc3RfaHRtbCgxKTwvc2NyaXB0Pg==\r\n",
+        ),
+        "infected",
+        vec![sig("Portcullis.Test.Html-1", "message/body")],
+        vec![],
+    );
+
     // ---- limits and what cannot be scanned ----
     add(
         "limits-22-bzip2-ratio-bomb.eml",
