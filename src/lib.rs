@@ -50,6 +50,9 @@ mod signatures;
 mod unpack;
 mod verdict;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, ErrorKind, Result};
 pub use filetype::{FileType, detect as detect_file_type};

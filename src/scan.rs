@@ -89,7 +89,15 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
         html_hint: false,
     });
     while let Some(obj) = scan.queue.pop_front() {
-        scan.process(obj);
+        let location = obj.location.clone();
+        // A panic in any parser, ours or a dependency's, costs this object, not the mail server: the
+        // object is reported as not scanned and the scan goes on with the rest of the work list.
+        if catch_unwind(AssertUnwindSafe(|| scan.process(obj))).is_err() {
+            scan.damage(&location, "internal error while scanning this object");
+            scan.verdict
+                .unscanned
+                .push(Unscanned::new(location, UnscannedReason::Undecodable));
+        }
     }
     if scan.damage_dropped > 0 {
         let more = format!("{} more damage entries not listed", scan.damage_dropped);
@@ -353,5 +361,57 @@ fn cut(data: Cow<'_, [u8]>, len: u64) -> Cow<'_, [u8]> {
             v.truncate(len);
             Cow::Owned(v)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, UnscannedReason};
+    use std::io::Write;
+
+    #[test]
+    fn a_panic_inside_a_parser_is_contained() {
+        let mut gz = flate2::GzBuilder::new()
+            .filename("portcullis-panic-test")
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"anything").unwrap();
+        let gz = gz.finish().unwrap();
+        let mut eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR".to_vec();
+        eicar.extend_from_slice(b"-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+        // The gzip attachment panics; the EICAR text after it must still be found.
+        let b64 = |d: &[u8]| {
+            let mut out = String::new();
+            let a = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            for c in d.chunks(3) {
+                let v = (c[0] as u32) << 16
+                    | (*c.get(1).unwrap_or(&0) as u32) << 8
+                    | *c.get(2).unwrap_or(&0) as u32;
+                for k in 0..=c.len() {
+                    out.push(a[(v >> (18 - 6 * k) & 63) as usize] as char);
+                }
+            }
+            out
+        };
+        let msg = format!(
+            "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            b64(&gz),
+            b64(&eicar)
+        );
+        let engine = Engine::builder().build().unwrap();
+        let v = engine.scan_bytes(msg.as_bytes()).unwrap();
+        assert!(v.is_infected(), "{v:?}");
+        assert!(
+            v.unscanned()
+                .iter()
+                .any(|u| *u.reason() == UnscannedReason::Undecodable
+                    && u.location().as_str() == "message/part[1]"),
+            "{v:?}"
+        );
+        assert!(
+            v.damage()
+                .iter()
+                .any(|d| d.description().contains("gzip unpacker failed")),
+            "{v:?}"
+        );
     }
 }

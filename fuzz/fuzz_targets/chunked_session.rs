@@ -1,26 +1,32 @@
-//! A session fed in chunks chosen by the input: the verdict must equal `scan_bytes`.
+//! A session fed in chunks whose sizes, and the limits, come from the input: the verdict must equal
+//! `scan_bytes` on the same engine.
 #![no_main]
 
+use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
-
-static ENGINE: OnceLock<portcullis::Engine> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    if data.is_empty() {
-        return;
-    }
-    let engine = ENGINE.get_or_init(|| {
-        portcullis::Engine::builder()
-            .limits(portcullis::Limits::default().max_scan_size(16 << 20).max_file_size(8 << 20))
-            .build()
-            .unwrap()
-    });
-    let (split, message) = data.split_at(1);
-    let step = 1 + split[0] as usize * 7;
+    let mut u = Unstructured::new(data);
+    let limits = portcullis::Limits::default()
+        .max_message_size(u.int_in_range(1u64..=1 << 20).unwrap_or(1 << 20))
+        .max_recursion(u.int_in_range(0u32..=20).unwrap_or(17))
+        .max_files(u.int_in_range(1u64..=200).unwrap_or(200))
+        .max_scan_size(u.int_in_range(0u64..=8 << 20).unwrap_or(8 << 20))
+        .max_file_size(u.int_in_range(0u64..=4 << 20).unwrap_or(4 << 20))
+        .max_compression_ratio(u.int_in_range(1u64..=2000).unwrap_or(1000));
+    let splits: Vec<u16> = (0..u.int_in_range(0usize..=32).unwrap_or(0))
+        .map(|_| u.arbitrary::<u16>().unwrap_or(0))
+        .collect();
+    let message = u.take_rest();
+    let engine = portcullis::Engine::builder().limits(limits).build().unwrap();
     let mut session = engine.session();
-    for chunk in message.chunks(step) {
+    let mut rest = message;
+    for s in splits {
+        let at = (s as usize).min(rest.len());
+        let (chunk, tail) = rest.split_at(at);
         session.feed(chunk).unwrap();
+        rest = tail;
     }
+    session.feed(rest).unwrap();
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(message).unwrap());
 });

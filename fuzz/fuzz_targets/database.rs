@@ -1,9 +1,11 @@
-//! Signature database parsers: a clear error or a loaded engine, never a panic.
+//! Every signature database parser, chosen by the first byte: a clear error or a working engine.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-const NAMES: &[&str] = &["f.ndb", "f.hdb", "f.hsb", "f.fp", "f.ign2", "f.cvd", "f.cld", "f.ldb", "f.ndb.gz"];
+const NAMES: &[&str] = &[
+    "f.ndb", "f.hdb", "f.hsb", "f.fp", "f.sfp", "f.ign2", "f.ign", "f.cvd", "f.cld", "f.ldb", "f.ndb.gz", "f.cdb",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };

@@ -1,4 +1,4 @@
-//! Whole-message scanning: never a panic, whatever the bytes.
+//! Whole-message scanning: a verdict for any bytes, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

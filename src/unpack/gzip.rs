@@ -5,6 +5,11 @@ use super::{Budget, Unpacked, read_limited};
 /// Unpacks a gzip file. The member is named from the header's FNAME field, or `gunzip`.
 pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
     let name = header_name(data).unwrap_or_else(|| "gunzip".to_string());
+    // Test builds only: a way to make a dependency-like parser panic, to prove the panic is contained.
+    #[cfg(test)]
+    if name == "portcullis-panic-test" {
+        panic!("test panic inside an unpacker");
+    }
     if !out.admit(budget, &name) {
         return;
     }

@@ -1,0 +1,8 @@
+//! The lenient base64 decoder.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = portcullis::fuzzing::base64(data);
+});

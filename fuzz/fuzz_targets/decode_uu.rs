@@ -1,0 +1,8 @@
+//! The uuencode block finder and decoder.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = portcullis::fuzzing::uudecode(data);
+});

@@ -1,0 +1,8 @@
+//! gzip, multi-member, under a budget.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = portcullis::fuzzing::unpack("gzip", data);
+});

@@ -1,0 +1,8 @@
+//! tar listing and extraction.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = portcullis::fuzzing::unpack("tar", data);
+});

@@ -1,0 +1,103 @@
+//! Entry points into the internal parsers for the fuzz targets in `fuzz/` and the regression tests that
+//! replay what they found. Hidden from the documentation: not part of the public API, not covered by semver.
+
+#![allow(missing_docs)]
+
+use crate::unpack::{self, Budget, Unpacked};
+
+/// A budget generous enough to reach deep states and small enough to keep each run fast.
+fn budget() -> Budget {
+    Budget {
+        remaining_bytes: 8 << 20,
+        max_file: 4 << 20,
+        max_ratio: 1_000,
+        remaining_objects: 1_000,
+    }
+}
+
+/// Runs the MIME walker on one entity; returns how many children it found.
+pub fn mime_walk(data: &[u8]) -> usize {
+    crate::mime::walker::walk(data).children.len()
+}
+
+/// Parses a header block and every structured value in it.
+pub fn mime_headers(data: &[u8]) -> usize {
+    let (fields, _, _) = crate::mime::header::parse_block(data);
+    for f in &fields {
+        let s = crate::mime::header::parse_structured(&f.value);
+        let _ = s.decoded("filename");
+        let _ = crate::mime::header::decode_words(&f.value);
+    }
+    fields.len()
+}
+
+pub fn base64(data: &[u8]) -> usize {
+    let d = crate::decode::base64::decode(data);
+    assert!(d.data.len() <= data.len());
+    d.data.len()
+}
+
+pub fn quoted_printable(data: &[u8]) -> usize {
+    let d = crate::decode::qp::decode(data);
+    assert!(d.len() <= data.len());
+    d.len()
+}
+
+pub fn uudecode(data: &[u8]) -> usize {
+    crate::decode::uu::decode_all(data)
+        .iter()
+        .map(|b| b.data.len())
+        .sum()
+}
+
+fn check(out: &Unpacked, budget_before: &Budget, budget_after: &Budget) {
+    let produced: u64 = out.members.iter().map(|m| m.data.len() as u64).sum();
+    assert!(produced <= budget_before.remaining_bytes);
+    assert!(
+        out.members
+            .iter()
+            .all(|m| m.data.len() as u64 <= budget_before.max_file)
+    );
+    assert!(budget_after.remaining_bytes <= budget_before.remaining_bytes);
+}
+
+/// Unpacks a container of the given kind: `zip`, `gzip`, `bzip2` or `tar`.
+pub fn unpack(kind: &str, data: &[u8]) -> usize {
+    let before = budget();
+    let mut b = before.clone();
+    let mut out = Unpacked::default();
+    match kind {
+        "zip" => unpack::zip::unpack(data, &mut b, &mut out),
+        "gzip" => unpack::gzip::unpack(data, &mut b, &mut out),
+        "bzip2" => unpack::bzip2::unpack(data, &mut b, &mut out),
+        _ => unpack::tar::unpack(data, &mut b, &mut out),
+    }
+    check(&out, &before, &b);
+    out.members.len()
+}
+
+/// Explodes zip "implode" data with the given flags and declared size.
+pub fn explode(data: &[u8], flags: u16, size: u64) -> usize {
+    let mut b = budget();
+    unpack::implode::explode(data, flags, size, &mut b)
+        .data
+        .len()
+}
+
+/// Parses a hex signature and, if it parses, matches it against `haystack`.
+pub fn hex_signature(sig: &str, haystack: &[u8]) -> bool {
+    match crate::signatures::hexsig::parse(sig) {
+        Ok(pattern) => {
+            let matcher = crate::matcher::BodyMatcher::new(vec![crate::signatures::BodySig {
+                name: "F".to_string(),
+                target: 0,
+                offset: crate::signatures::offset::Offset::Any,
+                pattern,
+            }]);
+            let mut out = Vec::new();
+            matcher.scan(haystack, 0, &mut out);
+            !out.is_empty()
+        }
+        Err(_) => false,
+    }
+}
