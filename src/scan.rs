@@ -3,7 +3,9 @@
 //! Each object on the list is a message (scanned as mail, then walked), a MIME part (walked only: its bytes
 //! are scanned as part of its parent) or a payload (typed, scanned, and opened if it is a container).
 //! Children go back on the list, so nesting costs heap, never stack; every push is checked against the
-//! limits first.
+//! limits first. The list is worked depth first, and an archive's members are extracted one at a time,
+//! only when the scanner gets to them: at any moment at most one member per open archive is in memory,
+//! not the whole of what an archive expands to.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -13,7 +15,7 @@ use crate::engine::Database;
 use crate::filetype::{self, FileType};
 use crate::limits::{LimitName, Limits};
 use crate::mime::walker::{self, ChildData, ChildKind};
-use crate::unpack::{self, Budget, Unpacked};
+use crate::unpack::{self, Budget, Entry, Inflated, Unpacked};
 use crate::verdict::{
     Damage, Detection, DetectionKind, Location, Unscanned, UnscannedReason, Verdict,
 };
@@ -34,6 +36,19 @@ struct Object<'a> {
     html_hint: bool,
 }
 
+/// An archive whose members are listed and are extracted one by one.
+struct Members<'a> {
+    archive: Object<'a>,
+    kind: FileType,
+    entries: Vec<Entry>,
+    next: usize,
+}
+
+enum Work<'a> {
+    Object(Object<'a>),
+    Members(Members<'a>),
+}
+
 /// Quotes a name for a location: control characters and quotes are replaced, length is capped.
 fn quoted(name: &str) -> String {
     let clean: String = name
@@ -47,7 +62,9 @@ fn quoted(name: &str) -> String {
 struct Scan<'a, 'd> {
     db: &'d Database,
     limits: &'d Limits,
-    queue: VecDeque<Object<'a>>,
+    queue: VecDeque<Work<'a>>,
+    /// Children of the item being processed, put at the front of the queue in order once it is done.
+    staged: Vec<Work<'a>>,
     verdict: Verdict,
     /// Objects created so far, the message included.
     objects: u64,
@@ -66,6 +83,7 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
         db,
         limits,
         queue: VecDeque::new(),
+        staged: Vec::new(),
         verdict: Verdict::default(),
         objects: 1,
         produced: 0,
@@ -81,22 +99,32 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
     } else {
         Role::Payload
     };
-    scan.queue.push_back(Object {
+    scan.queue.push_back(Work::Object(Object {
         data: Cow::Borrowed(message),
         location: Location::root(),
         depth: 0,
         role,
         html_hint: false,
-    });
-    while let Some(obj) = scan.queue.pop_front() {
-        let location = obj.location.clone();
+    }));
+    while let Some(work) = scan.queue.pop_front() {
+        let location = match &work {
+            Work::Object(o) => o.location.clone(),
+            Work::Members(m) => m.archive.location.clone(),
+        };
         // A panic in any parser, ours or a dependency's, costs this object, not the mail server: the
         // object is reported as not scanned and the scan goes on with the rest of the work list.
-        if catch_unwind(AssertUnwindSafe(|| scan.process(obj))).is_err() {
+        let outcome = catch_unwind(AssertUnwindSafe(|| match work {
+            Work::Object(obj) => scan.process(obj),
+            Work::Members(members) => scan.next_member(members),
+        }));
+        if outcome.is_err() {
             scan.damage(&location, "internal error while scanning this object");
             scan.verdict
                 .unscanned
                 .push(Unscanned::new(location, UnscannedReason::Undecodable));
+        }
+        while let Some(w) = scan.staged.pop() {
+            scan.queue.push_front(w);
         }
     }
     if scan.damage_dropped > 0 {
@@ -165,8 +193,8 @@ impl<'a> Scan<'a, '_> {
         true
     }
 
-    /// Puts a child on the work list if the limits allow it; `counted` when its object slot and bytes were
-    /// already taken from the budget (archive members).
+    /// Stages a child for the work list if the limits allow it; `counted` when its object slot and bytes
+    /// were already taken from the budget (archive members).
     fn push(
         &mut self,
         parent_depth: u32,
@@ -204,13 +232,13 @@ impl<'a> Scan<'a, '_> {
             }
             self.produced += data.len() as u64;
         }
-        self.queue.push_back(Object {
+        self.staged.push(Work::Object(Object {
             data,
             location,
             depth,
             role,
             html_hint,
-        });
+        }));
     }
 
     fn process(&mut self, obj: Object<'a>) {
@@ -236,9 +264,8 @@ impl<'a> Scan<'a, '_> {
                 }
                 match file_type {
                     FileType::Mail => self.walk(obj, true),
-                    FileType::Zip | FileType::Gzip | FileType::Bzip2 | FileType::Tar => {
-                        self.unpack(obj, file_type)
-                    }
+                    FileType::Zip | FileType::Tar => self.list_members(obj, file_type),
+                    FileType::Gzip | FileType::Bzip2 => self.decompress(obj, file_type),
                     FileType::SevenZip
                     | FileType::Rar
                     | FileType::Cab
@@ -255,7 +282,7 @@ impl<'a> Scan<'a, '_> {
         }
     }
 
-    /// Walks a message or part, putting its children on the list.
+    /// Walks a message or part, staging its children.
     fn walk(&mut self, obj: Object<'a>, is_message: bool) {
         let walked = walker::walk(&obj.data);
         let location = match (&walked.filename, is_message) {
@@ -291,13 +318,8 @@ impl<'a> Scan<'a, '_> {
         }
     }
 
-    /// Opens a container within the budget and puts its members on the list.
-    fn unpack(&mut self, obj: Object<'a>, file_type: FileType) {
-        if obj.depth + 1 > self.limits.get_max_recursion() {
-            self.limit(LimitName::MaxRecursion, obj.location.clone());
-            return;
-        }
-        let mut budget = Budget {
+    fn budget(&self) -> Budget {
+        Budget {
             remaining_bytes: self
                 .limits
                 .get_max_scan_size()
@@ -305,21 +327,118 @@ impl<'a> Scan<'a, '_> {
             max_file: self.limits.get_max_file_size(),
             max_ratio: self.limits.get_max_compression_ratio(),
             remaining_objects: self.limits.get_max_files().saturating_sub(self.objects),
+        }
+    }
+
+    /// Records what one decompression cost and produced, and stages the member.
+    fn take_member(
+        &mut self,
+        archive: &Location,
+        depth: u32,
+        name: &str,
+        spent: u64,
+        inflated: Inflated,
+    ) {
+        self.produced += spent;
+        self.objects += 1;
+        let location = archive.child(&quoted(name));
+        if let Some(limit) = inflated.limit {
+            self.limit(limit, location.clone());
+        }
+        if let Some(err) = inflated.error {
+            self.damage(archive, format!("{name}: {err}"));
+        }
+        self.push(
+            depth,
+            Cow::Owned(inflated.data),
+            location,
+            Role::Payload,
+            true,
+            false,
+        );
+    }
+
+    /// Lists an archive's members; they are extracted one at a time by [`Self::next_member`].
+    fn list_members(&mut self, obj: Object<'a>, kind: FileType) {
+        if obj.depth + 1 > self.limits.get_max_recursion() {
+            self.limit(LimitName::MaxRecursion, obj.location.clone());
+            return;
+        }
+        let listing = match kind {
+            FileType::Zip => unpack::zip::list(&obj.data),
+            _ => unpack::tar::entries(&obj.data),
         };
+        for d in listing.damage {
+            self.damage(&obj.location, d);
+        }
+        for (name, reason) in listing.unscanned {
+            self.verdict
+                .unscanned
+                .push(Unscanned::new(obj.location.child(&quoted(&name)), reason));
+        }
+        if !listing.entries.is_empty() {
+            self.staged.push(Work::Members(Members {
+                archive: obj,
+                kind,
+                entries: listing.entries,
+                next: 0,
+            }));
+        }
+    }
+
+    /// Extracts the next member of an archive and stages it, followed by the rest of the archive: the
+    /// member and everything inside it are worked before the next member is extracted.
+    fn next_member(&mut self, mut m: Members<'a>) {
+        let Some(entry) = m.entries.get(m.next) else {
+            return;
+        };
+        let name = entry.name.clone();
+        if self.objects >= self.limits.get_max_files() {
+            self.limit(
+                LimitName::MaxFiles,
+                m.archive.location.child(&quoted(&name)),
+            );
+            return;
+        }
+        let mut budget = self.budget();
+        let before = budget.remaining_bytes;
+        let inflated = match m.kind {
+            FileType::Zip => unpack::zip::extract(&m.archive.data, entry, &mut budget),
+            _ => m
+                .archive
+                .data
+                .get(entry.range.clone())
+                .map(|d| unpack::copy_limited(d, &mut budget)),
+        };
+        if let Some(inflated) = inflated {
+            let spent = before.saturating_sub(budget.remaining_bytes);
+            self.take_member(&m.archive.location, m.archive.depth, &name, spent, inflated);
+        }
+        m.next += 1;
+        if m.next < m.entries.len() {
+            self.staged.push(Work::Members(m));
+        }
+    }
+
+    /// Decompresses a single-stream container (gzip, bzip2) within the budget.
+    fn decompress(&mut self, obj: Object<'a>, kind: FileType) {
+        if obj.depth + 1 > self.limits.get_max_recursion() {
+            self.limit(LimitName::MaxRecursion, obj.location.clone());
+            return;
+        }
+        let mut budget = self.budget();
         let start_bytes = budget.remaining_bytes;
         let start_objects = budget.remaining_objects;
         let mut out = Unpacked::default();
         let data: &[u8] = &obj.data;
-        let result = catch_unwind(AssertUnwindSafe(|| match file_type {
-            FileType::Zip => unpack::zip::unpack(data, &mut budget, &mut out),
+        let result = catch_unwind(AssertUnwindSafe(|| match kind {
             FileType::Gzip => unpack::gzip::unpack(data, &mut budget, &mut out),
-            FileType::Bzip2 => unpack::bzip2::unpack(data, &mut budget, &mut out),
-            _ => unpack::tar::unpack(data, &mut budget, &mut out),
+            _ => unpack::bzip2::unpack(data, &mut budget, &mut out),
         }));
         if result.is_err() {
             self.damage(
                 &obj.location,
-                format!("the {} unpacker failed", file_type.name()),
+                format!("the {} unpacker failed", kind.name()),
             );
             self.verdict.unscanned.push(Unscanned::new(
                 obj.location.clone(),
@@ -330,11 +449,6 @@ impl<'a> Scan<'a, '_> {
         self.objects += start_objects.saturating_sub(budget.remaining_objects);
         for d in out.damage {
             self.damage(&obj.location, d);
-        }
-        for (name, reason) in out.unscanned {
-            self.verdict
-                .unscanned
-                .push(Unscanned::new(obj.location.child(&quoted(&name)), reason));
         }
         for (name, limit) in out.limits {
             self.limit(limit, obj.location.child(&quoted(&name)));

@@ -28,6 +28,29 @@ pub(crate) struct Budget {
     pub(crate) remaining_objects: u64,
 }
 
+/// One member of a container, listed but not yet extracted: extraction waits until the scanner is ready for
+/// it, so that only one member per container is in memory at a time.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    /// Where its (compressed) data lies in the container.
+    pub(crate) range: std::ops::Range<usize>,
+    /// The zip compression method (0 for stored, and for tar).
+    pub(crate) method: u16,
+    /// The zip general-purpose flags.
+    pub(crate) flags: u16,
+    /// The declared uncompressed size (a hint only: never used to allocate).
+    pub(crate) size: u64,
+}
+
+/// What listing a container found: its members, those that cannot be extracted, the damage seen.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) unscanned: Vec<(String, UnscannedReason)>,
+    pub(crate) damage: Vec<String>,
+}
+
 /// One member taken out of a container.
 #[derive(Debug)]
 pub(crate) struct Member {

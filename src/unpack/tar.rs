@@ -7,6 +7,8 @@ const BLOCK: usize = 512;
 /// One file in a tar archive; its data is a slice of the archive.
 pub(crate) struct Entry<'a> {
     pub(crate) name: String,
+    /// Where the data starts in the archive.
+    pub(crate) start: usize,
     pub(crate) data: &'a [u8],
 }
 
@@ -119,6 +121,7 @@ pub(crate) fn list(data: &[u8]) -> Listing<'_> {
             }
             b'0' | 0 | b'7' => listing.entries.push(Entry {
                 name: long_name.take().unwrap_or(name),
+                start,
                 data: body,
             }),
             _ => long_name = None,
@@ -134,6 +137,26 @@ pub(crate) fn list(data: &[u8]) -> Listing<'_> {
         }
     }
     listing
+}
+
+/// Lists a tar archive as extractable entries (ranges of the archive).
+pub(crate) fn entries(data: &[u8]) -> super::Listing {
+    let listing = list(data);
+    super::Listing {
+        entries: listing
+            .entries
+            .into_iter()
+            .map(|e| super::Entry {
+                name: e.name,
+                range: e.start..e.start + e.data.len(),
+                method: 0,
+                flags: 0,
+                size: e.data.len() as u64,
+            })
+            .collect(),
+        unscanned: Vec::new(),
+        damage: listing.damage,
+    }
 }
 
 pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {

@@ -5,7 +5,7 @@
 //! that the directory does not name (a hidden member, or a directory that was cut off), so that both the
 //! reading of a tool that trusts the directory and that of one that walks local headers are scanned.
 
-use super::{Budget, Inflated, Unpacked, copy_limited, read_limited};
+use super::{Budget, Entry, Inflated, Listing, Unpacked, copy_limited, read_limited};
 use crate::verdict::UnscannedReason;
 
 const LOCAL_SIG: &[u8; 4] = b"PK\x03\x04";
@@ -229,7 +229,8 @@ fn inflate(
 }
 
 /// Unpacks a zip archive.
-pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
+pub(crate) fn list(data: &[u8]) -> Listing {
+    let mut out = Listing::default();
     let central = central_directory(data, &mut out.damage);
     // Every member to extract: (local header offset, what the directory says of it, if anything).
     let mut todo: Vec<(usize, Option<CentralEntry>)> = Vec::new();
@@ -339,20 +340,47 @@ pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
             }
             claimed.min(data.len())
         };
-        if !out.admit(budget, &name) {
-            return;
-        }
-        match inflate(method, flags, uncompressed, &data[start..end], budget) {
-            Some(inflated) => out.push(name, inflated),
-            None => {
-                budget.remaining_objects += 1;
-                out.unscanned.push((
-                    name,
-                    UnscannedReason::UnsupportedCompression(method_name(method)),
-                ));
-            }
+        if inflate_supported(method) {
+            out.entries.push(Entry {
+                name,
+                range: start..end,
+                method,
+                flags,
+                size: uncompressed,
+            });
+        } else {
+            out.unscanned.push((
+                name,
+                UnscannedReason::UnsupportedCompression(method_name(method)),
+            ));
         }
     }
+    out
+}
+
+fn inflate_supported(method: u16) -> bool {
+    matches!(method, 0 | 6 | 8 | 9 | 12)
+}
+
+/// Unpacks every member at once (the scanner extracts one at a time through [`list`] and [`extract`]).
+pub(crate) fn unpack(data: &[u8], budget: &mut Budget, out: &mut Unpacked) {
+    let listing = list(data);
+    out.damage.extend(listing.damage);
+    out.unscanned.extend(listing.unscanned);
+    for entry in listing.entries {
+        if !out.admit(budget, &entry.name) {
+            return;
+        }
+        if let Some(inflated) = extract(data, &entry, budget) {
+            out.push(entry.name, inflated);
+        }
+    }
+}
+
+/// Extracts one listed member within the budget.
+pub(crate) fn extract(data: &[u8], entry: &Entry, budget: &mut Budget) -> Option<Inflated> {
+    let input = data.get(entry.range.clone())?;
+    inflate(entry.method, entry.flags, entry.size, input, budget)
 }
 
 /// Reads the whole of a reader into memory; used only by tests to build archives.
