@@ -264,3 +264,48 @@ fn cvd_and_cld_containers() {
         );
     }
 }
+
+#[test]
+fn damaged_databases_are_clear_errors() {
+    // A gzipped database cut short.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&b"Test.A:0:*:41424344454647\n".repeat(200))
+        .unwrap();
+    let gz = gz.finish().unwrap();
+    let err = Engine::builder()
+        .load_bytes("cut.ndb.gz", &gz[..gz.len() / 2])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Container, "{err}");
+    assert_eq!(err.path().unwrap().to_str(), Some("cut.ndb.gz"));
+    // A hash file cut in the middle of its last line: that line is named.
+    let err = Engine::builder()
+        .load_str(
+            "cut.hdb",
+            "44d88612fea8a8f36de82e1278abb02f:68:Eicar\n44d88612fea8a8f3",
+        )
+        .unwrap_err();
+    assert_eq!((err.kind(), err.line()), (ErrorKind::Syntax, Some(2)));
+    // Impossible ranges and absurd repetition counts.
+    for sig in [
+        "41{5-2}42",
+        "41[9-1]42",
+        "41{4294967296}42",
+        "41{-99999999999}42",
+    ] {
+        let err = Engine::builder()
+            .load_str("r.ndb", &format!("R:0:*:{sig}\n"))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Syntax, "{sig}: {err}");
+    }
+    // A large but legal gap loads and matches without trouble.
+    let e = Engine::builder()
+        .load_str("g.ndb", "G:0:*:4142{0-60000000}4344\n")
+        .unwrap()
+        .build()
+        .unwrap();
+    assert!(
+        e.scan_bytes(b"Subject: x\r\n\r\nAB and much later CD\r\n")
+            .unwrap()
+            .is_infected()
+    );
+}

@@ -24,6 +24,7 @@ struct Totals {
     directories: u64,
     files: u64,
     infected: u64,
+    incomplete: u64,
     errors: u64,
     bytes: u64,
 }
@@ -136,10 +137,11 @@ pub fn run(args: &[String]) -> u8 {
     if opts.summary {
         if opts.json {
             println!(
-                "{{\"summary\":{{\"known_signatures\":{},\"files\":{},\"infected\":{},\"errors\":{},\"bytes\":{},\"seconds\":{:.3}}}}}",
+                "{{\"summary\":{{\"known_signatures\":{},\"files\":{},\"infected\":{},\"incomplete\":{},\"errors\":{},\"bytes\":{},\"seconds\":{:.3}}}}}",
                 engine.signature_count(),
                 totals.files,
                 totals.infected,
+                totals.incomplete,
                 totals.errors,
                 totals.bytes,
                 secs
@@ -152,6 +154,9 @@ pub fn run(args: &[String]) -> u8 {
             println!("Scanned directories: {}", totals.directories);
             println!("Scanned files: {}", totals.files);
             println!("Infected files: {}", totals.infected);
+            if totals.incomplete > 0 {
+                println!("Files not fully scanned: {}", totals.incomplete);
+            }
             if totals.errors > 0 {
                 println!("Total errors: {}", totals.errors);
             }
@@ -295,5 +300,16 @@ fn print_verdict(opts: &Options, label: &str, v: &Verdict, totals: &mut Totals) 
         }
     } else if !opts.infected_only {
         println!("{label}: OK");
+    }
+    // Not an infection, but not a full scan either: say so where clamscan-style parsers will not trip.
+    if !v.unscanned().is_empty() {
+        totals.incomplete += 1;
+        for u in v.unscanned() {
+            eprintln!(
+                "{label}: WARNING: not scanned: {} ({})",
+                u.location(),
+                u.reason()
+            );
+        }
     }
 }
