@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::heuristics::Heuristics;
 use crate::limits::Limits;
 use crate::matcher::BodyMatcher;
 use crate::matcher::hashes::HashIndex;
@@ -24,6 +25,7 @@ pub(crate) struct Database {
 struct Inner {
     db: Database,
     limits: Limits,
+    heuristics: Heuristics,
 }
 
 /// A compiled signature database and the limits scans work within.
@@ -62,6 +64,7 @@ pub struct EngineBuilder {
     loaded: bool,
     default_database: Option<bool>,
     limits: Limits,
+    heuristics: Heuristics,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -122,6 +125,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Sets the heuristic configuration (by default: score mode, threshold 10, see
+    /// [`RULES`](crate::heuristics::RULES)).
+    pub fn heuristics(mut self, heuristics: Heuristics) -> EngineBuilder {
+        self.heuristics = heuristics;
+        self
+    }
+
     /// Sets the limits every scan works within.
     pub fn limits(mut self, limits: Limits) -> EngineBuilder {
         self.limits = limits;
@@ -157,6 +167,7 @@ impl EngineBuilder {
             inner: Arc::new(Inner {
                 db,
                 limits: self.limits,
+                heuristics: self.heuristics,
             }),
         })
     }
@@ -189,6 +200,7 @@ impl Engine {
         Ok(crate::scan::scan_message(
             &self.inner.db,
             &self.inner.limits,
+            &self.inner.heuristics,
             kept,
             cut,
         ))
@@ -201,6 +213,11 @@ impl Engine {
 
     pub(crate) fn db(&self) -> &Database {
         &self.inner.db
+    }
+
+    /// The heuristic configuration.
+    pub fn heuristics(&self) -> &Heuristics {
+        &self.inner.heuristics
     }
 
     /// The limits scans work within.

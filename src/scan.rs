@@ -13,6 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::engine::Database;
 use crate::filetype::{self, FileType};
+use crate::heuristics::{Collector, Heuristics, ObjectFacts};
 use crate::limits::{LimitName, Limits};
 use crate::mime::walker::{self, ChildData, ChildKind};
 use crate::unpack::{self, Budget, Entry, Inflated, Unpacked};
@@ -34,6 +35,10 @@ struct Object<'a> {
     role: Role,
     /// Declared as HTML by its part's headers: HTML fragments without `<html>` are still HTML.
     html_hint: bool,
+    /// The name the sender gave it: a MIME file name or an archive member's name.
+    name: Option<String>,
+    /// Inside an archive, at any depth.
+    in_archive: bool,
 }
 
 /// An archive whose members are listed and are extracted one by one.
@@ -62,6 +67,8 @@ fn quoted(name: &str) -> String {
 struct Scan<'a, 'd> {
     db: &'d Database,
     limits: &'d Limits,
+    heuristics: &'d Heuristics,
+    collector: Collector,
     queue: VecDeque<Work<'a>>,
     /// Children of the item being processed, put at the front of the queue in order once it is done.
     staged: Vec<Work<'a>>,
@@ -78,10 +85,18 @@ struct Scan<'a, 'd> {
 const MAX_DAMAGE: usize = 256;
 
 /// Scans a whole message. `cut` is true when the caller kept only the first `max_message_size` bytes.
-pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: bool) -> Verdict {
+pub(crate) fn scan_message(
+    db: &Database,
+    limits: &Limits,
+    heuristics: &Heuristics,
+    message: &[u8],
+    cut: bool,
+) -> Verdict {
     let mut scan = Scan {
         db,
         limits,
+        heuristics,
+        collector: Collector::default(),
         queue: VecDeque::new(),
         staged: Vec::new(),
         verdict: Verdict::default(),
@@ -105,6 +120,8 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
         depth: 0,
         role,
         html_hint: false,
+        name: None,
+        in_archive: false,
     }));
     while let Some(work) = scan.queue.pop_front() {
         let location = match &work {
@@ -133,7 +150,19 @@ pub(crate) fn scan_message(db: &Database, limits: &Limits, message: &[u8], cut: 
             .damage
             .push(Damage::new(Location::root(), more));
     }
+    let (findings, score) = scan.collector.finish(heuristics);
+    for f in findings.iter().filter(|f| f.alerts()) {
+        scan.verdict.detections.push(Detection::new(
+            f.rule(),
+            DetectionKind::Heuristic,
+            f.location().clone(),
+        ));
+    }
     let mut verdict = scan.verdict;
+    verdict.suspicious =
+        heuristics.get_mode() == crate::HeuristicMode::Score && score >= heuristics.get_threshold();
+    verdict.findings = findings;
+    verdict.score = score;
     verdict.normalize();
     verdict
 }
@@ -195,23 +224,14 @@ impl<'a> Scan<'a, '_> {
 
     /// Stages a child for the work list if the limits allow it; `counted` when its object slot and bytes
     /// were already taken from the budget (archive members).
-    fn push(
-        &mut self,
-        parent_depth: u32,
-        mut data: Cow<'a, [u8]>,
-        location: Location,
-        role: Role,
-        counted: bool,
-        html_hint: bool,
-    ) {
-        let depth = parent_depth + 1;
-        if depth > self.limits.get_max_recursion() {
-            self.limit(LimitName::MaxRecursion, location);
+    fn push(&mut self, mut child: Object<'a>, counted: bool) {
+        if child.depth > self.limits.get_max_recursion() {
+            self.limit(LimitName::MaxRecursion, child.location);
             return;
         }
         if !counted {
             if self.objects >= self.limits.get_max_files() {
-                self.limit(LimitName::MaxFiles, location);
+                self.limit(LimitName::MaxFiles, child.location);
                 return;
             }
             self.objects += 1;
@@ -219,26 +239,20 @@ impl<'a> Scan<'a, '_> {
                 .limits
                 .get_max_scan_size()
                 .saturating_sub(self.produced);
-            if data.len() as u64 > room {
-                self.limit(LimitName::MaxScanSize, location.clone());
+            if child.data.len() as u64 > room {
+                self.limit(LimitName::MaxScanSize, child.location.clone());
                 if room == 0 {
                     return;
                 }
-                data = cut(data, room);
+                child.data = cut(child.data, room);
             }
-            if data.len() as u64 > self.limits.get_max_file_size() {
-                self.limit(LimitName::MaxFileSize, location.clone());
-                data = cut(data, self.limits.get_max_file_size());
+            if child.data.len() as u64 > self.limits.get_max_file_size() {
+                self.limit(LimitName::MaxFileSize, child.location.clone());
+                child.data = cut(child.data, self.limits.get_max_file_size());
             }
-            self.produced += data.len() as u64;
+            self.produced += child.data.len() as u64;
         }
-        self.staged.push(Work::Object(Object {
-            data,
-            location,
-            depth,
-            role,
-            html_hint,
-        }));
+        self.staged.push(Work::Object(child));
     }
 
     fn process(&mut self, obj: Object<'a>) {
@@ -262,6 +276,15 @@ impl<'a> Scan<'a, '_> {
                 if !self.match_object(&obj.data, file_type, &obj.location) {
                     return;
                 }
+                let facts = ObjectFacts {
+                    data: &obj.data,
+                    file_type,
+                    name: obj.name.as_deref(),
+                    in_archive: obj.in_archive,
+                    is_body_text: obj.name.is_none() && !obj.in_archive,
+                    location: &obj.location,
+                };
+                self.collector.object(self.heuristics, &facts);
                 match file_type {
                     FileType::Mail => self.walk(obj, true),
                     FileType::Zip | FileType::Tar => self.list_members(obj, file_type),
@@ -290,6 +313,9 @@ impl<'a> Scan<'a, '_> {
             _ => obj.location.clone(),
         };
         for d in &walked.damage {
+            if walker::is_ambiguity(d) {
+                self.collector.broken_mime(&location, d);
+            }
             self.damage(&location, d.clone());
         }
         for child in walked.children {
@@ -314,7 +340,21 @@ impl<'a> Scan<'a, '_> {
                 ChildKind::Payload => Role::Payload,
             };
             let hint = walked.declares_html && role == Role::Payload;
-            self.push(obj.depth, data, loc, role, false, hint);
+            let name = if role == Role::Payload {
+                walked.filename.clone()
+            } else {
+                None
+            };
+            let child = Object {
+                data,
+                location: loc,
+                depth: obj.depth + 1,
+                role,
+                html_hint: hint,
+                name,
+                in_archive: obj.in_archive,
+            };
+            self.push(child, false);
         }
     }
 
@@ -348,14 +388,16 @@ impl<'a> Scan<'a, '_> {
         if let Some(err) = inflated.error {
             self.damage(archive, format!("{name}: {err}"));
         }
-        self.push(
-            depth,
-            Cow::Owned(inflated.data),
+        let member = Object {
+            data: Cow::Owned(inflated.data),
             location,
-            Role::Payload,
-            true,
-            false,
-        );
+            depth: depth + 1,
+            role: Role::Payload,
+            html_hint: false,
+            name: Some(name.to_string()),
+            in_archive: true,
+        };
+        self.push(member, true);
     }
 
     /// Lists an archive's members; they are extracted one at a time by [`Self::next_member`].
@@ -372,9 +414,13 @@ impl<'a> Scan<'a, '_> {
             self.damage(&obj.location, d);
         }
         for (name, reason) in listing.unscanned {
+            let location = obj.location.child(&quoted(&name));
+            if reason == UnscannedReason::Encrypted {
+                self.collector.encrypted(self.heuristics, &location);
+            }
             self.verdict
                 .unscanned
-                .push(Unscanned::new(obj.location.child(&quoted(&name)), reason));
+                .push(Unscanned::new(location, reason));
         }
         if !listing.entries.is_empty() {
             self.staged.push(Work::Members(Members {
@@ -455,14 +501,21 @@ impl<'a> Scan<'a, '_> {
         }
         for member in out.members {
             let loc = obj.location.child(&quoted(&member.name));
-            self.push(
-                obj.depth,
-                Cow::Owned(member.data),
-                loc,
-                Role::Payload,
-                true,
-                false,
-            );
+            // A gzip member keeps the name of what it came from, less its ".gz".
+            let name = obj
+                .name
+                .as_deref()
+                .map(|n| n.strip_suffix(".gz").unwrap_or(n).to_string());
+            let member = Object {
+                data: Cow::Owned(member.data),
+                location: loc,
+                depth: obj.depth + 1,
+                role: Role::Payload,
+                html_hint: false,
+                name,
+                in_archive: obj.in_archive,
+            };
+            self.push(member, true);
         }
     }
 }

@@ -66,6 +66,7 @@ impl ScanSession {
         Ok(crate::scan::scan_message(
             self.engine.db(),
             self.engine.limits(),
+            self.engine.heuristics(),
             &self.buffer,
             cut,
         ))

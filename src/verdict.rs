@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::heuristics::Finding;
 use crate::limits::LimitName;
 
 /// Where inside a message an object lives, for example `message/part[2] "invoice.zip"/"docs/a.exe"`.
@@ -199,6 +200,8 @@ pub enum Status {
     Clean,
     /// A signature, hash or heuristic detection was made.
     Infected,
+    /// No detection, but the heuristic score reached the threshold.
+    Suspicious,
     /// Nothing was found, but a limit was crossed or some object could not be scanned: the caller chooses
     /// whether to defer (SMTP 451) or accept.
     Incomplete,
@@ -210,6 +213,7 @@ impl Status {
         match self {
             Status::Clean => "clean",
             Status::Infected => "infected",
+            Status::Suspicious => "suspicious",
             Status::Incomplete => "incomplete",
         }
     }
@@ -231,6 +235,9 @@ pub struct Verdict {
     pub(crate) unscanned: Vec<Unscanned>,
     pub(crate) objects: u64,
     pub(crate) bytes_scanned: u64,
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) score: u32,
+    pub(crate) suspicious: bool,
 }
 
 impl Verdict {
@@ -244,7 +251,7 @@ impl Verdict {
         self.status() == Status::Infected
     }
 
-    /// The overall status: infected wins over incomplete, which wins over clean.
+    /// The overall status: infected wins over suspicious, then incomplete, then clean.
     pub fn status(&self) -> Status {
         if self
             .detections
@@ -252,6 +259,8 @@ impl Verdict {
             .any(|d| d.kind != DetectionKind::Limit)
         {
             Status::Infected
+        } else if self.suspicious {
+            Status::Suspicious
         } else if !self.detections.is_empty() || !self.unscanned.is_empty() {
             Status::Incomplete
         } else {
@@ -272,6 +281,16 @@ impl Verdict {
     /// Objects whose content could not be scanned (encrypted members, unsupported methods).
     pub fn unscanned(&self) -> &[Unscanned] {
         &self.unscanned
+    }
+
+    /// Every heuristic rule that fired: its name, points, the object and a reason.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// The heuristic score: the points of every rule that fired, each rule counted once.
+    pub fn score(&self) -> u32 {
+        self.score
     }
 
     /// How many objects were scanned: the message, its parts, decoded payloads and archive members.

@@ -148,6 +148,12 @@ fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| b.is_ascii_whitespace())
 }
 
+/// Whether a damage note says the structure is ambiguous (read differently by different clients), as
+/// opposed to merely damaged.
+pub(crate) fn is_ambiguity(damage: &str) -> bool {
+    damage.contains("disagree") || damage.contains("boundary parameter")
+}
+
 /// Walks one entity.
 pub(crate) fn walk(bytes: &[u8]) -> Walked {
     let mut w = Walked::default();

@@ -57,11 +57,27 @@ pub fn verdict(path: &str, v: &Verdict) -> String {
             )
         })
         .collect();
+    let findings: Vec<String> = v
+        .findings()
+        .iter()
+        .map(|f| {
+            format!(
+                "{{\"rule\":{},\"points\":{},\"alerts\":{},\"location\":{},\"reason\":{}}}",
+                string(f.rule()),
+                f.points(),
+                f.alerts(),
+                string(f.location().as_str()),
+                string(f.reason())
+            )
+        })
+        .collect();
     format!(
-        "{{\"path\":{},\"status\":{},\"detections\":[{}],\"damage\":[{}],\"unscanned\":[{}],\"objects\":{},\"bytes_scanned\":{}}}",
+        "{{\"path\":{},\"status\":{},\"detections\":[{}],\"score\":{},\"findings\":[{}],\"damage\":[{}],\"unscanned\":[{}],\"objects\":{},\"bytes_scanned\":{}}}",
         string(path),
         string(v.status().as_str()),
         detections.join(","),
+        v.score(),
+        findings.join(","),
         damage.join(","),
         unscanned.join(","),
         v.objects_scanned(),

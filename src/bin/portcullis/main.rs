@@ -21,6 +21,8 @@ usage:
       --json                     one JSON object per file, then a summary object
       --infected, -i             print only infected files
       --no-summary               do not print the summary
+      --heuristics MODE          off, alert (only rules that alert alone) or score (default)
+      --heuristic-threshold N    the score that makes a message suspicious (default 10)
       --max-message-size BYTES   --max-filesize BYTES   --max-scansize BYTES
       --max-files N   --max-recursion N   --max-ratio N
   portcullis sigtool --info PATH

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use portcullis::{Engine, Limits, Verdict};
+use portcullis::{Engine, HeuristicMode, Heuristics, Limits, Status, Verdict};
 
 use crate::json;
 
@@ -16,6 +16,7 @@ struct Options {
     infected_only: bool,
     summary: bool,
     limits: Limits,
+    heuristics: Heuristics,
     paths: Vec<PathBuf>,
 }
 
@@ -24,6 +25,7 @@ struct Totals {
     directories: u64,
     files: u64,
     infected: u64,
+    suspicious: u64,
     incomplete: u64,
     errors: u64,
     bytes: u64,
@@ -38,6 +40,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         infected_only: false,
         summary: true,
         limits: Limits::default(),
+        heuristics: Heuristics::default(),
         paths: Vec::new(),
     };
     let mut it = args.iter();
@@ -64,6 +67,26 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--json" => o.json = true,
             "--infected" | "-i" => o.infected_only = true,
             "--no-summary" => o.summary = false,
+            "--heuristics" => {
+                let mode = match value(flag)?.as_str() {
+                    "off" => HeuristicMode::Off,
+                    "alert" => HeuristicMode::Alert,
+                    "score" => HeuristicMode::Score,
+                    other => {
+                        return Err(format!(
+                            "--heuristics takes off, alert or score, not '{other}'"
+                        ));
+                    }
+                };
+                o.heuristics = o.heuristics.clone().mode(mode);
+            }
+            "--heuristic-threshold" => {
+                let n = number(flag, value(flag)?)?;
+                o.heuristics = o
+                    .heuristics
+                    .clone()
+                    .threshold(u32::try_from(n).unwrap_or(u32::MAX));
+            }
             "--max-message-size" => {
                 o.limits = o
                     .limits
@@ -109,7 +132,9 @@ pub fn run(args: &[String]) -> u8 {
         }
     };
     let started = Instant::now();
-    let mut builder = Engine::builder().limits(opts.limits.clone());
+    let mut builder = Engine::builder()
+        .limits(opts.limits.clone())
+        .heuristics(opts.heuristics.clone());
     for db in &opts.databases {
         builder = match builder.load_path(db) {
             Ok(b) => b,
@@ -137,10 +162,11 @@ pub fn run(args: &[String]) -> u8 {
     if opts.summary {
         if opts.json {
             println!(
-                "{{\"summary\":{{\"known_signatures\":{},\"files\":{},\"infected\":{},\"incomplete\":{},\"errors\":{},\"bytes\":{},\"seconds\":{:.3}}}}}",
+                "{{\"summary\":{{\"known_signatures\":{},\"files\":{},\"infected\":{},\"suspicious\":{},\"incomplete\":{},\"errors\":{},\"bytes\":{},\"seconds\":{:.3}}}}}",
                 engine.signature_count(),
                 totals.files,
                 totals.infected,
+                totals.suspicious,
                 totals.incomplete,
                 totals.errors,
                 totals.bytes,
@@ -154,6 +180,9 @@ pub fn run(args: &[String]) -> u8 {
             println!("Scanned directories: {}", totals.directories);
             println!("Scanned files: {}", totals.files);
             println!("Infected files: {}", totals.infected);
+            if totals.suspicious > 0 {
+                println!("Suspicious files: {}", totals.suspicious);
+            }
             if totals.incomplete > 0 {
                 println!("Files not fully scanned: {}", totals.incomplete);
             }
@@ -168,7 +197,7 @@ pub fn run(args: &[String]) -> u8 {
             );
         }
     }
-    if totals.infected > 0 {
+    if totals.infected > 0 || totals.suspicious > 0 {
         1
     } else if totals.errors > 0 {
         2
@@ -280,8 +309,11 @@ fn scan_file(
 
 fn print_verdict(opts: &Options, label: &str, v: &Verdict, totals: &mut Totals) {
     totals.files += 1;
-    let found = !v.detections().is_empty();
-    if found {
+    let suspicious = v.status() == Status::Suspicious;
+    let found = !v.detections().is_empty() || suspicious;
+    if suspicious {
+        totals.suspicious += 1;
+    } else if found {
         totals.infected += 1;
     }
     if opts.json {
@@ -297,6 +329,9 @@ fn print_verdict(opts: &Options, label: &str, v: &Verdict, totals: &mut Totals) 
         }
         for name in names {
             println!("{label}: {name} FOUND");
+        }
+        if suspicious {
+            println!("{label}: Heuristics.Score.Suspicious FOUND");
         }
     } else if !opts.infected_only {
         println!("{label}: OK");

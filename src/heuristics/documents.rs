@@ -1,0 +1,151 @@
+//! Office documents (VBA macros, auto-run entry points) and PDF actions.
+
+use memchr::memmem;
+
+use super::{AUTORUN_MACRO, OLE2_MACROS, OOXML_MACROS, PDF_EMBEDDED, PDF_JAVASCRIPT, PDF_LAUNCH};
+use crate::filetype::FileType;
+
+/// Names under which VBA runs a procedure without being asked.
+const AUTORUN: &[&str] = &[
+    "AutoOpen",
+    "Auto_Open",
+    "AutoExec",
+    "AutoClose",
+    "Document_Open",
+    "Document_Close",
+    "DocumentOpen",
+    "Workbook_Open",
+    "Workbook_Activate",
+    "Auto_Close",
+];
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+}
+
+fn contains(data: &[u8], needle: &[u8]) -> bool {
+    memmem::find(data, needle).is_some()
+}
+
+/// Whether a PDF name token (`/JavaScript`) appears, also with `#xx` escapes in its letters.
+fn pdf_name(data: &[u8], name: &str) -> bool {
+    if contains(data, name.as_bytes()) {
+        return true;
+    }
+    // An escaped form (/J#61vaScript) needs a `#` right after a slash somewhere: look only then.
+    let mut decoded = Vec::new();
+    let mut any = false;
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'#'
+            && let Some(v) = data
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            decoded.push(v);
+            i += 3;
+            any = true;
+            continue;
+        }
+        decoded.push(data[i]);
+        i += 1;
+    }
+    any && contains(&decoded, name.as_bytes())
+}
+
+pub(crate) fn inspect(
+    data: &[u8],
+    file_type: FileType,
+    name: Option<&str>,
+    found: &mut Vec<(&'static str, String)>,
+) {
+    match file_type {
+        FileType::Ole2 => {
+            let vba = contains(data, &utf16("_VBA_PROJECT"))
+                || contains(data, &utf16("VBA\0")) && contains(data, b"Attribute VB_");
+            if vba {
+                found.push((OLE2_MACROS, "VBA project in an OLE2 document".to_string()));
+            }
+            if vba && let Some(a) = AUTORUN.iter().find(|a| contains(data, a.as_bytes())) {
+                found.push((AUTORUN_MACRO, format!("auto-run procedure {a}")));
+            }
+        }
+        FileType::Pdf => {
+            if pdf_name(data, "/JavaScript") || pdf_name(data, "/JS") {
+                let open = if pdf_name(data, "/OpenAction") || pdf_name(data, "/AA") {
+                    ", run on open"
+                } else {
+                    ""
+                };
+                found.push((PDF_JAVASCRIPT, format!("JavaScript in a PDF{open}")));
+            }
+            if pdf_name(data, "/Launch") {
+                found.push((PDF_LAUNCH, "a /Launch action".to_string()));
+            }
+            if pdf_name(data, "/EmbeddedFile") {
+                found.push((PDF_EMBEDDED, "an embedded file".to_string()));
+            }
+        }
+        _ => {}
+    }
+    if let Some(n) = name
+        && n.to_ascii_lowercase().ends_with("vbaproject.bin")
+    {
+        found.push((OOXML_MACROS, format!("{n} in an Office Open XML package")));
+        if AUTORUN.iter().any(|a| contains(data, a.as_bytes())) {
+            found.push((
+                AUTORUN_MACRO,
+                "auto-run procedure in vbaProject.bin".to_string(),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(data: &[u8], t: FileType, name: Option<&str>) -> Vec<&'static str> {
+        let mut f = Vec::new();
+        inspect(data, t, name, &mut f);
+        f.into_iter().map(|(r, _)| r).collect()
+    }
+
+    #[test]
+    fn documents_table() {
+        let mut ole = b"\xd0\xcf\x11\xe0".to_vec();
+        ole.extend(utf16("_VBA_PROJECT"));
+        assert_eq!(rules(&ole, FileType::Ole2, None), [OLE2_MACROS]);
+        ole.extend(b"Sub AutoOpen()");
+        assert_eq!(
+            rules(&ole, FileType::Ole2, None),
+            [OLE2_MACROS, AUTORUN_MACRO]
+        );
+        assert!(
+            rules(
+                b"\xd0\xcf\x11\xe0 plain document AutoOpen",
+                FileType::Ole2,
+                None
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            rules(b"%PDF-1.4 /OpenAction /JavaScript", FileType::Pdf, None),
+            [PDF_JAVASCRIPT]
+        );
+        assert_eq!(
+            rules(b"%PDF-1.4 /J#61vaScript", FileType::Pdf, None),
+            [PDF_JAVASCRIPT]
+        );
+        assert_eq!(
+            rules(b"%PDF-1.4 /Launch /EmbeddedFile", FileType::Pdf, None),
+            [PDF_LAUNCH, PDF_EMBEDDED]
+        );
+        assert!(rules(b"%PDF-1.4 plain", FileType::Pdf, None).is_empty());
+        assert_eq!(
+            rules(b"x", FileType::Binary, Some("word/vbaProject.bin")),
+            [OOXML_MACROS]
+        );
+    }
+}

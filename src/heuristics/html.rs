@@ -1,0 +1,342 @@
+//! HTML: smuggling, forms that post elsewhere, self-redirects, and links that lie about where they go.
+
+use memchr::memmem;
+
+use super::{
+    HTML_EXTERNAL_FORM, HTML_META_REFRESH, HTML_SMUGGLING, IP_HOST, PUNYCODE_HOST, SPOOFED_DOMAIN,
+};
+
+/// Most links judged in one object.
+const MAX_LINKS: usize = 2000;
+
+fn has(hay: &[u8], needle: &str) -> bool {
+    memmem::find(hay, needle.as_bytes()).is_some()
+}
+
+/// Decodes the common character references (`&amp;`, `&#46;`, `&#x2e;`, ...).
+pub(crate) fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let body = &tail[1..e];
+            let c = match body {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                _ => {
+                    let num = body.strip_prefix('#')?;
+                    let v = match num.strip_prefix(['x', 'X']) {
+                        Some(h) => u32::from_str_radix(h, 16).ok()?,
+                        None => num.parse().ok()?,
+                    };
+                    char::from_u32(v)
+                }
+            }?;
+            Some((c, e + 1))
+        });
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &tail[used..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The host of an absolute http(s) URL, lower-cased, without port or credentials.
+pub(crate) fn host_of(url: &str) -> Option<String> {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))?;
+    let authority = rest.split(['/', '?', '#', '\\']).next()?;
+    let host = authority.rsplit('@').next()?;
+    let host = if host.starts_with('[') {
+        host.split(']').next().map(|h| format!("{h}]"))?
+    } else {
+        host.split(':').next()?.to_string()
+    };
+    (!host.is_empty()).then_some(host.trim_end_matches('.').to_string())
+}
+
+/// A domain written as link text (`www.bank.com`, `https://bank.com/login`), if the text is one.
+fn domain_in_text(text: &str) -> Option<String> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t
+        .strip_prefix("http://")
+        .or_else(|| t.strip_prefix("https://"))
+        .unwrap_or(&t);
+    let host = t.split(['/', '?', '#', ' ']).next()?;
+    let labels: Vec<&str> = host.split('.').collect();
+    let ok = labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+        && t.len() == text.trim().len().min(t.len());
+    ok.then(|| host.to_string())
+}
+
+/// The registrable part of a host: the last two labels, or three under a two-letter country code with a
+/// generic second level (`bank.co.uk`).
+fn registrable(host: &str) -> String {
+    let labels: Vec<&str> = host.split('.').collect();
+    let n = labels.len();
+    let take = if n >= 3
+        && labels[n - 1].len() == 2
+        && matches!(
+            labels[n - 2],
+            "co" | "com" | "org" | "net" | "gov" | "ac" | "edu" | "ne" | "or"
+        ) {
+        3
+    } else {
+        2
+    };
+    labels[n.saturating_sub(take)..].join(".")
+}
+
+fn is_ip(host: &str) -> bool {
+    host.starts_with('[')
+        || (host.split('.').count() == 4 && host.split('.').all(|p| p.parse::<u8>().is_ok()))
+}
+
+/// The attribute's value in a tag's text (`href="..."`), lower-case name match.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before_ok = at == 0 || lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let rest = lower[at + name.len()..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let value_start = tag.len() - rest.len() + 1;
+        let v = tag[value_start..].trim_start();
+        let value = match v.chars().next() {
+            Some(q @ ('"' | '\'')) => v[1..].split(q).next().unwrap_or(""),
+            _ => v.split([' ', '>', '\t', '\n', '\r']).next().unwrap_or(""),
+        };
+        return Some(decode_entities(value));
+    }
+    None
+}
+
+fn strip_tags(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    decode_entities(&out)
+}
+
+pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str, String)>) {
+    let text = String::from_utf8_lossy(data);
+    let lower = text.to_ascii_lowercase();
+    let lb = lower.as_bytes();
+    if has(lb, "<script") {
+        let decodes = has(lb, "atob(") || has(lb, "base64,") || has(lb, "fromcharcode");
+        let builds =
+            has(lb, "new blob") || has(lb, "createobjecturl") || has(lb, "mssaveoropenblob");
+        if decodes && builds {
+            found.push((
+                HTML_SMUGGLING,
+                "script decodes data and builds a file from it in the browser".to_string(),
+            ));
+        }
+    }
+    if has(lb, "type=\"password\"") || has(lb, "type='password'") || has(lb, "type=password") {
+        let mut at = 0;
+        while let Some(i) = lower[at..].find("<form") {
+            let start = at + i;
+            let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+            if let Some(action) = attribute(&text[start..end], "action")
+                && let Some(host) = host_of(&action)
+            {
+                found.push((
+                    HTML_EXTERNAL_FORM,
+                    format!("a password form posts to {host}"),
+                ));
+                break;
+            }
+            at = end;
+        }
+    }
+    if let Some(i) = lower
+        .find("http-equiv=\"refresh\"")
+        .or_else(|| lower.find("http-equiv=refresh"))
+    {
+        let tag_end = lower[i..].find('>').map_or(lower.len(), |e| i + e);
+        if lower[i..tag_end].contains("url=") {
+            found.push((
+                HTML_META_REFRESH,
+                "meta refresh to another address".to_string(),
+            ));
+        }
+    }
+    // Links.
+    let mut at = 0;
+    let mut links = 0;
+    let (mut spoofed, mut ip, mut puny) = (false, false, false);
+    while let Some(i) = lower[at..].find("<a") {
+        let start = at + i;
+        at = start + 2;
+        if !lower[at..].starts_with(|c: char| c.is_ascii_whitespace()) {
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            break;
+        }
+        let tag_end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+        let close = lower[tag_end..]
+            .find("</a")
+            .map_or(lower.len(), |e| tag_end + e);
+        let Some(href) = attribute(&text[start..tag_end], "href") else {
+            continue;
+        };
+        let Some(host) = host_of(&href) else { continue };
+        if !ip && is_ip(&host) {
+            ip = true;
+            found.push((IP_HOST, format!("a link to {host}")));
+        }
+        if !puny && host.split('.').any(|l| l.starts_with("xn--")) {
+            puny = true;
+            found.push((PUNYCODE_HOST, format!("a link to {host}")));
+        }
+        if !spoofed {
+            let shown = strip_tags(&text[(tag_end + 1).min(close)..close]);
+            if let Some(shown_domain) = domain_in_text(&shown)
+                && registrable(&shown_domain) != registrable(&host)
+            {
+                spoofed = true;
+                found.push((
+                    SPOOFED_DOMAIN,
+                    format!("link text shows {shown_domain} but goes to {host}"),
+                ));
+            }
+        }
+        at = close;
+    }
+}
+
+/// Whether a text reads as giving a password (for an encrypted attachment).
+pub(crate) fn mentions_password(data: &[u8]) -> bool {
+    let lower: Vec<u8> = data
+        .iter()
+        .take(1 << 20)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    [
+        "password",
+        "passwort",
+        "mot de passe",
+        "contrase",
+        "senha",
+        "wachtwoord",
+        "parola",
+        "pwd:",
+        "pass:",
+    ]
+    .iter()
+    .any(|w| has(&lower, w))
+        || memmem::find(&lower, "пароль".as_bytes()).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(html: &str) -> Vec<&'static str> {
+        let mut f = Vec::new();
+        inspect(html.as_bytes(), true, &mut f);
+        f.into_iter().map(|(r, _)| r).collect()
+    }
+
+    #[test]
+    fn html_table() {
+        let table: &[(&str, &[&str])] = &[
+            (
+                "<a href=\"https://evil.example.net/x\">www.mybank.com</a>",
+                &[SPOOFED_DOMAIN],
+            ),
+            (
+                "<a href=\"https://www.mybank.com/login\">https://mybank.com</a>",
+                &[],
+            ),
+            (
+                "<a href=\"https://login.mybank.co.uk/\">www.mybank.co.uk</a>",
+                &[],
+            ),
+            ("<a href=\"https://evil.example.net/\">Click here</a>", &[]),
+            (
+                "<a href=\"https://evil.example.net/\">www&#46;mybank&#46;com</a>",
+                &[SPOOFED_DOMAIN],
+            ),
+            (
+                "<a href=\"http://192.168.10.20/login\">login</a>",
+                &[IP_HOST],
+            ),
+            (
+                "<a href=\"https://xn--pypal-4ve.com/\">paypal</a>",
+                &[PUNYCODE_HOST],
+            ),
+            (
+                "<script>var b=atob(s); var f=new Blob([b]); saveAs(f)</script>",
+                &[HTML_SMUGGLING],
+            ),
+            ("<script>var b=atob(s)</script>", &[]),
+            (
+                "<form action=\"https://collect.example/p\"><input type=\"password\"></form>",
+                &[HTML_EXTERNAL_FORM],
+            ),
+            (
+                "<form action=\"https://collect.example/p\"><input type=\"text\"></form>",
+                &[],
+            ),
+            (
+                "<meta http-equiv=\"refresh\" content=\"0; url=https://x.example/\">",
+                &[HTML_META_REFRESH],
+            ),
+            ("<meta http-equiv=\"refresh\" content=\"30\">", &[]),
+        ];
+        for (html, want) in table {
+            assert_eq!(rules(html), *want, "{html}");
+        }
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(
+            host_of("https://user@Host.Example:8080/p").as_deref(),
+            Some("host.example")
+        );
+        assert_eq!(host_of("mailto:x@y"), None);
+        assert_eq!(decode_entities("a&amp;b&#x41;&#66;&bogus;"), "a&bAB&bogus;");
+        assert!(mentions_password(b"The PASSWORD is 1234"));
+        assert!(!mentions_password(b"nothing to see"));
+    }
+}

@@ -1,0 +1,245 @@
+//! Each heuristic rule on a message built for it, and on a near miss that must not fire it; then how
+//! findings become detections, scores and statuses.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use portcullis::heuristics::RULES;
+use portcullis::{DetectionKind, Engine, HeuristicMode, Heuristics, Status, Verdict};
+use support::corpusgen::{Method, base64, zip};
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+}
+
+/// A message with a text body and one base64 attachment; `disposition` is the whole parameter list.
+fn with_attachment(body: &str, disposition: &str, data: &[u8]) -> Vec<u8> {
+    format!(
+        "From: a@example.com\r\nSubject: t\r\nContent-Type: multipart/mixed; boundary=hb\r\n\r\n--hb\r\nContent-Type: text/plain\r\n\r\n{body}\r\n--hb\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; {disposition}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--hb--\r\n",
+        base64(data)
+    )
+    .into_bytes()
+}
+
+fn named(name: &str, data: &[u8]) -> Vec<u8> {
+    with_attachment("see attached", &format!("filename=\"{name}\""), data)
+}
+
+fn html_body(html: &str) -> Vec<u8> {
+    format!("From: a@example.com\r\nSubject: t\r\nContent-Type: text/html\r\n\r\n<html><body>{html}</body></html>\r\n").into_bytes()
+}
+
+fn pe() -> Vec<u8> {
+    let mut pe = b"MZ".to_vec();
+    pe.resize(0x40, 0);
+    pe[0x3c] = 0x40;
+    pe.extend(b"PE\0\0");
+    pe.resize(512, 0x90);
+    pe
+}
+
+fn ole(extra: &[u8]) -> Vec<u8> {
+    let mut v = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1".to_vec();
+    v.resize(512, 0);
+    v.extend(extra);
+    v
+}
+
+fn encrypted_zip() -> Vec<u8> {
+    zip(&[("secret.doc", b"not really encrypted", Method::Encrypted)])
+}
+
+fn scan(msg: &[u8]) -> Verdict {
+    Engine::builder().build().unwrap().scan_bytes(msg).unwrap()
+}
+
+fn fires(rule: &str, msg: &[u8]) -> bool {
+    scan(msg).findings().iter().any(|f| f.rule() == rule)
+}
+
+/// (rule, a message that must fire it, a near miss that must not).
+fn table() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let lnk =
+        b"\x4c\x00\x00\x00\x01\x14\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46rest"
+            .to_vec();
+    let onenote = b"\xe4\x52\x5c\x7b\x8c\xd8\xa7\x4d\xae\xb1\x53\x78\xd0\x29\x96\xd3 rest".to_vec();
+    let mut onenote_near = onenote.clone();
+    onenote_near[3] ^= 1;
+    let mut vba = utf16("_VBA_PROJECT");
+    vba.extend(b" Attribute VB_Name Sub AutoOpen() End Sub");
+    let mut vba_plain = utf16("_VBA_PROJECT");
+    vba_plain.extend(b" Attribute VB_Name Sub Main() End Sub");
+    vec![
+        ("Heuristics.Executable.DoubleExtension", named("invoice.pdf.exe", b"x"), named("invoice.pdf", b"x")),
+        (
+            "Heuristics.Executable.RTLO",
+            with_attachment("x", "filename*=utf-8''photo%E2%80%AEgpj.exe", b"x"),
+            named("photo.jpg", b"x"),
+        ),
+        ("Heuristics.Executable.PaddedName", named("document__________.exe", b"x"), named("my_document.exe", b"x")),
+        (
+            "Heuristics.Executable.Homoglyph",
+            with_attachment("x", "filename*=utf-8''p%D0%B0yment.zip", b"x"),
+            named("payment.zip", b"x"),
+        ),
+        ("Heuristics.Executable.Attachment", named("setup.bin", &pe()), named("setup.bin", &[7u8; 600])),
+        ("Heuristics.Executable.Mismatch", named("scan.jpg", &pe()), named("scan.exe", &pe())),
+        ("Heuristics.Script.Attachment", named("run.js", b"WScript.Shell"), named("run.json", b"{}")),
+        ("Heuristics.Shortcut.LNK", named("a.dat", &lnk), named("a.dat", b"LNK? no")),
+        ("Heuristics.DiskImage.Attachment", named("disk.iso", b"x"), named("disk.txt", b"x")),
+        ("Heuristics.OneNote.Attachment", named("n.bin", &onenote), named("n.bin", &onenote_near)),
+        ("Heuristics.CHM.Attachment", named("h.bin", b"ITSF\x03\0\0\0"), named("h.bin", b"ITSX\x03\0\0\0")),
+        (
+            "Heuristics.Encrypted.Zip",
+            named("secret.zip", &encrypted_zip()),
+            named("open.zip", &zip(&[("open.doc", b"plain", Method::Stored)])),
+        ),
+        (
+            "Heuristics.Encrypted.PasswordInMessage",
+            with_attachment("The password is 1234.", "filename=\"secret.zip\"", &encrypted_zip()),
+            with_attachment("Here are the files.", "filename=\"secret.zip\"", &encrypted_zip()),
+        ),
+        ("Heuristics.OLE2.ContainsMacros", named("a.doc", &ole(&vba_plain)), named("a.doc", &ole(b"plain text"))),
+        ("Heuristics.Macro.AutoRun", named("a.doc", &ole(&vba)), named("a.doc", &ole(&vba_plain))),
+        (
+            "Heuristics.OOXML.ContainsMacros",
+            named("a.docm", &zip(&[("word/vbaProject.bin", b"vba", Method::Deflate)])),
+            named("a.docx", &zip(&[("word/document.xml", b"<w/>", Method::Deflate)])),
+        ),
+        ("Heuristics.PDF.JavaScript", named("a.pdf", b"%PDF-1.7\n<< /S /JavaScript >>"), named("a.pdf", b"%PDF-1.7\n<< /S /Java >>")),
+        ("Heuristics.PDF.Launch", named("a.pdf", b"%PDF-1.7\n<< /S /Launch >>"), named("a.pdf", b"%PDF-1.7\n<< /S /Lunch >>")),
+        ("Heuristics.PDF.EmbeddedFile", named("a.pdf", b"%PDF-1.7\n<< /Type /EmbeddedFile >>"), named("a.pdf", b"%PDF-1.7\n<< /Type /Embedded >>")),
+        (
+            "Heuristics.HTML.Smuggling",
+            named("a.html", b"<html><script>var d=atob(p); var b=new Blob([d]); a.href=URL.createObjectURL(b)</script></html>"),
+            named("a.html", b"<html><script>var d=atob(p); console.log(d)</script></html>"),
+        ),
+        (
+            "Heuristics.HTML.ExternalForm",
+            named("login.html", b"<html><form action=\"https://collect.example.net/p\"><input type=\"password\"></form></html>"),
+            named("login.html", b"<html><form action=\"https://collect.example.net/p\"><input type=\"text\"></form></html>"),
+        ),
+        (
+            "Heuristics.HTML.MetaRefresh",
+            html_body("<meta http-equiv=\"refresh\" content=\"0; url=https://x.example.net/\">"),
+            html_body("<meta http-equiv=\"refresh\" content=\"300\">"),
+        ),
+        (
+            "Heuristics.Phishing.Email.SpoofedDomain",
+            html_body("<a href=\"https://login.evil.example.net/\">www.mybank.com</a>"),
+            html_body("<a href=\"https://login.mybank.com/\">www.mybank.com</a>"),
+        ),
+        (
+            "Heuristics.Phishing.IPHost",
+            html_body("<a href=\"http://10.1.2.3/login\">log in</a>"),
+            html_body("<a href=\"http://bank.example.com/login\">log in</a>"),
+        ),
+        (
+            "Heuristics.Phishing.Punycode",
+            html_body("<a href=\"https://xn--pypal-4ve.com/\">log in</a>"),
+            html_body("<a href=\"https://paypal.com/\">log in</a>"),
+        ),
+        (
+            "Heuristics.Broken.MIME",
+            b"Subject: t\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\n\r\nhello\r\n".to_vec(),
+            b"Subject: t\r\nContent-Type: text/plain\r\nContent-Type: text/plain\r\n\r\nhello\r\n".to_vec(),
+        ),
+    ]
+}
+
+#[test]
+fn every_rule_fires_on_its_case_and_not_on_the_near_miss() {
+    let table = table();
+    for rule in RULES {
+        assert!(
+            table.iter().any(|(r, _, _)| *r == rule.name),
+            "{} has no test case",
+            rule.name
+        );
+    }
+    for (rule, fire, near) in &table {
+        assert!(
+            RULES.iter().any(|r| r.name == *rule),
+            "{rule} is not in RULES"
+        );
+        assert!(
+            fires(rule, fire),
+            "{rule} did not fire: {:?}",
+            scan(fire).findings()
+        );
+        assert!(
+            !fires(rule, near),
+            "{rule} fired on its near miss: {:?}",
+            scan(near).findings()
+        );
+    }
+}
+
+#[test]
+fn alerting_rules_infect_and_say_why() {
+    let v = scan(&named("invoice.pdf.exe", b"x"));
+    assert_eq!(v.status(), Status::Infected);
+    let d = v
+        .detections()
+        .iter()
+        .find(|d| d.kind() == DetectionKind::Heuristic)
+        .unwrap();
+    assert_eq!(d.name(), "Heuristics.Executable.DoubleExtension");
+    assert_eq!(d.location().as_str(), "message/part[2] \"invoice.pdf.exe\"");
+    let f = v.findings().iter().find(|f| f.rule() == d.name()).unwrap();
+    assert!(f.reason().contains(".pdf.exe"), "{}", f.reason());
+    assert!(f.alerts() && f.points() == 6);
+}
+
+#[test]
+fn points_add_up_to_suspicious() {
+    // A shortcut (6) inside a disk image's name (4) reaches the default threshold of 10; each rule once.
+    let msg = named("photos.iso", b"\x4c\x00\x00\x00\x01\x14\x02\x00 lnk");
+    let v = scan(&msg);
+    assert_eq!(v.score(), 10, "{:?}", v.findings());
+    assert_eq!(v.status(), Status::Suspicious);
+    assert!(v.detections().is_empty());
+    // Raising the threshold, or the Alert mode, leaves it clean; Off drops the findings.
+    let e = |h: Heuristics| {
+        Engine::builder()
+            .heuristics(h)
+            .build()
+            .unwrap()
+            .scan_bytes(&msg)
+            .unwrap()
+    };
+    assert_eq!(
+        e(Heuristics::default().threshold(11)).status(),
+        Status::Clean
+    );
+    let alert_only = e(Heuristics::default().mode(HeuristicMode::Alert));
+    assert_eq!(
+        (alert_only.status(), alert_only.score()),
+        (Status::Clean, 0)
+    );
+    assert!(
+        e(Heuristics::default().mode(HeuristicMode::Off))
+            .findings()
+            .is_empty()
+    );
+    // Weights are per rule.
+    let v = e(Heuristics::default().weight("Heuristics.Shortcut.LNK", 1));
+    assert_eq!(v.score(), 5);
+}
+
+#[test]
+fn alerts_can_be_switched_off() {
+    let h = Heuristics::default().alert("Heuristics.Executable.DoubleExtension", false);
+    let v = Engine::builder()
+        .heuristics(h)
+        .build()
+        .unwrap()
+        .scan_bytes(&named("invoice.pdf.exe", b"x"))
+        .unwrap();
+    assert!(v.detections().is_empty());
+    assert!(
+        v.findings()
+            .iter()
+            .any(|f| f.rule() == "Heuristics.Executable.DoubleExtension")
+    );
+}
