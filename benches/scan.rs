@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use portcullis::Engine;
+use portcullis::{Engine, HeuristicMode, Heuristics};
 
 /// Deterministic pseudo-random bytes.
 fn noise(len: usize, mut seed: u64) -> Vec<u8> {
@@ -66,6 +66,28 @@ fn whole_messages(c: &mut Criterion) {
     group.finish();
 }
 
+/// What the heuristic scorer costs on top of a signature-only scan of the same messages.
+fn heuristics_cost(c: &mut Criterion) {
+    let messages = corpus();
+    let total: usize = messages.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group("heuristics");
+    group.throughput(Throughput::Bytes(total as u64));
+    for (label, mode) in [("off", HeuristicMode::Off), ("score", HeuristicMode::Score)] {
+        let engine = Engine::builder()
+            .heuristics(Heuristics::default().mode(mode))
+            .build()
+            .unwrap();
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                for m in &messages {
+                    black_box(engine.scan_bytes(m).unwrap());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn matcher_scaling(c: &mut Criterion) {
     let data = noise(1 << 20, 7);
     let mut message = b"Subject: bench\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
@@ -104,5 +126,11 @@ fn database_load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, whole_messages, matcher_scaling, database_load);
+criterion_group!(
+    benches,
+    whole_messages,
+    heuristics_cost,
+    matcher_scaling,
+    database_load
+);
 criterion_main!(benches);

@@ -150,7 +150,7 @@ pub(crate) fn scan_message(
             .damage
             .push(Damage::new(Location::root(), more));
     }
-    let (findings, score) = scan.collector.finish(heuristics);
+    let (findings, score) = scan.collector.finish(heuristics, message);
     for f in findings.iter().filter(|f| f.alerts()) {
         scan.verdict.detections.push(Detection::new(
             f.rule(),
@@ -286,7 +286,10 @@ impl<'a> Scan<'a, '_> {
                 };
                 self.collector.object(self.heuristics, &facts);
                 match file_type {
-                    FileType::Mail => self.walk(obj, true),
+                    // Walked as a message only if it has a header block, or it would be its own body.
+                    FileType::Mail if !crate::mime::header::parse_block(&obj.data).0.is_empty() => {
+                        self.walk(obj, true)
+                    }
                     FileType::Zip | FileType::Tar => self.list_members(obj, file_type),
                     FileType::Gzip | FileType::Bzip2 => self.decompress(obj, file_type),
                     FileType::SevenZip

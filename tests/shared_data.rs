@@ -200,6 +200,16 @@ fn every_real_message_scans() {
     );
     // No ham message of the SpamAssassin corpus carries a test signature.
     assert!(!infected.iter().any(|i| i.contains("ham")), "{infected:?}");
+    // Nor does any cross a limit: ordinary mail is scanned whole.
+    let limited: Vec<String> = verdicts
+        .iter()
+        .filter(|(p, v)| {
+            p.to_string_lossy().contains("ham")
+                && v.detections().iter().any(|d| d.limit().is_some())
+        })
+        .map(|(p, v)| format!("{}: {:?}", p.display(), v.detections()))
+        .collect();
+    assert!(limited.is_empty(), "{limited:#?}");
 }
 
 #[test]

@@ -159,7 +159,16 @@ fn looks_like_mail(data: &[u8]) -> bool {
     if head.starts_with(b"From ") {
         return true;
     }
-    // Two known header fields among the first lines, before any blank line.
+    // The first line must be a header field, and two known fields must be among the first lines, before
+    // any blank line: a quoted reply ("Bob wrote:" then "To: ...") is text, not a message.
+    let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let first_is_field = first
+        .iter()
+        .position(|&b| b == b':')
+        .is_some_and(|colon| colon > 0 && first[..colon].iter().all(|&b| b > b' ' && b < 0x7f));
+    if !first_is_field {
+        return false;
+    }
     let mut known = 0;
     for line in head.split(|&b| b == b'\n').take(20) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -293,6 +302,10 @@ mod tests {
                 FileType::Mail,
             ),
             (b"Subject: only one field\r\n\r\nbody", FileType::Text),
+            (
+                b"Bob <b@example.com> wrote:\nTo: x\nSubject: y\n\ntext",
+                FileType::Text,
+            ),
             (b"Dear friend,\nhello\n", FileType::Text),
             (b"\0\x01\x02\x03binary", FileType::Binary),
             (b"", FileType::Binary),

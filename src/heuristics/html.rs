@@ -1,17 +1,11 @@
 //! HTML: smuggling, forms that post elsewhere, self-redirects, and links that lie about where they go.
 
-use memchr::memmem;
-
 use super::{
     HTML_EXTERNAL_FORM, HTML_META_REFRESH, HTML_SMUGGLING, IP_HOST, PUNYCODE_HOST, SPOOFED_DOMAIN,
 };
 
 /// Most links judged in one object.
 const MAX_LINKS: usize = 2000;
-
-fn has(hay: &[u8], needle: &str) -> bool {
-    memmem::find(hay, needle.as_bytes()).is_some()
-}
 
 /// Decodes the common character references (`&amp;`, `&#46;`, `&#x2e;`, ...).
 pub(crate) fn decode_entities(s: &str) -> String {
@@ -153,7 +147,15 @@ fn strip_tags(s: &str) -> String {
     decode_entities(&out)
 }
 
+fn has(hay: &[u8], needle: &str) -> bool {
+    memchr::memmem::find(hay, needle.as_bytes()).is_some()
+}
+
 pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str, String)>) {
+    if memchr::memchr(b'<', data).is_none() {
+        return;
+    }
+    // One lower-case copy; every check below is a SIMD substring search over it.
     let text = String::from_utf8_lossy(data);
     let lower = text.to_ascii_lowercase();
     let lb = lower.as_bytes();
@@ -168,7 +170,9 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
             ));
         }
     }
-    if has(lb, "type=\"password\"") || has(lb, "type='password'") || has(lb, "type=password") {
+    let password =
+        has(lb, "type=\"password\"") || has(lb, "type='password'") || has(lb, "type=password");
+    if password {
         let mut at = 0;
         while let Some(i) = lower[at..].find("<form") {
             let start = at + i;
@@ -243,27 +247,32 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
     }
 }
 
-/// Whether a text reads as giving a password (for an encrypted attachment).
+/// Words that introduce a password, in the languages phishing uses most.
+const PASSWORD_WORDS: &[&str] = &[
+    "password",
+    "passwort",
+    "mot de passe",
+    "contrase",
+    "senha",
+    "wachtwoord",
+    "parola",
+    "pwd:",
+    "pass:",
+    "пароль",
+];
+
+/// Whether a text reads as giving a password (for an encrypted attachment). One case-insensitive automaton
+/// pass over the first MiB, no copy.
 pub(crate) fn mentions_password(data: &[u8]) -> bool {
-    let lower: Vec<u8> = data
-        .iter()
-        .take(1 << 20)
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    [
-        "password",
-        "passwort",
-        "mot de passe",
-        "contrase",
-        "senha",
-        "wachtwoord",
-        "parola",
-        "pwd:",
-        "pass:",
-    ]
-    .iter()
-    .any(|w| has(&lower, w))
-        || memmem::find(&lower, "пароль".as_bytes()).is_some()
+    static WORDS: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::LazyLock::new(|| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(PASSWORD_WORDS)
+                .ok()
+        });
+    let head = &data[..data.len().min(1 << 20)];
+    WORDS.as_ref().is_some_and(|ac| ac.is_match(head))
 }
 
 #[cfg(test)]

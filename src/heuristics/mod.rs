@@ -245,7 +245,8 @@ pub(crate) struct ObjectFacts<'a> {
 pub(crate) struct Collector {
     pub(crate) findings: Vec<Finding>,
     encrypted: Vec<Location>,
-    password_hint: Option<Location>,
+    /// Text bodies seen: where a password for an encrypted archive would be given.
+    text_bodies: Vec<Location>,
     broken: Option<(Location, String)>,
 }
 
@@ -297,11 +298,8 @@ impl Collector {
         if facts.file_type == FileType::Html {
             html::inspect(data, facts.is_body_text, &mut found);
         }
-        if facts.is_body_text
-            && matches!(facts.file_type, FileType::Text | FileType::Html)
-            && html::mentions_password(data)
-        {
-            self.password_hint = Some(facts.location.clone());
+        if facts.is_body_text && matches!(facts.file_type, FileType::Text | FileType::Html) {
+            self.text_bodies.push(facts.location.clone());
         }
         for (rule, reason) in found {
             self.add(config, rule, facts.location, reason);
@@ -329,15 +327,18 @@ impl Collector {
         }
     }
 
-    /// Message-level rules; returns the findings sorted, and the score.
-    pub(crate) fn finish(mut self, config: &Heuristics) -> (Vec<Finding>, u32) {
+    /// Message-level rules; returns the findings sorted, and the score. `message` is the raw message: only
+    /// when it holds an encrypted archive is its text searched for a password, so that the common case
+    /// costs nothing.
+    pub(crate) fn finish(mut self, config: &Heuristics, message: &[u8]) -> (Vec<Finding>, u32) {
         if config.mode == HeuristicMode::Off {
             return (Vec::new(), 0);
         }
-        if let (Some(first), Some(hint)) =
-            (self.encrypted.first().cloned(), self.password_hint.clone())
+        if let Some(first) = self.encrypted.first().cloned()
+            && let Some(body) = self.text_bodies.first().cloned()
+            && html::mentions_password(message)
         {
-            let reason = format!("the text at {hint} reads like a password for it");
+            let reason = format!("the message text ({body}) reads like it gives a password");
             self.add(config, PASSWORD_IN_MESSAGE, &first, reason);
         }
         if let Some((loc, what)) = self.broken.take() {
