@@ -9,13 +9,15 @@ use crate::limits::Limits;
 use crate::matcher::BodyMatcher;
 use crate::matcher::hashes::HashIndex;
 use crate::session::ScanSession;
-use crate::signatures::{LoadReport, SignatureSet};
+use crate::signatures::ldb::{LogicalSig, SubSig};
+use crate::signatures::{BodySig, LoadReport, SignatureSet};
 use crate::verdict::Verdict;
 
 /// The compiled signature database.
 #[derive(Debug)]
 pub(crate) struct Database {
     pub(crate) body: BodyMatcher,
+    pub(crate) logical: Vec<LogicalSig>,
     pub(crate) hashes: HashIndex,
     pub(crate) allow: HashIndex,
     pub(crate) report: LoadReport,
@@ -151,14 +153,34 @@ impl EngineBuilder {
             mut hashes,
             allow,
             ignored,
+            mut logical,
             report,
         } = self.set;
         if !ignored.is_empty() {
             body.retain(|s| !ignored.contains(&s.name));
             hashes.retain(|s| !ignored.contains(&s.name));
+            logical.retain(|s| !ignored.contains(&s.name));
+        }
+        // Each hex subsignature of a logical signature joins the body matcher, which counts its matches.
+        for (i, l) in logical.iter().enumerate() {
+            for (j, sub) in l.subs.iter().enumerate() {
+                if let SubSig::Hex(h) = sub {
+                    for pattern in &h.patterns {
+                        body.push(BodySig {
+                            name: String::new(),
+                            target: l.target,
+                            offset: h.offset,
+                            pattern: pattern.clone(),
+                            owner: Some((i as u32, j as u8)),
+                            fullword: h.fullword,
+                        });
+                    }
+                }
+            }
         }
         let db = Database {
             body: BodyMatcher::new(body),
+            logical,
             hashes: HashIndex::new(hashes),
             allow: HashIndex::new(allow),
             report,
@@ -227,7 +249,7 @@ impl Engine {
 
     /// The number of detection signatures compiled in (body and hash).
     pub fn signature_count(&self) -> usize {
-        self.inner.db.body.len() + self.inner.db.hashes.len()
+        self.inner.db.body.len() + self.inner.db.logical.len() + self.inner.db.hashes.len()
     }
 
     /// The approximate heap memory of the compiled database, in bytes.

@@ -93,10 +93,10 @@ pub fn hex_signature(sig: &str, haystack: &[u8]) -> bool {
                 target: 0,
                 offset: crate::signatures::offset::Offset::Any,
                 pattern,
+                owner: None,
+                fullword: false,
             }]);
-            let mut out = Vec::new();
-            matcher.scan(haystack, 0, &mut out);
-            !out.is_empty()
+            !matcher.scan(haystack, 0).names.is_empty()
         }
         Err(_) => false,
     }

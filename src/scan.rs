@@ -15,6 +15,7 @@ use crate::engine::Database;
 use crate::filetype::{self, FileType};
 use crate::heuristics::{Collector, Heuristics, ObjectFacts};
 use crate::limits::{LimitName, Limits};
+use crate::matcher::logical::{self, Subject};
 use crate::mime::walker::{self, ChildData, ChildKind};
 use crate::unpack::{self, Budget, Entry, Inflated, Unpacked};
 use crate::verdict::{
@@ -39,6 +40,8 @@ struct Object<'a> {
     name: Option<String>,
     /// Inside an archive, at any depth.
     in_archive: bool,
+    /// The type of what it came out of: `Mail` for a MIME part's content, the archive type for a member.
+    container: Option<FileType>,
 }
 
 /// An archive whose members are listed and are extracted one by one.
@@ -122,6 +125,7 @@ pub(crate) fn scan_message(
         html_hint: false,
         name: None,
         in_archive: false,
+        container: None,
     }));
     while let Some(work) = scan.queue.pop_front() {
         let location = match &work {
@@ -197,7 +201,13 @@ impl<'a> Scan<'a, '_> {
 
     /// Scans one object's bytes with hash and body signatures. Returns false when the object is on the
     /// allow-list (`.fp`/`.sfp`): then neither it nor anything inside it is reported.
-    fn match_object(&mut self, data: &[u8], file_type: FileType, location: &Location) -> bool {
+    fn match_object(
+        &mut self,
+        data: &[u8],
+        file_type: FileType,
+        container: Option<FileType>,
+        location: &Location,
+    ) -> bool {
         self.verdict.objects += 1;
         self.verdict.bytes_scanned += data.len() as u64;
         if self.db.allow.contains(data) {
@@ -210,9 +220,14 @@ impl<'a> Scan<'a, '_> {
                 location.clone(),
             ));
         }
-        let mut names = Vec::new();
-        self.db.body.scan(data, file_type.target(), &mut names);
-        for name in names {
+        let hits = self.db.body.scan(data, file_type.target());
+        let subject = Subject {
+            data,
+            target: file_type.target(),
+            container,
+        };
+        let logical = logical::evaluate(&self.db.logical, &hits.subs, &subject);
+        for name in hits.names.into_iter().chain(logical) {
             self.verdict.detections.push(Detection::new(
                 name,
                 DetectionKind::Signature,
@@ -264,7 +279,7 @@ impl<'a> Scan<'a, '_> {
                 self.walk(obj, false)
             }
             Role::Message => {
-                if self.match_object(&obj.data, FileType::Mail, &obj.location) {
+                if self.match_object(&obj.data, FileType::Mail, obj.container, &obj.location) {
                     self.walk(obj, true);
                 }
             }
@@ -273,7 +288,7 @@ impl<'a> Scan<'a, '_> {
                 if file_type == FileType::Text && obj.html_hint {
                     file_type = FileType::Html;
                 }
-                if !self.match_object(&obj.data, file_type, &obj.location) {
+                if !self.match_object(&obj.data, file_type, obj.container, &obj.location) {
                     return;
                 }
                 let facts = ObjectFacts {
@@ -356,6 +371,7 @@ impl<'a> Scan<'a, '_> {
                 html_hint: hint,
                 name,
                 in_archive: obj.in_archive,
+                container: Some(FileType::Mail),
             };
             self.push(child, false);
         }
@@ -374,10 +390,12 @@ impl<'a> Scan<'a, '_> {
     }
 
     /// Records what one decompression cost and produced, and stages the member.
+    #[allow(clippy::too_many_arguments)]
     fn take_member(
         &mut self,
         archive: &Location,
         depth: u32,
+        kind: FileType,
         name: &str,
         spent: u64,
         inflated: Inflated,
@@ -399,6 +417,7 @@ impl<'a> Scan<'a, '_> {
             html_hint: false,
             name: Some(name.to_string()),
             in_archive: true,
+            container: Some(kind),
         };
         self.push(member, true);
     }
@@ -461,7 +480,14 @@ impl<'a> Scan<'a, '_> {
         };
         if let Some(inflated) = inflated {
             let spent = before.saturating_sub(budget.remaining_bytes);
-            self.take_member(&m.archive.location, m.archive.depth, &name, spent, inflated);
+            self.take_member(
+                &m.archive.location,
+                m.archive.depth,
+                m.kind,
+                &name,
+                spent,
+                inflated,
+            );
         }
         m.next += 1;
         if m.next < m.entries.len() {
@@ -517,6 +543,7 @@ impl<'a> Scan<'a, '_> {
                 html_hint: false,
                 name,
                 in_archive: obj.in_archive,
+                container: Some(kind),
             };
             self.push(member, true);
         }

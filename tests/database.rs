@@ -101,7 +101,7 @@ fn unsupported_signatures_are_skipped_with_reasons() {
             "Ep:1:EP+0:4142434445\nOk:0:*:4142434445\nNew:0:*:4142434445:999\n",
         )
         .unwrap()
-        .load_str("x.ldb", "Logical;Engine:51-255,Target:1;0;41424344\n")
+        .load_str("x.ldb", "Logical;Engine:51-255,Target:1;0;EP+0:41424344\n")
         .unwrap()
         .build()
         .unwrap();
@@ -115,7 +115,10 @@ fn unsupported_signatures_are_skipped_with_reasons() {
             .iter()
             .any(|r| r.contains("functionality level 999"))
     );
-    assert!(reasons.iter().any(|r| r.contains("logical")));
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("entry point")).count(),
+        2
+    );
     assert_eq!(r.skipped()[0].line(), 1);
     assert_eq!(r.skipped()[0].name(), "Ep");
 }

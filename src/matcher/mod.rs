@@ -9,6 +9,7 @@
 //! when its parts occur in order with their minimum gaps between them.
 
 pub(crate) mod hashes;
+pub(crate) mod logical;
 pub(crate) mod pattern;
 
 use std::collections::{HashMap, HashSet};
@@ -27,11 +28,37 @@ struct AtomUse {
     part: u16,
 }
 
+/// Atoms being collected for one automaton: the atoms, their ids, and who uses each.
+#[derive(Default)]
+struct AtomTable {
+    atoms: Vec<Vec<u8>>,
+    ids: HashMap<Vec<u8>, usize>,
+    users: Vec<Vec<AtomUse>>,
+}
+
+/// One automaton over atoms, and who uses each atom.
+struct Atoms {
+    automaton: AhoCorasick,
+    users: Vec<Vec<AtomUse>>,
+}
+
+/// Most matches counted for one subsignature in one object: enough for any count a signature asks.
+const MAX_COUNT: u32 = 1024;
+
+/// What matching one object found.
+#[derive(Debug, Default)]
+pub(crate) struct Hits<'a> {
+    /// Names of the body signatures that matched.
+    pub(crate) names: Vec<&'a str>,
+    /// Matches counted per logical-signature subsignature.
+    pub(crate) subs: HashMap<(u32, u8), u32>,
+}
+
 /// The compiled body signatures.
 pub(crate) struct BodyMatcher {
     sigs: Vec<BodySig>,
-    automaton: Option<AhoCorasick>,
-    atom_users: Vec<Vec<AtomUse>>,
+    /// Exact atoms, and atoms of case-insensitive parts (matched without case).
+    atoms: Vec<Atoms>,
     anchored: Vec<u32>,
     unanchored: Vec<AtomUse>,
 }
@@ -40,16 +67,22 @@ impl std::fmt::Debug for BodyMatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BodyMatcher")
             .field("signatures", &self.sigs.len())
-            .field("atoms", &self.atom_users.len())
+            .field(
+                "atoms",
+                &self.atoms.iter().map(|a| a.users.len()).sum::<usize>(),
+            )
             .finish()
     }
 }
 
+fn word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
 impl BodyMatcher {
     pub(crate) fn new(sigs: Vec<BodySig>) -> BodyMatcher {
-        let mut atoms: Vec<Vec<u8>> = Vec::new();
-        let mut atom_ids: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut atom_users: Vec<Vec<AtomUse>> = Vec::new();
+        // Two tables: exact atoms, and atoms of case-insensitive parts.
+        let mut tables: [AtomTable; 2] = Default::default();
         let mut anchored = Vec::new();
         let mut unanchored = Vec::new();
         for (s, sig) in sigs.iter().enumerate() {
@@ -65,88 +98,106 @@ impl BodyMatcher {
                 };
                 match part.atom_bytes() {
                     Some(atom) => {
-                        let id = *atom_ids.entry(atom.clone()).or_insert_with(|| {
-                            atoms.push(atom);
-                            atom_users.push(Vec::new());
-                            atoms.len() - 1
+                        let t = &mut tables[usize::from(part.nocase)];
+                        let id = *t.ids.entry(atom.clone()).or_insert_with(|| {
+                            t.atoms.push(atom);
+                            t.users.push(Vec::new());
+                            t.atoms.len() - 1
                         });
-                        atom_users[id].push(using);
+                        t.users[id].push(using);
                     }
                     None => unanchored.push(using),
                 }
             }
         }
-        let automaton = if atoms.is_empty() {
-            None
-        } else {
-            AhoCorasickBuilder::new()
+        let mut atoms = Vec::new();
+        for (
+            nocase,
+            AtomTable {
+                atoms: patterns,
+                users,
+                ..
+            },
+        ) in tables.into_iter().enumerate()
+        {
+            if patterns.is_empty() {
+                continue;
+            }
+            if let Ok(automaton) = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
-                .build(&atoms)
-                .ok()
-        };
+                .ascii_case_insensitive(nocase == 1)
+                .build(&patterns)
+            {
+                atoms.push(Atoms { automaton, users });
+            }
+        }
         BodyMatcher {
             sigs,
-            automaton,
-            atom_users,
+            atoms,
             anchored,
             unanchored,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.sigs.len()
+        self.sigs.iter().filter(|s| s.owner.is_none()).count()
     }
 
     /// The approximate heap memory the matcher uses.
     pub(crate) fn memory_usage(&self) -> usize {
-        self.automaton.as_ref().map_or(0, |a| a.memory_usage())
-            + self
-                .atom_users
-                .iter()
-                .map(|u| u.len() * 8 + 24)
-                .sum::<usize>()
+        self.atoms
+            .iter()
+            .map(|a| {
+                a.automaton.memory_usage() + a.users.iter().map(|u| u.len() * 8 + 24).sum::<usize>()
+            })
+            .sum::<usize>()
             + self.sigs.len() * std::mem::size_of::<BodySig>()
     }
 
-    /// The names of every signature matching `data`, an object of ClamAV target type `target`.
-    pub(crate) fn scan<'a>(&'a self, data: &[u8], target: u8, out: &mut Vec<&'a str>) {
+    /// Matches `data`, an object of ClamAV target type `target`.
+    pub(crate) fn scan<'a>(&'a self, data: &[u8], target: u8) -> Hits<'a> {
         let applies = |sig: &BodySig| sig.target == 0 || sig.target == target;
         let len = data.len();
         let mut scratch = Scratch::default();
         let mut matched: HashSet<u32> = HashSet::new();
+        let mut counted: HashSet<(u32, usize)> = HashSet::new();
+        let mut hits = Hits::default();
         let mut occurrences: HashMap<(u32, u16), Vec<(usize, usize)>> = HashMap::new();
 
-        for &s in &self.anchored {
-            let sig = &self.sigs[s as usize];
-            if !applies(sig) {
-                continue;
-            }
-            if let Some((first, last)) = sig.offset.window(len)
-                && (first..=last).any(|start| {
-                    sig.pattern.parts[0]
-                        .verify_from(data, start, &mut scratch)
-                        .is_some()
-                })
-            {
-                matched.insert(s);
-            }
-        }
-
-        let mut record = |u: AtomUse, starts: &[usize], end: usize, matched: &mut HashSet<u32>| {
+        // Records one verified occurrence of a part. Plain single-part signatures are then done; counted
+        // ones add one match per distinct start; multi-part ones keep the occurrence for the chain check.
+        let mut record = |u: AtomUse,
+                          starts: &[usize],
+                          end: usize,
+                          matched: &mut HashSet<u32>,
+                          hits: &mut Hits<'a>| {
             let sig = &self.sigs[u.sig as usize];
-            let start = if u.part == 0 {
-                match starts.iter().rev().find(|&&st| sig.offset.allows(st, len)) {
-                    Some(&st) => st,
-                    None => return,
+            let whole = sig.pattern.parts.len() == 1;
+            let first = u.part == 0;
+            let last = u.part as usize + 1 == sig.pattern.parts.len();
+            let start = starts.iter().rev().copied().find(|&st| {
+                (!first || sig.offset.allows(st, len))
+                    && (!sig.fullword || !first || st == 0 || !word_byte(data[st - 1]))
+            });
+            let Some(start) = start else { return };
+            if sig.fullword && last && end < len && word_byte(data[end]) {
+                return;
+            }
+            if whole {
+                match sig.owner {
+                    None => {
+                        matched.insert(u.sig);
+                    }
+                    Some(owner) => {
+                        if counted.insert((u.sig, start)) {
+                            let c = hits.subs.entry(owner).or_insert(0);
+                            *c = (*c + 1).min(MAX_COUNT);
+                            if *c >= MAX_COUNT {
+                                matched.insert(u.sig);
+                            }
+                        }
+                    }
                 }
-            } else {
-                match starts.last() {
-                    Some(&st) => st,
-                    None => return,
-                }
-            };
-            if sig.pattern.parts.len() == 1 {
-                matched.insert(u.sig);
                 return;
             }
             let list = occurrences.entry((u.sig, u.part)).or_default();
@@ -155,9 +206,32 @@ impl BodyMatcher {
             }
         };
 
-        if let Some(ac) = &self.automaton {
-            for m in ac.find_overlapping_iter(data) {
-                for &u in &self.atom_users[m.pattern().as_usize()] {
+        for &s in &self.anchored {
+            let sig = &self.sigs[s as usize];
+            if !applies(sig) {
+                continue;
+            }
+            if let Some((first, last)) = sig.offset.window(len) {
+                for start in first..=last {
+                    if let Some(end) = sig.pattern.parts[0].verify_from(data, start, &mut scratch) {
+                        record(
+                            AtomUse { sig: s, part: 0 },
+                            &[start],
+                            end,
+                            &mut matched,
+                            &mut hits,
+                        );
+                        if matched.contains(&s) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+
+        for table in &self.atoms {
+            for m in table.automaton.find_overlapping_iter(data) {
+                for &u in &table.users[m.pattern().as_usize()] {
                     let sig = &self.sigs[u.sig as usize];
                     if matched.contains(&u.sig) || !applies(sig) {
                         continue;
@@ -165,7 +239,7 @@ impl BodyMatcher {
                     let part = &sig.pattern.parts[u.part as usize];
                     if let Some((starts, end)) = part.verify_at_atom(data, m.start(), &mut scratch)
                     {
-                        record(u, &starts, end, &mut matched);
+                        record(u, &starts, end, &mut matched, &mut hits);
                     }
                 }
             }
@@ -180,7 +254,7 @@ impl BodyMatcher {
             let mut found = 0;
             for start in 0..=len {
                 if let Some(end) = part.verify_from(data, start, &mut scratch) {
-                    record(u, &[start], end, &mut matched);
+                    record(u, &[start], end, &mut matched, &mut hits);
                     found += 1;
                     if found >= 64 || matched.contains(&u.sig) {
                         break;
@@ -221,13 +295,23 @@ impl BodyMatcher {
                 }
             }
             if ok {
-                matched.insert(s);
+                match sig.owner {
+                    None => {
+                        matched.insert(s);
+                    }
+                    Some(owner) => *hits.subs.entry(owner).or_insert(0) += 1,
+                }
             }
         }
 
-        let mut ids: Vec<u32> = matched.into_iter().collect();
+        let mut ids: Vec<u32> = matched
+            .into_iter()
+            .filter(|&s| self.sigs[s as usize].owner.is_none())
+            .collect();
         ids.sort_unstable();
-        out.extend(ids.into_iter().map(|s| self.sigs[s as usize].name.as_str()));
+        hits.names
+            .extend(ids.into_iter().map(|s| self.sigs[s as usize].name.as_str()));
+        hits
     }
 }
 
@@ -246,13 +330,17 @@ mod tests {
             target,
             offset,
             pattern: hexsig::parse(hex).unwrap(),
+            owner: None,
+            fullword: false,
         }
     }
 
     fn scan(m: &BodyMatcher, data: &[u8], target: u8) -> Vec<String> {
-        let mut out = Vec::new();
-        m.scan(data, target, &mut out);
-        out.into_iter().map(String::from).collect()
+        m.scan(data, target)
+            .names
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     #[test]

@@ -43,12 +43,100 @@ pub(crate) struct Part {
     pub(crate) min_gap_before: u32,
     /// The atom: the index of its first element and its length, all exact bytes.
     pub(crate) atom: Option<(usize, usize)>,
+    /// Compare letters without case (the pattern's letters are stored in lower case).
+    pub(crate) nocase: bool,
 }
 
 /// A whole hex pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Pattern {
     pub(crate) parts: Vec<Part>,
+}
+
+impl Pattern {
+    /// The pattern for `::i`: letters in lower case, compared without case.
+    pub(crate) fn case_folded(&self) -> Pattern {
+        let fold = |(v, m): (u8, u8)| {
+            if m == 0xFF {
+                (v.to_ascii_lowercase(), m)
+            } else {
+                (v, m)
+            }
+        };
+        Pattern {
+            parts: self
+                .parts
+                .iter()
+                .map(|p| {
+                    let elems = p
+                        .elems
+                        .iter()
+                        .map(|e| match e {
+                            Elem::Byte { value, mask } => {
+                                let (value, mask) = fold((*value, *mask));
+                                Elem::Byte { value, mask }
+                            }
+                            Elem::Alt { alts, negated } => Elem::Alt {
+                                alts: alts
+                                    .iter()
+                                    .map(|a| a.iter().map(|&x| fold(x)).collect())
+                                    .collect(),
+                                negated: *negated,
+                            },
+                            other => other.clone(),
+                        })
+                        .collect();
+                    let mut part = Part::new(elems, p.min_gap_before);
+                    part.nocase = true;
+                    part
+                })
+                .collect(),
+        }
+    }
+
+    /// The pattern for `::w`: each byte followed by a zero byte (UTF-16LE of ASCII), gaps doubled.
+    pub(crate) fn widened(&self) -> Pattern {
+        let widen_seq =
+            |a: &Vec<(u8, u8)>| a.iter().flat_map(|&x| [x, (0, 0xFF)]).collect::<Vec<_>>();
+        Pattern {
+            parts: self
+                .parts
+                .iter()
+                .map(|p| {
+                    let mut elems = Vec::with_capacity(p.elems.len() * 2);
+                    for e in &p.elems {
+                        match e {
+                            Elem::Byte { .. } => {
+                                elems.push(e.clone());
+                                elems.push(Elem::Byte {
+                                    value: 0,
+                                    mask: 0xFF,
+                                });
+                            }
+                            Elem::Gap { min, max } => elems.push(Elem::Gap {
+                                min: min.saturating_mul(2),
+                                max: max.saturating_mul(2),
+                            }),
+                            Elem::Alt { alts, negated } => elems.push(Elem::Alt {
+                                alts: alts.iter().map(widen_seq).collect(),
+                                negated: *negated,
+                            }),
+                            Elem::Class(_) => {
+                                elems.push(e.clone());
+                                elems.push(Elem::Byte {
+                                    value: 0,
+                                    mask: 0xFF,
+                                });
+                            }
+                        }
+                    }
+                    let mut part = Part::new(elems, p.min_gap_before.saturating_mul(2));
+                    part.nocase = p.nocase;
+                    part
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Longest atom taken from a run of exact bytes.
@@ -61,6 +149,7 @@ impl Part {
             elems,
             min_gap_before,
             atom,
+            nocase: false,
         }
     }
 
@@ -104,13 +193,19 @@ impl Part {
         let (a, len) = self.atom?;
         scratch.set.clear();
         scratch.set.push(pos + len);
-        if !run(&self.elems[a + len..], data, Dir::Forward, scratch) {
+        if !run(
+            &self.elems[a + len..],
+            data,
+            Dir::Forward,
+            self.nocase,
+            scratch,
+        ) {
             return None;
         }
         let end = *scratch.set.iter().min()?;
         scratch.set.clear();
         scratch.set.push(pos);
-        if !run(&self.elems[..a], data, Dir::Backward, scratch) {
+        if !run(&self.elems[..a], data, Dir::Backward, self.nocase, scratch) {
             return None;
         }
         let mut starts = scratch.set.clone();
@@ -131,7 +226,7 @@ impl Part {
         }
         scratch.set.clear();
         scratch.set.push(start);
-        if !run(&self.elems, data, Dir::Forward, scratch) {
+        if !run(&self.elems, data, Dir::Forward, self.nocase, scratch) {
             return None;
         }
         scratch.set.iter().copied().min()
@@ -153,10 +248,10 @@ enum Dir {
 
 /// Runs `elems` over the position set in `scratch.set` (in order for forward, in reverse for backward).
 /// Returns false when the set becomes empty.
-fn run(elems: &[Elem], data: &[u8], dir: Dir, scratch: &mut Scratch) -> bool {
+fn run(elems: &[Elem], data: &[u8], dir: Dir, nocase: bool, scratch: &mut Scratch) -> bool {
     let step_one = |elem: &Elem, scratch: &mut Scratch| -> bool {
         scratch.next.clear();
-        step(elem, data, dir, &scratch.set, &mut scratch.next);
+        step(elem, data, dir, nocase, &scratch.set, &mut scratch.next);
         std::mem::swap(&mut scratch.set, &mut scratch.next);
         !scratch.set.is_empty()
     };
@@ -166,16 +261,17 @@ fn run(elems: &[Elem], data: &[u8], dir: Dir, scratch: &mut Scratch) -> bool {
     }
 }
 
-fn byte_matches(b: u8, value: u8, mask: u8) -> bool {
+fn byte_matches(b: u8, value: u8, mask: u8, nocase: bool) -> bool {
+    let b = if nocase { b.to_ascii_lowercase() } else { b };
     b & mask == value & mask
 }
 
-fn seq_matches(data: &[u8], at: usize, seq: &[(u8, u8)]) -> bool {
+fn seq_matches(data: &[u8], at: usize, seq: &[(u8, u8)], nocase: bool) -> bool {
     match data.get(at..at + seq.len()) {
         Some(window) => window
             .iter()
             .zip(seq)
-            .all(|(&b, &(v, m))| byte_matches(b, v, m)),
+            .all(|(&b, &(v, m))| byte_matches(b, v, m, nocase)),
         None => false,
     }
 }
@@ -184,21 +280,23 @@ fn is_word_boundary(b: u8) -> bool {
     !b.is_ascii_alphanumeric()
 }
 
-fn step(elem: &Elem, data: &[u8], dir: Dir, set: &[usize], out: &mut Vec<usize>) {
+fn step(elem: &Elem, data: &[u8], dir: Dir, nocase: bool, set: &[usize], out: &mut Vec<usize>) {
     let len = data.len();
     let mut needs_sort = false;
     match (elem, dir) {
         (Elem::Byte { value, mask }, Dir::Forward) => {
             out.extend(
                 set.iter()
-                    .filter(|&&s| s < len && byte_matches(data[s], *value, *mask))
+                    .filter(|&&s| s < len && byte_matches(data[s], *value, *mask, nocase))
                     .map(|&s| s + 1),
             );
         }
         (Elem::Byte { value, mask }, Dir::Backward) => {
             out.extend(
                 set.iter()
-                    .filter(|&&s| s > 0 && s <= len && byte_matches(data[s - 1], *value, *mask))
+                    .filter(|&&s| {
+                        s > 0 && s <= len && byte_matches(data[s - 1], *value, *mask, nocase)
+                    })
                     .map(|&s| s - 1),
             );
         }
@@ -236,7 +334,7 @@ fn step(elem: &Elem, data: &[u8], dir: Dir, set: &[usize], out: &mut Vec<usize>)
                     };
                     if let Some(at) = at
                         && at + width <= len
-                        && !alts.iter().any(|alt| seq_matches(data, at, alt))
+                        && !alts.iter().any(|alt| seq_matches(data, at, alt, nocase))
                     {
                         out.push(if dir == Dir::Forward { s + width } else { at });
                     }
@@ -247,7 +345,7 @@ fn step(elem: &Elem, data: &[u8], dir: Dir, set: &[usize], out: &mut Vec<usize>)
                             Dir::Backward => s.checked_sub(alt.len()),
                         };
                         if let Some(at) = at
-                            && seq_matches(data, at, alt)
+                            && seq_matches(data, at, alt, nocase)
                         {
                             out.push(if dir == Dir::Forward {
                                 s + alt.len()

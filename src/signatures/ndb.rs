@@ -57,6 +57,8 @@ pub(crate) fn parse_line(
         target,
         offset,
         pattern,
+        owner: None,
+        fullword: false,
     }))
 }
 

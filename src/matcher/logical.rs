@@ -1,0 +1,87 @@
+//! Logical signatures at scan time: the body matcher counts each hex subsignature's matches; here the
+//! target conditions are checked, PCRE subsignatures whose trigger holds are run, and the expression decides.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+use crate::filetype::FileType;
+use crate::signatures::ldb::{LogicalSig, SubSig};
+
+/// Most PCRE matches counted per subsignature and object.
+const MAX_PCRE_MATCHES: u32 = 1024;
+
+/// What the scanner knows of the object being matched.
+pub(crate) struct Subject<'d> {
+    pub(crate) data: &'d [u8],
+    pub(crate) target: u8,
+    /// The type of the container the object came out of (`Mail` for a MIME part).
+    pub(crate) container: Option<FileType>,
+}
+
+/// The names of the logical signatures that match, given the subsignature counts the body matcher made.
+pub(crate) fn evaluate<'a>(
+    sigs: &'a [LogicalSig],
+    subs: &HashMap<(u32, u8), u32>,
+    subject: &Subject<'_>,
+) -> Vec<&'a str> {
+    let mut by_sig: BTreeMap<u32, Vec<(u8, u32)>> = BTreeMap::new();
+    for (&(sig, sub), &n) in subs {
+        by_sig.entry(sig).or_default().push((sub, n));
+    }
+    let len = subject.data.len();
+    let mut out = Vec::new();
+    for (index, counts_found) in by_sig {
+        let Some(sig) = sigs.get(index as usize) else {
+            continue;
+        };
+        if sig.target != 0 && sig.target != subject.target {
+            continue;
+        }
+        if let Some((lo, hi)) = sig.file_size
+            && !(lo..=hi).contains(&(len as u64))
+        {
+            continue;
+        }
+        let in_right_container = match sig.container {
+            None => true,
+            Some(None) => false,
+            Some(Some(t)) => subject.container == Some(t),
+        };
+        if !in_right_container {
+            continue;
+        }
+        let mut counts = vec![0u32; sig.subs.len()];
+        for (sub, n) in counts_found {
+            if let Some(c) = counts.get_mut(sub as usize) {
+                *c = n;
+            }
+        }
+        for (i, sub) in sig.subs.iter().enumerate() {
+            let SubSig::Pcre(p) = sub else { continue };
+            if !p.trigger.eval(&counts).holds {
+                continue;
+            }
+            let mut n = 0;
+            for m in p.regex.find_iter(subject.data) {
+                let ok = if p.anchored {
+                    p.offset
+                        .window(len)
+                        .is_some_and(|(a, b)| (a..=b).contains(&m.start()))
+                } else {
+                    p.offset.allows(m.start(), len)
+                };
+                if ok {
+                    n += 1;
+                    if n >= MAX_PCRE_MATCHES {
+                        break;
+                    }
+                }
+            }
+            counts[i] = n;
+        }
+        if sig.expr.eval(&counts).holds {
+            out.push(sig.name.as_str());
+        }
+    }
+    out
+}

@@ -1,0 +1,225 @@
+//! Logical expressions of `.ldb` signatures: `(0&1)|2`, `0>5`, `(0|1|2)>3,2`, `3=0`.
+//!
+//! A comparison binds to the sub-expression just before it (a number or a parenthesised group); `&` and `|`
+//! are evaluated left to right. A sub-expression's value is whether it holds, how many matches its
+//! signatures made, and how many distinct signatures matched: `A=X,Y` means exactly X matches from at
+//! least Y distinct signatures.
+
+/// A parsed expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Expr {
+    Sub(u8),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Count {
+        inner: Box<Expr>,
+        op: Op,
+        count: u32,
+        distinct: Option<u32>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    Gt,
+    Lt,
+}
+
+/// A sub-expression's value.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Value {
+    pub(crate) holds: bool,
+    pub(crate) matches: u32,
+    /// Bit set of the signatures that matched (at most 64 subsignatures).
+    pub(crate) distinct: u64,
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.at).copied()
+    }
+
+    fn number(&mut self) -> Result<u32, String> {
+        let start = self.at;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.at += 1;
+        }
+        std::str::from_utf8(&self.s[start..self.at])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| format!("expected a number at position {start}"))
+    }
+
+    fn primary(&mut self) -> Result<Expr, String> {
+        let mut e = match self.peek() {
+            Some(b'(') => {
+                self.at += 1;
+                let e = self.expr()?;
+                if self.peek() != Some(b')') {
+                    return Err(format!("expected ')' at position {}", self.at));
+                }
+                self.at += 1;
+                e
+            }
+            Some(c) if c.is_ascii_digit() => {
+                let n = self.number()?;
+                if n >= 64 {
+                    return Err(format!("subsignature {n} is beyond the 64 allowed"));
+                }
+                Expr::Sub(n as u8)
+            }
+            _ => return Err(format!("unexpected character at position {}", self.at)),
+        };
+        while let Some(op) = match self.peek() {
+            Some(b'=') => Some(Op::Eq),
+            Some(b'>') => Some(Op::Gt),
+            Some(b'<') => Some(Op::Lt),
+            _ => None,
+        } {
+            self.at += 1;
+            let count = self.number()?;
+            let distinct = if self.peek() == Some(b',') {
+                self.at += 1;
+                Some(self.number()?)
+            } else {
+                None
+            };
+            e = Expr::Count {
+                inner: Box::new(e),
+                op,
+                count,
+                distinct,
+            };
+        }
+        Ok(e)
+    }
+
+    fn expr(&mut self) -> Result<Expr, String> {
+        let mut left = self.primary()?;
+        loop {
+            match self.peek() {
+                Some(b'&') => {
+                    self.at += 1;
+                    left = Expr::And(Box::new(left), Box::new(self.primary()?));
+                }
+                Some(b'|') => {
+                    self.at += 1;
+                    left = Expr::Or(Box::new(left), Box::new(self.primary()?));
+                }
+                _ => return Ok(left),
+            }
+        }
+    }
+}
+
+/// Parses an expression; the error names the position.
+pub(crate) fn parse(text: &str) -> Result<Expr, String> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        at: 0,
+    };
+    let e = p.expr()?;
+    if p.at != text.len() {
+        return Err(format!("unexpected character at position {}", p.at));
+    }
+    Ok(e)
+}
+
+impl Expr {
+    /// The highest subsignature index used.
+    pub(crate) fn max_sub(&self) -> u8 {
+        match self {
+            Expr::Sub(n) => *n,
+            Expr::And(a, b) | Expr::Or(a, b) => a.max_sub().max(b.max_sub()),
+            Expr::Count { inner, .. } => inner.max_sub(),
+        }
+    }
+
+    /// Evaluates with the number of matches of each subsignature.
+    pub(crate) fn eval(&self, counts: &[u32]) -> Value {
+        match self {
+            Expr::Sub(n) => {
+                let m = counts.get(*n as usize).copied().unwrap_or(0);
+                Value {
+                    holds: m > 0,
+                    matches: m,
+                    distinct: if m > 0 { 1 << n } else { 0 },
+                }
+            }
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                let (x, y) = (a.eval(counts), b.eval(counts));
+                let holds = if matches!(self, Expr::And(..)) {
+                    x.holds && y.holds
+                } else {
+                    x.holds || y.holds
+                };
+                Value {
+                    holds,
+                    matches: x.matches.saturating_add(y.matches),
+                    distinct: x.distinct | y.distinct,
+                }
+            }
+            Expr::Count {
+                inner,
+                op,
+                count,
+                distinct,
+            } => {
+                let v = inner.eval(counts);
+                let by_count = match op {
+                    Op::Eq => v.matches == *count,
+                    Op::Gt => v.matches > *count,
+                    Op::Lt => v.matches < *count,
+                };
+                let by_distinct = distinct.is_none_or(|d| v.distinct.count_ones() >= d);
+                Value {
+                    holds: by_count && by_distinct,
+                    ..v
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_table() {
+        // (expression, matches per subsignature, holds)
+        let table: &[(&str, &[u32], bool)] = &[
+            ("0", &[1], true),
+            ("0", &[0], false),
+            ("0&1", &[1, 1], true),
+            ("0&1", &[1, 0], false),
+            ("0|1", &[0, 2], true),
+            ("(0&1)|2", &[0, 0, 1], true),
+            ("0>2", &[3], true),
+            ("0>2", &[2], false),
+            ("0<2", &[1], true),
+            ("0=0", &[0], true),
+            ("(0&1&2&(3=0))", &[1, 1, 1, 0], true),
+            ("(0&1&2&(3=0))", &[1, 1, 1, 1], false),
+            ("(0|1|2)>3,2", &[4, 0, 0], false),
+            ("(0|1|2)>3,2", &[3, 1, 0], true),
+            ("0&1>50", &[1, 51], true),
+            ("0&1>50", &[1, 50], false),
+            ("(0>20)&1&2", &[21, 1, 1], true),
+            ("(0|1)=2,2", &[1, 1], true),
+        ];
+        for (text, counts, want) in table {
+            let e = parse(text).unwrap_or_else(|err| panic!("{text}: {err}"));
+            assert_eq!(e.eval(counts).holds, *want, "{text} with {counts:?}");
+        }
+        for bad in ["", "0&", "(0", "0)", "a", "0>x", "64", "0&&1"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}
