@@ -33,7 +33,11 @@ for t in "${targets[@]}"; do
   echo "== fuzzing $t for ${seconds}s"
   if ! cargo +nightly fuzz run -O "$t" "corpus/$t" -- -dict=dict/mime.dict -max_total_time="$seconds" \
         -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 2> "corpus/$t.log"; then
-    echo "!! $t found a crash:" >&2
+    if ls "artifacts/$t"/* >/dev/null 2>&1; then
+      echo "!! $t found a crash (input in fuzz/artifacts/$t/):" >&2
+    else
+      echo "!! $t did not run:" >&2
+    fi
     tail -n 40 "corpus/$t.log" >&2
     status=1
   fi
