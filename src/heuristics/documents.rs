@@ -32,25 +32,8 @@ fn pdf_name(data: &[u8], name: &str) -> bool {
     if contains(data, name.as_bytes()) {
         return true;
     }
-    // An escaped form (/J#61vaScript) needs a `#` right after a slash somewhere: look only then.
-    let mut decoded = Vec::new();
-    let mut any = false;
-    let mut i = 0;
-    while i < data.len() {
-        if data[i] == b'#'
-            && let Some(v) = data
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            decoded.push(v);
-            i += 3;
-            any = true;
-            continue;
-        }
-        decoded.push(data[i]);
-        i += 1;
-    }
+    // An escaped form (/J#61vaScript) is looked for only when the data has escapes at all.
+    let (decoded, any) = crate::decode::unescape_hex(data, b'#');
     any && contains(&decoded, name.as_bytes())
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{SignatureSet, flevel_skip, lines};
+use super::{SignatureSet, flevel_skip, load_lines};
 use crate::error::{Error, Result};
 
 /// Which hash a signature holds.
@@ -110,24 +110,14 @@ pub(crate) fn load(set: &mut SignatureSet, path: &Path, bytes: &[u8], allow: boo
         f => f,
     }
     .to_string();
-    for line in lines(path, bytes) {
-        let (n, text) = line?;
-        match parse_line(path, n, text)? {
-            Ok(sig) => {
-                if allow {
-                    set.allow.push(sig);
-                } else {
-                    set.hashes.push(sig);
-                }
-                set.report.count(&format);
-            }
-            Err(reason) => {
-                let name = text.split(':').nth(2).unwrap_or("");
-                set.report.skip(path, n, name, reason);
-            }
+    load_lines(set, path, bytes, ':', 2, parse_line, |set, sig| {
+        if allow {
+            set.allow.push(sig);
+        } else {
+            set.hashes.push(sig);
         }
-    }
-    Ok(())
+        set.report.count(&format);
+    })
 }
 
 #[cfg(test)]

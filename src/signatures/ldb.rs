@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::expr::{self, Expr};
 use super::offset::{self, Offset, Parsed};
-use super::{SignatureSet, flevel_skip, hexsig, lines};
+use super::{SignatureSet, flevel_skip, hexsig, load_lines};
 use crate::error::{Error, Result};
 use crate::filetype::FileType;
 use crate::matcher::pattern::Pattern;
@@ -316,23 +316,21 @@ pub(crate) fn parse_line(
 }
 
 pub(crate) fn load(set: &mut SignatureSet, path: &Path, bytes: &[u8]) -> Result<()> {
-    for line in lines(path, bytes) {
-        let (n, text) = line?;
-        match parse_line(path, n, text)? {
-            Ok((sig, support)) => {
-                set.logical.push(sig);
-                set.report.count("ldb");
-                if support == Support::Partial {
-                    set.report.count("ldb-partial");
-                }
+    load_lines(
+        set,
+        path,
+        bytes,
+        ';',
+        0,
+        parse_line,
+        |set, (sig, support)| {
+            set.logical.push(sig);
+            set.report.count("ldb");
+            if support == Support::Partial {
+                set.report.count("ldb-partial");
             }
-            Err(reason) => {
-                let name = text.split(';').next().unwrap_or("");
-                set.report.skip(path, n, name, reason);
-            }
-        }
-    }
-    Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

@@ -204,6 +204,30 @@ pub(crate) fn lines<'a>(
         })
 }
 
+/// The loop every line-based format shares: parse each line; keep what parses, report what is skipped (with
+/// the name the line gives, its field `name_field` split by `separator`), stop at the first malformed line.
+pub(crate) fn load_lines<T>(
+    set: &mut SignatureSet,
+    path: &Path,
+    bytes: &[u8],
+    separator: char,
+    name_field: usize,
+    parse: impl Fn(&Path, usize, &str) -> Result<std::result::Result<T, String>>,
+    mut keep: impl FnMut(&mut SignatureSet, T),
+) -> Result<()> {
+    for line in lines(path, bytes) {
+        let (n, text) = line?;
+        match parse(path, n, text)? {
+            Ok(sig) => keep(set, sig),
+            Err(reason) => {
+                let name = text.split(separator).nth(name_field).unwrap_or("");
+                set.report.skip(path, n, name, reason);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What the loader does with a file, by its extension.
 enum Format {
     Container,

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::offset::{self, Parsed};
-use super::{BodySig, SignatureSet, flevel_skip, hexsig, lines};
+use super::{BodySig, SignatureSet, flevel_skip, hexsig, load_lines};
 use crate::error::{Error, Result};
 
 /// The highest target type ClamAV defines (14: "other").
@@ -63,20 +63,10 @@ pub(crate) fn parse_line(
 }
 
 pub(crate) fn load(set: &mut SignatureSet, path: &Path, bytes: &[u8]) -> Result<()> {
-    for line in lines(path, bytes) {
-        let (n, text) = line?;
-        match parse_line(path, n, text)? {
-            Ok(sig) => {
-                set.body.push(sig);
-                set.report.count("ndb");
-            }
-            Err(reason) => {
-                let name = text.split(':').next().unwrap_or("");
-                set.report.skip(path, n, name, reason);
-            }
-        }
-    }
-    Ok(())
+    load_lines(set, path, bytes, ':', 0, parse_line, |set, sig| {
+        set.body.push(sig);
+        set.report.count("ndb");
+    })
 }
 
 #[cfg(test)]
