@@ -151,14 +151,31 @@ fn has(hay: &[u8], needle: &str) -> bool {
     memchr::memmem::find(hay, needle.as_bytes()).is_some()
 }
 
+/// Where `needle` next occurs in `hay` from `from` (SIMD search).
+fn find_from(hay: &[u8], from: usize, needle: &str) -> Option<usize> {
+    memchr::memmem::find(hay.get(from..)?, needle.as_bytes()).map(|i| from + i)
+}
+
+/// Where the next `>` is from `from`, or the end.
+fn tag_end(hay: &[u8], from: usize) -> usize {
+    hay.get(from..)
+        .and_then(|rest| memchr::memchr(b'>', rest))
+        .map_or(hay.len(), |i| from + i)
+}
+
+/// A slice of the original bytes as text (only small pieces are ever converted).
+fn text_of(data: &[u8], start: usize, end: usize) -> String {
+    String::from_utf8_lossy(data.get(start..end.max(start)).unwrap_or(&[])).into_owned()
+}
+
 pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str, String)>) {
     if memchr::memchr(b'<', data).is_none() {
         return;
     }
-    // One lower-case copy; every check below is a SIMD substring search over it.
-    let text = String::from_utf8_lossy(data);
-    let lower = text.to_ascii_lowercase();
-    let lb = lower.as_bytes();
+    // One lower-case copy of the bytes (same offsets as the original); every check below is a SIMD
+    // substring search over it, and only the small pieces reported are converted to text.
+    let lb = data.to_ascii_lowercase();
+    let lb = lb.as_slice();
     if has(lb, "<script") {
         let decodes = has(lb, "atob(") || has(lb, "base64,") || has(lb, "fromcharcode");
         let builds =
@@ -174,10 +191,9 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
         has(lb, "type=\"password\"") || has(lb, "type='password'") || has(lb, "type=password");
     if password {
         let mut at = 0;
-        while let Some(i) = lower[at..].find("<form") {
-            let start = at + i;
-            let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
-            if let Some(action) = attribute(&text[start..end], "action")
+        while let Some(start) = find_from(lb, at, "<form") {
+            let end = tag_end(lb, start);
+            if let Some(action) = attribute(&text_of(data, start, end), "action")
                 && let Some(host) = host_of(&action)
             {
                 found.push((
@@ -189,12 +205,11 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
             at = end;
         }
     }
-    if let Some(i) = lower
-        .find("http-equiv=\"refresh\"")
-        .or_else(|| lower.find("http-equiv=refresh"))
+    if let Some(i) = find_from(lb, 0, "http-equiv=\"refresh\"")
+        .or_else(|| find_from(lb, 0, "http-equiv=refresh"))
     {
-        let tag_end = lower[i..].find('>').map_or(lower.len(), |e| i + e);
-        if lower[i..tag_end].contains("url=") {
+        let end = tag_end(lb, i);
+        if has(&lb[i..end], "url=") {
             found.push((
                 HTML_META_REFRESH,
                 "meta refresh to another address".to_string(),
@@ -205,21 +220,18 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
     let mut at = 0;
     let mut links = 0;
     let (mut spoofed, mut ip, mut puny) = (false, false, false);
-    while let Some(i) = lower[at..].find("<a") {
-        let start = at + i;
+    while let Some(start) = find_from(lb, at, "<a") {
         at = start + 2;
-        if !lower[at..].starts_with(|c: char| c.is_ascii_whitespace()) {
+        if !lb.get(at).is_some_and(|c| c.is_ascii_whitespace()) {
             continue;
         }
         links += 1;
         if links > MAX_LINKS {
             break;
         }
-        let tag_end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
-        let close = lower[tag_end..]
-            .find("</a")
-            .map_or(lower.len(), |e| tag_end + e);
-        let Some(href) = attribute(&text[start..tag_end], "href") else {
+        let open_end = tag_end(lb, start);
+        let close = find_from(lb, open_end, "</a").unwrap_or(lb.len());
+        let Some(href) = attribute(&text_of(data, start, open_end), "href") else {
             continue;
         };
         let Some(host) = host_of(&href) else { continue };
@@ -232,7 +244,7 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
             found.push((PUNYCODE_HOST, format!("a link to {host}")));
         }
         if !spoofed {
-            let shown = strip_tags(&text[(tag_end + 1).min(close)..close]);
+            let shown = strip_tags(&text_of(data, (open_end + 1).min(close), close));
             if let Some(shown_domain) = domain_in_text(&shown)
                 && registrable(&shown_domain) != registrable(&host)
             {
