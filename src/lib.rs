@@ -48,6 +48,7 @@ mod mime;
 mod scan;
 mod session;
 mod signatures;
+mod smtp;
 mod unpack;
 mod verdict;
 
@@ -61,6 +62,7 @@ pub use heuristics::{Finding, HeuristicMode, Heuristics};
 pub use limits::{LimitName, Limits};
 pub use session::ScanSession;
 pub use signatures::{LoadReport, SkippedSignature};
+pub use smtp::{OnIncomplete, OnSuspicious, SmtpPolicy, SmtpReply};
 pub use verdict::{
     Damage, Detection, DetectionKind, Location, Status, Unscanned, UnscannedReason, Verdict,
 };
