@@ -435,6 +435,9 @@ impl<'a> Scan<'a, '_> {
         for d in listing.damage {
             self.damage(&obj.location, d);
         }
+        if listing.truncated {
+            self.limit(LimitName::MaxFiles, obj.location.clone());
+        }
         for (name, reason) in listing.unscanned {
             let location = obj.location.child(&quoted(&name));
             if reason == UnscannedReason::Encrypted {

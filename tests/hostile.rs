@@ -81,3 +81,24 @@ fn base64_of_a_gigabyte_from_a_small_zip() {
         "{l:?}"
     );
 }
+
+#[test]
+fn many_members_with_data_descriptors_and_no_directory() {
+    // 100,000 stored members whose sizes are "in a data descriptor" that never comes: each member's end must
+    // be found without scanning the rest of the archive again, and the listing stops at its cap.
+    let mut z = Vec::new();
+    for i in 0..100_000u32 {
+        z.extend(b"PK\x03\x04\x14\x00\x08\x00\x00\x00\x00\x00\x21\x00\x00\x00\x00\x00");
+        z.extend([0u8; 8]);
+        z.extend(6u16.to_le_bytes());
+        z.extend([0u8, 0]);
+        z.extend(format!("{:06}", i % 1_000_000).as_bytes());
+        z.extend(b"data");
+    }
+    let m = format!(
+        "Subject: many\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--z--\r\n",
+        base64(&z)
+    );
+    let v = scan("100,000 members with data descriptors", m.as_bytes());
+    assert!(limits(&v).contains(&LimitName::MaxFiles), "{:?}", limits(&v));
+}

@@ -49,6 +49,8 @@ pub(crate) struct Listing {
     pub(crate) entries: Vec<Entry>,
     pub(crate) unscanned: Vec<(String, UnscannedReason)>,
     pub(crate) damage: Vec<String>,
+    /// More members than [`zip::MAX_LISTED`]: the rest were not listed.
+    pub(crate) truncated: bool,
 }
 
 /// One member taken out of a container.

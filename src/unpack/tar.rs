@@ -142,10 +142,13 @@ pub(crate) fn list(data: &[u8]) -> Listing<'_> {
 /// Lists a tar archive as extractable entries (ranges of the archive).
 pub(crate) fn entries(data: &[u8]) -> super::Listing {
     let listing = list(data);
+    let truncated = listing.entries.len() > super::zip::MAX_LISTED;
     super::Listing {
+        truncated,
         entries: listing
             .entries
             .into_iter()
+            .take(super::zip::MAX_LISTED)
             .map(|e| super::Entry {
                 name: e.name,
                 range: e.start..e.start + e.data.len(),

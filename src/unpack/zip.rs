@@ -177,22 +177,44 @@ fn local_header(data: &[u8], at: usize) -> Option<Local> {
     })
 }
 
-/// For a member whose sizes are in a trailing data descriptor: where its stored data ends.
-fn descriptor_end(data: &[u8], start: usize) -> usize {
-    let rest = &data[start.min(data.len())..];
-    for p in memchr::memmem::find_iter(rest, DESCRIPTOR_SIG) {
-        if u32_at(rest, p + 8).is_some_and(|c| c as usize == p) {
-            return start + p;
+/// Positions of every signature that can end a stored member, found once per archive, so that finding
+/// where each member ends costs a binary search, not a scan of the rest of the archive.
+struct Markers {
+    descriptors: Vec<usize>,
+    headers: Vec<usize>,
+}
+
+impl Markers {
+    fn new(data: &[u8]) -> Markers {
+        let descriptors: Vec<usize> = memchr::memmem::find_iter(data, DESCRIPTOR_SIG).collect();
+        let mut headers: Vec<usize> = memchr::memmem::find_iter(data, LOCAL_SIG)
+            .chain(memchr::memmem::find_iter(data, CENTRAL_SIG))
+            .chain(descriptors.iter().copied())
+            .collect();
+        headers.sort_unstable();
+        Markers {
+            descriptors,
+            headers,
         }
     }
-    // No descriptor that fits: up to the next header of any kind.
-    let next = [LOCAL_SIG, CENTRAL_SIG, DESCRIPTOR_SIG]
-        .iter()
-        .filter_map(|s| memchr::memmem::find(rest, *s))
-        .min()
-        .unwrap_or(rest.len());
-    start + next
+
+    /// For a stored member whose sizes are in a trailing data descriptor: where its data ends. The first
+    /// descriptors after it are tried (one whose compressed size fits is the end); failing that, the next
+    /// header of any kind.
+    fn stored_end(&self, data: &[u8], start: usize) -> usize {
+        let first = self.descriptors.partition_point(|&p| p < start);
+        for &p in self.descriptors[first..].iter().take(64) {
+            if u32_at(data, p + 8).is_some_and(|c| c as usize == p - start) {
+                return p;
+            }
+        }
+        let next = self.headers.partition_point(|&p| p < start);
+        self.headers.get(next).copied().unwrap_or(data.len())
+    }
 }
+
+/// Most members listed from one archive: past this the listing stops and the scanner reports MaxFiles.
+pub(crate) const MAX_LISTED: usize = 1 << 16;
 
 fn method_name(method: u16) -> String {
     match method {
@@ -231,6 +253,7 @@ fn inflate(
 /// Unpacks a zip archive.
 pub(crate) fn list(data: &[u8]) -> Listing {
     let mut out = Listing::default();
+    let markers = Markers::new(data);
     let central = central_directory(data, &mut out.damage);
     // Every member to extract: (local header offset, what the directory says of it, if anything).
     let mut todo: Vec<(usize, Option<CentralEntry>)> = Vec::new();
@@ -293,6 +316,10 @@ pub(crate) fn list(data: &[u8]) -> Listing {
             "{hidden} local entries not in the central directory"
         ));
     }
+    if todo.len() > MAX_LISTED {
+        todo.truncate(MAX_LISTED);
+        out.truncated = true;
+    }
     for (off, entry) in todo {
         let Some(local) = local_header(data, off) else {
             if let Some(e) = entry {
@@ -329,7 +356,7 @@ pub(crate) fn list(data: &[u8]) -> Listing {
         let end = if compressed == 0 && flags & 8 != 0 {
             // Sizes follow in a data descriptor: compressed streams end by themselves.
             if method == 0 {
-                descriptor_end(data, start)
+                markers.stored_end(data, start)
             } else {
                 data.len()
             }
