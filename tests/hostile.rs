@@ -100,5 +100,9 @@ fn many_members_with_data_descriptors_and_no_directory() {
         base64(&z)
     );
     let v = scan("100,000 members with data descriptors", m.as_bytes());
-    assert!(limits(&v).contains(&LimitName::MaxFiles), "{:?}", limits(&v));
+    assert!(
+        limits(&v).contains(&LimitName::MaxFiles),
+        "{:?}",
+        limits(&v)
+    );
 }
