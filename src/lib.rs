@@ -30,6 +30,11 @@
 //! that does this, and where the verdict is made, is `scan.rs`. Signature formats are parsed in
 //! `signatures/`, one file per format.
 //!
+//! Signatures are ClamAV's: hashes (`.hdb`, `.hsb`), body signatures (`.ndb`) and logical signatures (`.ldb`,
+//! with PCRE subsignatures), allow- and ignore-lists, and `.cvd`/`.cld` containers. Beside them, a heuristic
+//! scorer (`heuristics/`, [`Heuristics`]) turns what the scan saw into named findings with points and reasons
+//! ([`Verdict::findings`]), and [`SmtpPolicy`] turns a verdict into the reply for the final dot.
+//!
 //! ## Bad input is data
 //! Malformed MIME, broken encodings and hostile archives never make a scan fail: the [`Verdict`] lists the
 //! [`Damage`] seen, the objects that could not be [`Unscanned`] (encrypted members), and any [`Limits`]
