@@ -111,8 +111,9 @@ pub(crate) fn scan_message(
         scan.limit(LimitName::MaxMessageSize, Location::root());
     }
     // A message has a header block; anything else (an attachment saved alone) is scanned as a file.
-    let (fields, _, _) = crate::mime::header::parse_block(message);
-    let role = if !fields.is_empty() || filetype::detect(message) == FileType::Mail {
+    let role = if crate::mime::header::has_header(message)
+        || filetype::detect(message) == FileType::Mail
+    {
         Role::Message
     } else {
         Role::Payload
@@ -302,7 +303,7 @@ impl<'a> Scan<'a, '_> {
                 self.collector.object(self.heuristics, &facts);
                 match file_type {
                     // Walked as a message only if it has a header block, or it would be its own body.
-                    FileType::Mail if !crate::mime::header::parse_block(&obj.data).0.is_empty() => {
+                    FileType::Mail if crate::mime::header::has_header(&obj.data) => {
                         self.walk(obj, true)
                     }
                     FileType::Zip | FileType::Tar => self.list_members(obj, file_type),

@@ -161,12 +161,7 @@ fn looks_like_mail(data: &[u8]) -> bool {
     }
     // The first line must be a header field, and two known fields must be among the first lines, before
     // any blank line: a quoted reply ("Bob wrote:" then "To: ...") is text, not a message.
-    let first = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let first_is_field = first
-        .iter()
-        .position(|&b| b == b':')
-        .is_some_and(|colon| colon > 0 && first[..colon].iter().all(|&b| b > b' ' && b < 0x7f));
-    if !first_is_field {
+    if !crate::mime::header::has_header(head) {
         return false;
     }
     let mut known = 0;

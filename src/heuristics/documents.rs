@@ -27,14 +27,30 @@ fn contains(data: &[u8], needle: &[u8]) -> bool {
     memmem::find(data, needle).is_some()
 }
 
-/// Whether a PDF name token (`/JavaScript`) appears, also with `#xx` escapes in its letters.
-fn pdf_name(data: &[u8], name: &str) -> bool {
-    if contains(data, name.as_bytes()) {
-        return true;
+/// A PDF's bytes, and the same with `#xx` name escapes decoded (only when it has any), made once so that
+/// each name looked for costs one search of each.
+struct PdfNames<'a> {
+    data: &'a [u8],
+    unescaped: Option<Vec<u8>>,
+}
+
+impl<'a> PdfNames<'a> {
+    fn new(data: &'a [u8]) -> PdfNames<'a> {
+        let (decoded, any) = crate::decode::unescape_hex(data, b'#');
+        PdfNames {
+            data,
+            unescaped: any.then_some(decoded),
+        }
     }
-    // An escaped form (/J#61vaScript) is looked for only when the data has escapes at all.
-    let (decoded, any) = crate::decode::unescape_hex(data, b'#');
-    any && contains(&decoded, name.as_bytes())
+
+    /// Whether a name token (`/JavaScript`) appears, plainly or escaped (`/J#61vaScript`).
+    fn has(&self, name: &str) -> bool {
+        contains(self.data, name.as_bytes())
+            || self
+                .unescaped
+                .as_deref()
+                .is_some_and(|d| contains(d, name.as_bytes()))
+    }
 }
 
 pub(crate) fn inspect(
@@ -55,18 +71,19 @@ pub(crate) fn inspect(
             }
         }
         FileType::Pdf => {
-            if pdf_name(data, "/JavaScript") || pdf_name(data, "/JS") {
-                let open = if pdf_name(data, "/OpenAction") || pdf_name(data, "/AA") {
+            let pdf = PdfNames::new(data);
+            if pdf.has("/JavaScript") || pdf.has("/JS") {
+                let open = if pdf.has("/OpenAction") || pdf.has("/AA") {
                     ", run on open"
                 } else {
                     ""
                 };
                 found.push((PDF_JAVASCRIPT, format!("JavaScript in a PDF{open}")));
             }
-            if pdf_name(data, "/Launch") {
+            if pdf.has("/Launch") {
                 found.push((PDF_LAUNCH, "a /Launch action".to_string()));
             }
-            if pdf_name(data, "/EmbeddedFile") {
+            if pdf.has("/EmbeddedFile") {
                 found.push((PDF_EMBEDDED, "an embedded file".to_string()));
             }
         }

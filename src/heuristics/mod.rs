@@ -244,11 +244,16 @@ pub(crate) struct ObjectFacts<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Collector {
     pub(crate) findings: Vec<Finding>,
+    /// (rule, location) of every finding kept, so that a repeated one is dropped in constant time.
+    seen: std::collections::HashSet<(&'static str, Location)>,
     encrypted: Vec<Location>,
     /// Text bodies seen: where a password for an encrypted archive would be given.
     text_bodies: Vec<Location>,
     broken: Option<(Location, String)>,
 }
+
+/// Most findings listed in one verdict.
+const MAX_FINDINGS: usize = 256;
 
 /// How much of an object the content heuristics read: enough for any header or script, bounded for speed.
 const INSPECT_LIMIT: usize = 4 << 20;
@@ -272,7 +277,9 @@ impl Collector {
             alert: config.alerts(rule),
             reason,
         };
-        if !self.findings.contains(&finding) {
+        // Past MAX_FINDINGS a hostile message (10,000 members named .exe) gets no more entries; the score
+        // counts each rule once anyway.
+        if self.findings.len() < MAX_FINDINGS && self.seen.insert((rule, location.clone())) {
             self.findings.push(finding);
         }
     }

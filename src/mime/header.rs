@@ -15,17 +15,42 @@ fn is_field_name(name: &[u8]) -> bool {
     !name.is_empty() && name.iter().all(|&b| b > b' ' && b < 0x7f && b != b':')
 }
 
+/// If a line (without its line end) is a header field, the field name and where its colon is.
+fn field_line(content: &[u8]) -> Option<(&[u8], usize)> {
+    if content.first().is_none_or(|c| matches!(c, b' ' | b'\t')) {
+        return None;
+    }
+    let colon = memchr::memchr(b':', content)?;
+    let name = &content[..colon];
+    let name = name.strip_suffix(b" ").unwrap_or(name);
+    is_field_name(name).then_some((name, colon))
+}
+
+/// Where the header block starts: after a leading mbox `From ` line, if any.
+fn block_start(bytes: &[u8]) -> usize {
+    if bytes.starts_with(b"From ") {
+        memchr::memchr(b'\n', bytes).map_or(bytes.len(), |p| p + 1)
+    } else {
+        0
+    }
+}
+
+/// Whether an entity has a header block at all (what `parse_block` would find at least one field in),
+/// without collecting its fields.
+pub(crate) fn has_header(bytes: &[u8]) -> bool {
+    let rest = &bytes[block_start(bytes)..];
+    let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+    field_line(line.strip_suffix(b"\r").unwrap_or(line)).is_some()
+}
+
 /// Splits an entity into its header fields and the offset where its body starts.
 ///
 /// The header block ends at the first blank line; a line that is neither a field nor a continuation also
 /// ends it (and starts the body), as mail clients do. A leading mbox `From ` line is skipped.
 pub(crate) fn parse_block(bytes: &[u8]) -> (Vec<Field>, usize, bool) {
     let mut fields: Vec<Field> = Vec::new();
-    let mut at = 0;
+    let mut at = block_start(bytes);
     let mut truncated = false;
-    if bytes.starts_with(b"From ") {
-        at = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |p| p + 1);
-    }
     while at < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |p| at + p + 1);
         let line = &bytes[at..end];
@@ -43,14 +68,9 @@ pub(crate) fn parse_block(bytes: &[u8]) -> (Vec<Field>, usize, bool) {
                 None => return (fields, at, truncated),
             }
         } else {
-            let Some(colon) = memchr::memchr(b':', content) else {
+            let Some((name, colon)) = field_line(content) else {
                 return (fields, at, truncated);
             };
-            let name = &content[..colon];
-            let name = name.strip_suffix(b" ").unwrap_or(name);
-            if !is_field_name(name) {
-                return (fields, at, truncated);
-            }
             if fields.len() < MAX_FIELDS {
                 fields.push(Field {
                     name: String::from_utf8_lossy(name).to_ascii_lowercase(),
@@ -273,6 +293,22 @@ mod tests {
         let (fields, body, _) = parse_block(b"just text\nmore");
         assert!(fields.is_empty());
         assert_eq!(body, 0);
+        // has_header agrees with parse_block.
+        for input in [
+            &msg[..],
+            b"just text\nmore",
+            b"Subject: x",
+            b" folded: no",
+            b"From x\r\nTo: y\r\n",
+            b"",
+        ] {
+            assert_eq!(
+                has_header(input),
+                !parse_block(input).0.is_empty(),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 
     #[test]

@@ -38,7 +38,12 @@ pub(crate) struct Value {
 struct Parser<'a> {
     s: &'a [u8],
     at: usize,
+    depth: usize,
 }
+
+/// Deepest parenthesis nesting accepted: the parser recurses once per level, so a hostile database must
+/// not choose the depth of the stack.
+const MAX_DEPTH: usize = 64;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<u8> {
@@ -60,7 +65,12 @@ impl Parser<'_> {
         let mut e = match self.peek() {
             Some(b'(') => {
                 self.at += 1;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("parentheses nested deeper than {MAX_DEPTH}"));
+                }
                 let e = self.expr()?;
+                self.depth -= 1;
                 if self.peek() != Some(b')') {
                     return Err(format!("expected ')' at position {}", self.at));
                 }
@@ -123,6 +133,7 @@ pub(crate) fn parse(text: &str) -> Result<Expr, String> {
     let mut p = Parser {
         s: text.as_bytes(),
         at: 0,
+        depth: 0,
     };
     let e = p.expr()?;
     if p.at != text.len() {
@@ -221,5 +232,9 @@ mod tests {
         for bad in ["", "0&", "(0", "0)", "a", "0>x", "64", "0&&1"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        let deep = format!("{}0{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
+        let ok = format!("{}0{}", "(".repeat(64), ")".repeat(64));
+        assert!(parse(&ok).is_ok());
     }
 }
