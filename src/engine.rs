@@ -162,15 +162,17 @@ impl EngineBuilder {
             logical.retain(|s| !ignored.contains(&s.name));
         }
         // Each hex subsignature of a logical signature joins the body matcher, which counts its matches.
-        for (i, l) in logical.iter().enumerate() {
-            for (j, sub) in l.subs.iter().enumerate() {
+        // The patterns move there: the logical signature keeps only what its expression needs.
+        for (i, l) in logical.iter_mut().enumerate() {
+            let target = l.target;
+            for (j, sub) in l.subs.iter_mut().enumerate() {
                 if let SubSig::Hex(h) = sub {
-                    for pattern in &h.patterns {
+                    for pattern in std::mem::take(&mut h.patterns) {
                         body.push(BodySig {
                             name: String::new(),
-                            target: l.target,
+                            target,
                             offset: h.offset,
-                            pattern: pattern.clone(),
+                            pattern,
                             owner: Some((i as u32, j as u8)),
                             fullword: h.fullword,
                         });

@@ -1,5 +1,5 @@
-//! Where patterns are matched: the body-signature matcher (atoms in one Aho-Corasick automaton, then exact
-//! verification of each candidate) and the size-keyed hash index.
+//! Where patterns are matched: the body-signature matcher (atoms found by a filter-first search,
+//! [`filter`], then exact verification of each candidate) and the size-keyed hash index.
 //!
 //! Compilation: every part of every body signature gets an atom, the best run of exact bytes in it
 //! ([`pattern`]); identical atoms are shared. Signatures whose offset allows only a few start positions
@@ -8,15 +8,15 @@
 //! single-part signature matches as soon as one part verifies at an offset it allows, and a multi-part one
 //! when its parts occur in order with their minimum gaps between them.
 
+pub(crate) mod filter;
 pub(crate) mod hashes;
 pub(crate) mod logical;
 pub(crate) mod pattern;
 
 use std::collections::{HashMap, HashSet};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-
 use crate::signatures::BodySig;
+use filter::{AtomSet, AtomSetBuilder};
 use pattern::Scratch;
 
 /// Occurrences kept per signature part and object; beyond this, later ones are dropped.
@@ -26,20 +26,6 @@ const MAX_OCCURRENCES: usize = 4096;
 struct AtomUse {
     sig: u32,
     part: u16,
-}
-
-/// Atoms being collected for one automaton: the atoms, their ids, and who uses each.
-#[derive(Default)]
-struct AtomTable {
-    atoms: Vec<Vec<u8>>,
-    ids: HashMap<Vec<u8>, usize>,
-    users: Vec<Vec<AtomUse>>,
-}
-
-/// One automaton over atoms, and who uses each atom.
-struct Atoms {
-    automaton: AhoCorasick,
-    users: Vec<Vec<AtomUse>>,
 }
 
 /// Most matches counted for one subsignature in one object: enough for any count a signature asks.
@@ -57,8 +43,11 @@ pub(crate) struct Hits<'a> {
 /// The compiled body signatures.
 pub(crate) struct BodyMatcher {
     sigs: Vec<BodySig>,
-    /// Exact atoms, and atoms of case-insensitive parts (matched without case).
-    atoms: Vec<Atoms>,
+    /// Every atom, exact or case-insensitive.
+    atoms: AtomSet,
+    /// The parts that use atom `a` are `users[user_offsets[a]..user_offsets[a + 1]]`.
+    user_offsets: Vec<u32>,
+    users: Vec<AtomUse>,
     anchored: Vec<u32>,
     unanchored: Vec<AtomUse>,
 }
@@ -67,10 +56,7 @@ impl std::fmt::Debug for BodyMatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BodyMatcher")
             .field("signatures", &self.sigs.len())
-            .field(
-                "atoms",
-                &self.atoms.iter().map(|a| a.users.len()).sum::<usize>(),
-            )
+            .field("atoms", &self.atoms)
             .finish()
     }
 }
@@ -81,8 +67,8 @@ fn word_byte(b: u8) -> bool {
 
 impl BodyMatcher {
     pub(crate) fn new(sigs: Vec<BodySig>) -> BodyMatcher {
-        // Two tables: exact atoms, and atoms of case-insensitive parts.
-        let mut tables: [AtomTable; 2] = Default::default();
+        let mut builder = AtomSetBuilder::default();
+        let mut uses: Vec<(u32, AtomUse)> = Vec::new();
         let mut anchored = Vec::new();
         let mut unanchored = Vec::new();
         for (s, sig) in sigs.iter().enumerate() {
@@ -97,45 +83,41 @@ impl BodyMatcher {
                     part: p as u16,
                 };
                 match part.atom_bytes() {
-                    Some(atom) => {
-                        let t = &mut tables[usize::from(part.nocase)];
-                        let id = *t.ids.entry(atom.clone()).or_insert_with(|| {
-                            t.atoms.push(atom);
-                            t.users.push(Vec::new());
-                            t.atoms.len() - 1
-                        });
-                        t.users[id].push(using);
-                    }
+                    Some(atom) => uses.push((builder.add(atom, part.nocase), using)),
                     None => unanchored.push(using),
                 }
             }
         }
-        let mut atoms = Vec::new();
-        for (
-            nocase,
-            AtomTable {
-                atoms: patterns,
-                users,
-                ..
-            },
-        ) in tables.into_iter().enumerate()
-        {
-            if patterns.is_empty() {
-                continue;
-            }
-            if let Ok(automaton) = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(nocase == 1)
-                .build(&patterns)
-            {
-                atoms.push(Atoms { automaton, users });
-            }
+        let atoms = builder.build();
+        // Users grouped by atom, in signature order within an atom.
+        let mut user_offsets = vec![0u32; atoms.len() + 1];
+        for &(a, _) in &uses {
+            user_offsets[a as usize + 1] += 1;
+        }
+        for i in 1..user_offsets.len() {
+            user_offsets[i] += user_offsets[i - 1];
+        }
+        let mut fill = user_offsets.clone();
+        let mut users = vec![AtomUse { sig: 0, part: 0 }; uses.len()];
+        for (a, u) in uses {
+            users[fill[a as usize] as usize] = u;
+            fill[a as usize] += 1;
         }
         BodyMatcher {
             sigs,
             atoms,
+            user_offsets,
+            users,
             anchored,
             unanchored,
+        }
+    }
+
+    fn users_of(&self, atom: u32) -> &[AtomUse] {
+        let a = atom as usize;
+        match (self.user_offsets.get(a), self.user_offsets.get(a + 1)) {
+            (Some(&lo), Some(&hi)) => self.users.get(lo as usize..hi as usize).unwrap_or(&[]),
+            _ => &[],
         }
     }
 
@@ -145,13 +127,10 @@ impl BodyMatcher {
 
     /// The approximate heap memory the matcher uses.
     pub(crate) fn memory_usage(&self) -> usize {
-        self.atoms
-            .iter()
-            .map(|a| {
-                a.automaton.memory_usage() + a.users.iter().map(|u| u.len() * 8 + 24).sum::<usize>()
-            })
-            .sum::<usize>()
-            + self.sigs.len() * std::mem::size_of::<BodySig>()
+        self.atoms.memory_usage()
+            + self.user_offsets.len() * 4
+            + self.users.len() * std::mem::size_of::<AtomUse>()
+            + self.sigs.iter().map(BodySig::memory_usage).sum::<usize>()
     }
 
     /// Matches `data`, an object of ClamAV target type `target`.
@@ -229,21 +208,18 @@ impl BodyMatcher {
             }
         }
 
-        for table in &self.atoms {
-            for m in table.automaton.find_overlapping_iter(data) {
-                for &u in &table.users[m.pattern().as_usize()] {
-                    let sig = &self.sigs[u.sig as usize];
-                    if matched.contains(&u.sig) || !applies(sig) {
-                        continue;
-                    }
-                    let part = &sig.pattern.parts[u.part as usize];
-                    if let Some((starts, end)) = part.verify_at_atom(data, m.start(), &mut scratch)
-                    {
-                        record(u, &starts, end, &mut matched, &mut hits);
-                    }
+        self.atoms.find(data, |atom, at| {
+            for &u in self.users_of(atom) {
+                let sig = &self.sigs[u.sig as usize];
+                if matched.contains(&u.sig) || !applies(sig) {
+                    continue;
+                }
+                let part = &sig.pattern.parts[u.part as usize];
+                if let Some((starts, end)) = part.verify_at_atom(data, at, &mut scratch) {
+                    record(u, &starts, end, &mut matched, &mut hits);
                 }
             }
-        }
+        });
 
         for &u in &self.unanchored {
             let sig = &self.sigs[u.sig as usize];

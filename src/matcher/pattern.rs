@@ -12,6 +12,9 @@
 pub(crate) enum Elem {
     /// One byte compared under a mask: `0xFF` exact, `0xF0`/`0x0F` a nibble, `0x00` any byte (`??`).
     Byte { value: u8, mask: u8 },
+    /// A run of exact bytes (in lower case in a case-insensitive part). [`Part::new`] folds runs of exact
+    /// `Byte`s into these: one byte of memory per pattern byte instead of one element each.
+    Lit(Box<[u8]>),
     /// Between `min` and `max` bytes of anything (`{n}`, `{-n}`, `{n-m}`, `[n-m]`).
     Gap { min: u32, max: u32 },
     /// Alternatives `(aa|bbcc)`; negated `!(aa|bb)` matches any sequence of the same width that none match.
@@ -41,8 +44,8 @@ pub(crate) struct Part {
     /// The least number of bytes between the previous part's end and this part's start (0 for `*`, `n` for
     /// `{n-}`); meaningless for the first part.
     pub(crate) min_gap_before: u32,
-    /// The atom: the index of its first element and its length, all exact bytes.
-    pub(crate) atom: Option<(usize, usize)>,
+    /// The atom: the index of the [`Elem::Lit`] that is the best run of exact bytes.
+    pub(crate) atom: Option<usize>,
     /// Compare letters without case (the pattern's letters are stored in lower case).
     pub(crate) nocase: bool,
 }
@@ -54,6 +57,24 @@ pub(crate) struct Pattern {
 }
 
 impl Pattern {
+    /// The approximate heap memory the pattern uses.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| {
+                std::mem::size_of::<Part>()
+                    + p.elems.capacity() * std::mem::size_of::<Elem>()
+                    + p.elems
+                        .iter()
+                        .map(|e| match e {
+                            Elem::Alt { alts, .. } => alts.iter().map(|a| 24 + a.len() * 2).sum(),
+                            _ => 0,
+                        })
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+
     /// The pattern for `::i`: letters in lower case, compared without case.
     pub(crate) fn case_folded(&self) -> Pattern {
         let fold = |(v, m): (u8, u8)| {
@@ -68,8 +89,7 @@ impl Pattern {
                 .parts
                 .iter()
                 .map(|p| {
-                    let elems = p
-                        .elems
+                    let elems = expand(&p.elems)
                         .iter()
                         .map(|e| match e {
                             Elem::Byte { value, mask } => {
@@ -104,7 +124,7 @@ impl Pattern {
                 .iter()
                 .map(|p| {
                     let mut elems = Vec::with_capacity(p.elems.len() * 2);
-                    for e in &p.elems {
+                    for e in &expand(&p.elems) {
                         match e {
                             Elem::Byte { .. } => {
                                 elems.push(e.clone());
@@ -128,6 +148,7 @@ impl Pattern {
                                     mask: 0xFF,
                                 });
                             }
+                            Elem::Lit(_) => {}
                         }
                     }
                     let mut part = Part::new(elems, p.min_gap_before.saturating_mul(2));
@@ -144,7 +165,9 @@ const MAX_ATOM: usize = 16;
 
 impl Part {
     pub(crate) fn new(elems: Vec<Elem>, min_gap_before: u32) -> Part {
+        let elems = expand(&elems);
         let atom = choose_atom(&elems);
+        let (elems, atom) = compact(elems, atom);
         Part {
             elems,
             min_gap_before,
@@ -155,16 +178,10 @@ impl Part {
 
     /// The atom's bytes.
     pub(crate) fn atom_bytes(&self) -> Option<Vec<u8>> {
-        let (start, len) = self.atom?;
-        Some(
-            self.elems[start..start + len]
-                .iter()
-                .filter_map(|e| match e {
-                    Elem::Byte { value, mask: 0xFF } => Some(*value),
-                    _ => None,
-                })
-                .collect(),
-        )
+        match self.elems.get(self.atom?)? {
+            Elem::Lit(bytes) => Some(bytes.to_vec()),
+            _ => None,
+        }
     }
 
     /// The least number of bytes a match of this part covers (used for an anchored first check).
@@ -174,6 +191,7 @@ impl Part {
             .iter()
             .map(|e| match e {
                 Elem::Byte { .. } => 1,
+                Elem::Lit(b) => b.len(),
                 Elem::Gap { min, .. } => *min as usize,
                 Elem::Alt { alts, .. } => alts.iter().map(Vec::len).min().unwrap_or(0),
                 Elem::Class(Class::NonAlnum) => 1,
@@ -190,11 +208,15 @@ impl Part {
         pos: usize,
         scratch: &mut Scratch,
     ) -> Option<(Vec<usize>, usize)> {
-        let (a, len) = self.atom?;
+        let a = self.atom?;
+        let len = match self.elems.get(a)? {
+            Elem::Lit(bytes) => bytes.len(),
+            _ => return None,
+        };
         scratch.set.clear();
         scratch.set.push(pos + len);
         if !run(
-            &self.elems[a + len..],
+            &self.elems[a + 1..],
             data,
             Dir::Forward,
             self.nocase,
@@ -276,6 +298,14 @@ fn seq_matches(data: &[u8], at: usize, seq: &[(u8, u8)], nocase: bool) -> bool {
     }
 }
 
+fn lit_matches(window: &[u8], lit: &[u8], nocase: bool) -> bool {
+    if nocase {
+        window.eq_ignore_ascii_case(lit)
+    } else {
+        window == lit
+    }
+}
+
 fn is_word_boundary(b: u8) -> bool {
     !b.is_ascii_alphanumeric()
 }
@@ -298,6 +328,30 @@ fn step(elem: &Elem, data: &[u8], dir: Dir, nocase: bool, set: &[usize], out: &m
                         s > 0 && s <= len && byte_matches(data[s - 1], *value, *mask, nocase)
                     })
                     .map(|&s| s - 1),
+            );
+        }
+        (Elem::Lit(lit), Dir::Forward) => {
+            let n = lit.len();
+            out.extend(
+                set.iter()
+                    .filter(|&&s| {
+                        data.get(s..s + n)
+                            .is_some_and(|w| lit_matches(w, lit, nocase))
+                    })
+                    .map(|&s| s + n),
+            );
+        }
+        (Elem::Lit(lit), Dir::Backward) => {
+            let n = lit.len();
+            out.extend(
+                set.iter()
+                    .filter(|&&s| {
+                        s >= n
+                            && data
+                                .get(s - n..s)
+                                .is_some_and(|w| lit_matches(w, lit, nocase))
+                    })
+                    .map(|&s| s - n),
             );
         }
         (Elem::Gap { min, max }, _) => {
@@ -425,8 +479,56 @@ fn class_step(class: Class, data: &[u8], s: usize, dir: Dir, out: &mut Vec<usize
     }
 }
 
+/// The elements with every [`Elem::Lit`] spelled out as exact `Byte`s.
+fn expand(elems: &[Elem]) -> Vec<Elem> {
+    let mut out = Vec::with_capacity(elems.len());
+    for e in elems {
+        match e {
+            Elem::Lit(bytes) => {
+                out.extend(bytes.iter().map(|&value| Elem::Byte { value, mask: 0xFF }))
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    out
+}
+
+/// Folds runs of two or more exact bytes into [`Elem::Lit`]s; the atom (a run of exact bytes given as
+/// first element and length) becomes a `Lit` of its own, whose index is returned.
+fn compact(elems: Vec<Elem>, atom: Option<(usize, usize)>) -> (Vec<Elem>, Option<usize>) {
+    fn flush(run: &mut Vec<u8>, out: &mut Vec<Elem>, force_lit: bool) {
+        match run.as_slice() {
+            [] => {}
+            &[value] if !force_lit => out.push(Elem::Byte { value, mask: 0xFF }),
+            _ => out.push(Elem::Lit(run.as_slice().into())),
+        }
+        run.clear();
+    }
+    let mut out = Vec::new();
+    let mut run: Vec<u8> = Vec::new();
+    let mut atom_index = None;
+    for (i, e) in elems.into_iter().enumerate() {
+        if atom.is_some_and(|(a, _)| i == a) {
+            flush(&mut run, &mut out, false);
+        }
+        match e {
+            Elem::Byte { value, mask: 0xFF } => run.push(value),
+            other => {
+                flush(&mut run, &mut out, false);
+                out.push(other);
+            }
+        }
+        if atom.is_some_and(|(a, len)| i + 1 == a + len) {
+            flush(&mut run, &mut out, true);
+            atom_index = out.len().checked_sub(1);
+        }
+    }
+    flush(&mut run, &mut out, false);
+    (out, atom_index)
+}
+
 /// How common a byte is in ordinary files: common bytes make poor atoms.
-fn byte_cost(b: u8) -> u32 {
+pub(crate) fn byte_cost(b: u8) -> u32 {
     match b {
         0x00 | 0xFF => 8,
         b' ' | b'\n' | b'\r' | b'\t' | 0x90 | 0xCC => 5,

@@ -129,11 +129,11 @@ fn hex_sub(text: &str) -> std::result::Result<std::result::Result<(HexSub, bool)
         pattern = pattern.case_folded();
     }
     let mut patterns = Vec::new();
-    if ascii || !wide {
-        patterns.push(pattern.clone());
-    }
     if wide {
         patterns.push(pattern.widened());
+    }
+    if ascii || !wide {
+        patterns.insert(0, pattern);
     }
     Ok(Ok((
         HexSub {

@@ -66,6 +66,13 @@ pub(crate) struct BodySig {
     pub(crate) fullword: bool,
 }
 
+impl BodySig {
+    /// The approximate heap memory the signature uses, itself included.
+    pub(crate) fn memory_usage(&self) -> usize {
+        std::mem::size_of::<BodySig>() + self.name.capacity() + self.pattern.memory_usage()
+    }
+}
+
 /// One signature that was recognised but not loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedSignature {
