@@ -370,10 +370,10 @@ mod tests {
         let mut out = Vec::new();
         for (id, (a, nocase)) in atoms.iter().enumerate() {
             for s in 0..data.len() {
-                if let Some(h) = data.get(s..s + a.len()) {
-                    if (*nocase && h.eq_ignore_ascii_case(a)) || (!nocase && h == a.as_slice()) {
-                        out.push((id as u32, s));
-                    }
+                if let Some(h) = data.get(s..s + a.len())
+                    && ((*nocase && h.eq_ignore_ascii_case(a)) || (!nocase && h == a.as_slice()))
+                {
+                    out.push((id as u32, s));
                 }
             }
         }
