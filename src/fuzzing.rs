@@ -1,5 +1,6 @@
-//! Entry points into the internal parsers for the fuzz targets in `fuzz/` and the regression tests that
-//! replay what they found. Hidden from the documentation: not part of the public API, not covered by semver.
+//! Entry points into the internal parsers and the matcher for the fuzz targets in `fuzz/`, the regression
+//! tests that replay what they found, and the raw-matching benchmarks in `benches/matcher.rs`. Hidden from
+//! the documentation: not part of the public API, not covered by semver.
 
 #![allow(missing_docs)]
 
@@ -99,5 +100,27 @@ pub fn hex_signature(sig: &str, haystack: &[u8]) -> bool {
             !matcher.scan(haystack, 0).names.is_empty()
         }
         Err(_) => false,
+    }
+}
+
+/// The body-signature matcher alone, built from `.ndb` text: what the raw-matching benchmarks measure.
+pub struct RawMatcher(crate::matcher::BodyMatcher);
+
+impl RawMatcher {
+    /// Parses `.ndb` lines and compiles them.
+    pub fn from_ndb(text: &str) -> crate::Result<RawMatcher> {
+        let mut set = crate::signatures::SignatureSet::default();
+        set.load_bytes(std::path::Path::new("raw.ndb"), text.as_bytes(), true)?;
+        Ok(RawMatcher(crate::matcher::BodyMatcher::new(set.body)))
+    }
+
+    /// The number of signatures that match `data`.
+    pub fn count(&self, data: &[u8]) -> usize {
+        self.0.scan(data, 0).names.len()
+    }
+
+    /// The heap memory of the compiled matcher, in bytes.
+    pub fn memory_usage(&self) -> usize {
+        self.0.memory_usage()
     }
 }

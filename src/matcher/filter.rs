@@ -2,9 +2,10 @@
 //!
 //! A byte-at-a-time automaton over every atom of a large database touches a state table far bigger than
 //! the caches on every byte, and slows down as the database grows. This search instead reads a 4-byte
-//! *window* of the data, hashes it, and tests one bit of a small bitmap (the *filter*, at most 4 MiB, usually
-//! well under the L2 cache). Only when the bit is set does it look the window up in a table of the atoms'
-//! windows and compare the atom's bytes.
+//! *window* of the data, hashes it, and tests two bits of one word of a small bitmap (the *filter*, a blocked
+//! Bloom filter of 16 bits per window, 1 KiB to 4 MiB: 1 MiB at 100k atoms). Only when both bits are set
+//! (about 1.5% of random windows) does it look the window up in a table of the atoms' windows and compare
+//! the atom's bytes.
 //!
 //! Atoms are grouped in *tiers* by length:
 //!
@@ -34,10 +35,13 @@ const WINDOW: usize = 4;
 const SAMPLED_MIN: usize = 8;
 /// Largest stride; window offsets inside an atom are kept in 4 bits, so `k0 + S` must stay ≤ 16.
 const MAX_STRIDE: usize = 8;
-/// Largest filter, in bits (4 MiB): beyond this the filter stops being cache-resident anyway.
-const MAX_FILTER_BITS: u32 = 25;
-/// Filter bits per table entry: about 6% of random windows pass the filter.
+/// The filter sizes, in bits (1 KiB to 4 MiB). The scanning loop is compiled once per size so that its
+/// shift is a constant and its bounds check disappears.
+const FILTER_BITS: [u32; 7] = [13, 16, 19, 21, 22, 23, 25];
+/// Filter bits per table entry.
 const BITS_PER_ENTRY: usize = 16;
+/// Bits set per window in the filter word: with 16 bits per entry about 1% of random windows pass.
+const PROBES: u32 = 2;
 /// Fibonacci hashing: the top bits of the product depend on every bit of the window.
 const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 
@@ -142,6 +146,7 @@ struct Span {
 struct Tier {
     stride: usize,
     filter_bits: u32,
+    /// A blocked Bloom filter: each window sets [`PROBES`] bits of one 64-bit word, so a test is one load.
     filter: Vec<u64>,
     table_bits: u32,
     /// Entries of table slot `i` are `entries[offsets[i]..offsets[i + 1]]`.
@@ -152,6 +157,16 @@ struct Tier {
 
 fn hash(window: u32) -> u64 {
     u64::from(window).wrapping_mul(MULTIPLIER)
+}
+
+/// The bits a window sets in its filter word: taken from the middle of the hash, which depends on every
+/// bit of the window (the top bits pick the word).
+fn probe_mask(h: u64) -> u64 {
+    let mut mask = 0;
+    for i in 0..PROBES {
+        mask |= 1 << ((h >> (20 + 6 * i)) & 63);
+    }
+    mask
 }
 
 fn window_at(data: &[u8], at: usize) -> u32 {
@@ -200,14 +215,18 @@ impl Tier {
                 }
             }
         }
-        let filter_bits = (ceil_log2(raw.len() * BITS_PER_ENTRY)).clamp(12, MAX_FILTER_BITS);
+        let wanted = ceil_log2(raw.len() * BITS_PER_ENTRY);
+        let filter_bits = FILTER_BITS
+            .iter()
+            .copied()
+            .find(|&b| b >= wanted)
+            .unwrap_or(FILTER_BITS[FILTER_BITS.len() - 1]);
         let table_bits = ceil_log2(raw.len() / 2).clamp(4, 28);
         let mut filter = vec![0u64; 1 << (filter_bits - 6)];
         let mut offsets = vec![0u32; (1 << table_bits) + 1];
         for &(w, _) in &raw {
             let h = hash(w);
-            let bit = (h >> (64 - filter_bits)) as usize;
-            filter[bit >> 6] |= 1 << (bit & 63);
+            filter[(h >> (64 - (filter_bits - 6))) as usize] |= probe_mask(h);
             offsets[(h >> (64 - table_bits)) as usize + 1] += 1;
         }
         for i in 1..offsets.len() {
@@ -299,20 +318,36 @@ impl AtomSet {
     }
 
     fn find_in_tier(&self, tier: &Tier, data: &[u8], found: &mut impl FnMut(u32, usize)) {
+        match tier.filter_bits {
+            13 => self.sample::<13>(tier, data, found),
+            16 => self.sample::<16>(tier, data, found),
+            19 => self.sample::<19>(tier, data, found),
+            21 => self.sample::<21>(tier, data, found),
+            22 => self.sample::<22>(tier, data, found),
+            23 => self.sample::<23>(tier, data, found),
+            _ => self.sample::<25>(tier, data, found),
+        }
+    }
+
+    /// The scanning loop, for a filter of `2^BITS` bits.
+    fn sample<const BITS: u32>(
+        &self,
+        tier: &Tier,
+        data: &[u8],
+        found: &mut impl FnMut(u32, usize),
+    ) {
         let Some(last) = data.len().checked_sub(WINDOW) else {
             return;
         };
-        let shift = 64 - tier.filter_bits;
-        let filter = tier.filter.as_slice();
+        let Some(filter) = tier.filter.get(..1 << (BITS - 6)) else {
+            return;
+        };
         let mut p = 0;
         while p <= last {
             let w = window_at(data, p);
             let h = hash(w);
-            let bit = (h >> shift) as usize;
-            if filter
-                .get(bit >> 6)
-                .is_some_and(|x| x & (1 << (bit & 63)) != 0)
-            {
+            let mask = probe_mask(h);
+            if filter[(h >> (64 - (BITS - 6))) as usize] & mask == mask {
                 self.confirm(tier, data, p, w, h, found);
             }
             p += tier.stride;
