@@ -1,5 +1,6 @@
 //! The engine: signatures compiled once, shared by every session.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -150,7 +151,7 @@ impl EngineBuilder {
         }
         let SignatureSet {
             mut body,
-            mut hashes,
+            hashes,
             allow,
             ignored,
             mut logical,
@@ -158,7 +159,6 @@ impl EngineBuilder {
         } = self.set;
         if !ignored.is_empty() {
             body.retain(|s| !ignored.contains(&s.name));
-            hashes.retain(|s| !ignored.contains(&s.name));
             logical.retain(|s| !ignored.contains(&s.name));
         }
         // Each hex subsignature of a logical signature joins the body matcher, which counts its matches.
@@ -183,8 +183,8 @@ impl EngineBuilder {
         let db = Database {
             body: BodyMatcher::new(body),
             logical,
-            hashes: HashIndex::new(hashes),
-            allow: HashIndex::new(allow),
+            hashes: hashes.build(&ignored),
+            allow: allow.build(&HashSet::new()),
             report,
         };
         Ok(Engine {

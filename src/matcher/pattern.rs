@@ -165,7 +165,11 @@ const MAX_ATOM: usize = 16;
 
 impl Part {
     pub(crate) fn new(elems: Vec<Elem>, min_gap_before: u32) -> Part {
-        let elems = expand(&elems);
+        let elems = if elems.iter().any(|e| matches!(e, Elem::Lit(_))) {
+            expand(&elems)
+        } else {
+            elems
+        };
         let atom = choose_atom(&elems);
         let (elems, atom) = compact(elems, atom);
         Part {
@@ -553,14 +557,16 @@ fn choose_atom(elems: &[Elem]) -> Option<(usize, usize)> {
         }
         let run_len = i - run_start;
         let width = run_len.min(MAX_ATOM);
+        let cost_at = |k: usize| match elems[k] {
+            Elem::Byte { value, .. } => byte_cost(value),
+            _ => 0,
+        };
+        // The cost of each window of `width` bytes in the run, slid one byte at a time.
+        let mut cost: u32 = (run_start..run_start + width).map(cost_at).sum();
         for start in run_start..=run_start + run_len - width {
-            let cost: u32 = elems[start..start + width]
-                .iter()
-                .map(|e| match e {
-                    Elem::Byte { value, .. } => byte_cost(*value),
-                    _ => 0,
-                })
-                .sum();
+            if start > run_start {
+                cost = cost - cost_at(start - 1) + cost_at(start + width - 1);
+            }
             // Length dominates: each byte of length is worth more than any cost difference.
             let score = width as i64 * 16 - cost as i64;
             if best.is_none_or(|(_, _, s)| score > s) {

@@ -183,8 +183,8 @@ impl LoadReport {
 #[derive(Default)]
 pub(crate) struct SignatureSet {
     pub(crate) body: Vec<BodySig>,
-    pub(crate) hashes: Vec<HashSig>,
-    pub(crate) allow: Vec<HashSig>,
+    pub(crate) hashes: crate::matcher::hashes::HashIndexBuilder,
+    pub(crate) allow: crate::matcher::hashes::HashIndexBuilder,
     pub(crate) ignored: HashSet<String>,
     pub(crate) logical: Vec<ldb::LogicalSig>,
     pub(crate) report: LoadReport,
