@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Container,
     /// A path names no database this engine can load (an unknown extension given explicitly, an empty folder).
     NoDatabase,
+    /// A compiled database (see [`Engine::save_compiled`](crate::Engine::save_compiled)) is damaged, was
+    /// written by an engine with another format version, or was combined with other databases.
+    Compiled,
 }
 
 /// An error from loading a signature database.

@@ -119,6 +119,11 @@ impl RawMatcher {
         self.0.scan(data, 0).names.len()
     }
 
+    /// The matcher's shape (atoms, tiers and strides), for reports.
+    pub fn describe(&self) -> String {
+        format!("{:?}", self.0)
+    }
+
     /// The heap memory of the compiled matcher, in bytes.
     pub fn memory_usage(&self) -> usize {
         self.0.memory_usage()

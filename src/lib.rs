@@ -42,6 +42,7 @@
 
 #![deny(missing_docs)]
 
+mod compiled;
 mod decode;
 mod engine;
 mod error;

@@ -42,7 +42,27 @@ pub(crate) fn decode(input: &[u8]) -> Decoded {
         }
         _ => {}
     };
-    for &c in input {
+    let mut i = 0;
+    while i < input.len() {
+        // Fast path: a whole quantum of valid characters at a quantum boundary (most of any real body).
+        if n == 0
+            && let Some(&[a, b, c, d]) = input.get(i..i + 4)
+        {
+            let (a, b, c, d) = (
+                TABLE[a as usize],
+                TABLE[b as usize],
+                TABLE[c as usize],
+                TABLE[d as usize],
+            );
+            if (a | b | c | d) & 0xC0 == 0 {
+                let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+                data.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+                i += 4;
+                continue;
+            }
+        }
+        let c = input[i];
+        i += 1;
         let v = TABLE[c as usize];
         if v == INVALID {
             match c {
@@ -74,18 +94,28 @@ pub(crate) fn decode(input: &[u8]) -> Decoded {
 /// Whether a body is plausibly base64 even when not declared so: long enough, and nearly every
 /// non-blank character in the alphabet, in lines without inner spaces.
 pub(crate) fn looks_like(body: &[u8]) -> bool {
-    let mut alphabet = 0usize;
-    let mut other = 0usize;
-    for &c in body {
-        match c {
-            b'\r' | b'\n' => {}
-            b'=' => alphabet += 1,
-            _ if TABLE[c as usize] != INVALID && c != b'-' && c != b'_' => alphabet += 1,
-            _ => other += 1,
-        }
-    }
+    // Two branch-free passes (a table sum and a vectorised count) instead of a match per byte: every text
+    // body of every message goes through here.
+    let other: usize = body.iter().map(|&c| usize::from(OTHER[c as usize])).sum();
+    let line_ends = body.iter().filter(|&&c| c == b'\r' || c == b'\n').count();
+    let alphabet = body.len() - other - line_ends;
     alphabet >= 16 && other * 100 <= alphabet
 }
+
+/// 1 for the bytes that are neither in the standard base64 alphabet, nor `=`, nor a line end.
+const OTHER: [u8; 256] = {
+    let mut t = [1u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b == b'\r' || b == b'\n' || b == b'=' || (TABLE[c] != INVALID && b != b'-' && b != b'_')
+        {
+            t[c] = 0;
+        }
+        c += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {

@@ -55,8 +55,16 @@ fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// Whether a body holds a uuencode block.
 pub(crate) fn looks_like(body: &[u8]) -> bool {
-    body.split(|&b| b == b'\n')
-        .any(|l| is_begin(l.strip_suffix(b"\r").unwrap_or(l)).is_some())
+    // Only lines that start with "begin" can open a block: find those with a vectorised search instead of
+    // splitting every line of every body.
+    memchr::memmem::find_iter(body, b"begin").any(|at| {
+        if at > 0 && body[at - 1] != b'\n' {
+            return false;
+        }
+        let end = memchr::memchr(b'\n', &body[at..]).map_or(body.len(), |n| at + n);
+        let line = &body[at..end];
+        is_begin(line.strip_suffix(b"\r").unwrap_or(line)).is_some()
+    })
 }
 
 /// Every uuencode block in a body.

@@ -20,7 +20,7 @@ const KINDS: [HashKind; 3] = [HashKind::Md5, HashKind::Sha1, HashKind::Sha256];
 const ANY_SIZE: u64 = u64::MAX;
 
 /// Signature names, one after another in one string.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Names {
     pub(crate) text: String,
     /// Where each name ends in `text`.
@@ -50,9 +50,10 @@ impl Names {
 }
 
 /// The signatures of one hash kind: record `i` is `sizes[i]`, `digests[i * len..(i + 1) * len]`, `names[i]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KindTable {
     pub(crate) sizes: Vec<u64>,
+    #[serde(with = "serde_bytes")]
     pub(crate) digests: Vec<u8>,
     pub(crate) names: Vec<u32>,
 }
@@ -170,7 +171,7 @@ fn kind_index(kind: HashKind) -> usize {
 }
 
 /// A compiled set of hash signatures.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HashIndex {
     pub(crate) tables: [KindTable; 3],
     pub(crate) names: Names,
@@ -188,6 +189,36 @@ impl HashIndex {
 
     pub(crate) fn len(&self) -> usize {
         self.tables.iter().map(KindTable::len).sum()
+    }
+
+    /// After loading from the compiled-database cache: checks the tables' shapes and order.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let names = &self.names;
+        if names.ends.windows(2).any(|w| w[0] > w[1])
+            || names
+                .ends
+                .last()
+                .is_some_and(|&e| e as usize > names.text.len())
+            || names
+                .ends
+                .iter()
+                .any(|&e| !names.text.is_char_boundary(e as usize))
+        {
+            return Err("malformed name table".into());
+        }
+        for (k, t) in self.tables.iter().enumerate() {
+            let len = KINDS[k].len();
+            if t.digests.len() != t.sizes.len() * len
+                || t.names.len() != t.sizes.len()
+                || t.names.iter().any(|&n| n as usize >= names.len())
+                || (1..t.len()).any(|i| {
+                    (t.sizes[i - 1], t.digest(i - 1, len)) > (t.sizes[i], t.digest(i, len))
+                })
+            {
+                return Err("malformed hash table".into());
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn memory_usage(&self) -> usize {

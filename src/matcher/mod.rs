@@ -22,7 +22,7 @@ use pattern::Scratch;
 /// Occurrences kept per signature part and object; beyond this, later ones are dropped.
 const MAX_OCCURRENCES: usize = 4096;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct AtomUse {
     sig: u32,
     part: u16,
@@ -41,6 +41,7 @@ pub(crate) struct Hits<'a> {
 }
 
 /// The compiled body signatures.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct BodyMatcher {
     sigs: Vec<BodySig>,
     /// Every atom, exact or case-insensitive.
@@ -111,6 +112,45 @@ impl BodyMatcher {
             anchored,
             unanchored,
         }
+    }
+
+    /// After loading from the compiled-database cache: rebuilds what is not stored and checks every index
+    /// (`logical` gives each logical signature's number of subsignatures).
+    pub(crate) fn restore(&mut self, logical: &[usize]) -> Result<(), String> {
+        self.atoms.restore()?;
+        let part_ok = |u: &AtomUse| {
+            self.sigs
+                .get(u.sig as usize)
+                .is_some_and(|s| (u.part as usize) < s.pattern.parts.len())
+        };
+        if self.user_offsets.len() != self.atoms.len() + 1
+            || self.user_offsets.windows(2).any(|w| w[0] > w[1])
+            || self.user_offsets.last().copied() != Some(self.users.len() as u32)
+            || !self.users.iter().all(part_ok)
+            || !self.unanchored.iter().all(part_ok)
+            || self.anchored.iter().any(|&s| {
+                self.sigs
+                    .get(s as usize)
+                    .is_none_or(|s| s.pattern.parts.len() != 1)
+            })
+        {
+            return Err("malformed body-signature index".into());
+        }
+        for sig in &self.sigs {
+            if let Some((l, sub)) = sig.owner
+                && logical.get(l as usize).is_none_or(|&n| sub as usize >= n)
+            {
+                return Err("subsignature of an unknown logical signature".into());
+            }
+            for part in &sig.pattern.parts {
+                if let Some(a) = part.atom
+                    && !matches!(part.elems.get(a), Some(pattern::Elem::Lit(_)))
+                {
+                    return Err("malformed pattern".into());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn users_of(&self, atom: u32) -> &[AtomUse] {

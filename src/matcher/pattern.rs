@@ -8,13 +8,13 @@
 //! backtracks exponentially.
 
 /// One element of a part.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Elem {
     /// One byte compared under a mask: `0xFF` exact, `0xF0`/`0x0F` a nibble, `0x00` any byte (`??`).
     Byte { value: u8, mask: u8 },
     /// A run of exact bytes (in lower case in a case-insensitive part). [`Part::new`] folds runs of exact
     /// `Byte`s into these: one byte of memory per pattern byte instead of one element each.
-    Lit(Box<[u8]>),
+    Lit(#[serde(with = "serde_bytes")] Box<[u8]>),
     /// Between `min` and `max` bytes of anything (`{n}`, `{-n}`, `{n-m}`, `[n-m]`).
     Gap { min: u32, max: u32 },
     /// Alternatives `(aa|bbcc)`; negated `!(aa|bb)` matches any sequence of the same width that none match.
@@ -27,7 +27,7 @@ pub(crate) enum Elem {
 }
 
 /// The special classes of ClamAV's hex syntax.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Class {
     /// `(B)`: a word boundary, one non-alphanumeric byte, or the start or end of the data.
     Boundary,
@@ -38,7 +38,7 @@ pub(crate) enum Class {
 }
 
 /// A run of elements with bounded width, and the unbounded gap that precedes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Part {
     pub(crate) elems: Vec<Elem>,
     /// The least number of bytes between the previous part's end and this part's start (0 for `*`, `n` for
@@ -51,7 +51,7 @@ pub(crate) struct Part {
 }
 
 /// A whole hex pattern.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Pattern {
     pub(crate) parts: Vec<Part>,
 }

@@ -19,7 +19,7 @@ pub(crate) enum Expr {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Op {
     Eq,
     Gt,
@@ -140,6 +140,94 @@ pub(crate) fn parse(text: &str) -> Result<Expr, String> {
         return Err(format!("unexpected character at position {}", p.at));
     }
     Ok(e)
+}
+
+/// One step of an expression in postfix order: how the compiled-database cache stores it, so that reading
+/// it back needs no recursion however deep the tree is.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum Token {
+    Sub(u8),
+    And,
+    Or,
+    Count {
+        op: Op,
+        count: u32,
+        distinct: Option<u32>,
+    },
+}
+
+impl serde::Serialize for Expr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut tokens = Vec::new();
+        let mut stack = vec![(self, false)];
+        // Iterative post-order walk.
+        while let Some((e, expanded)) = stack.pop() {
+            match (e, expanded) {
+                (Expr::Sub(n), _) => tokens.push(Token::Sub(*n)),
+                (Expr::And(a, b) | Expr::Or(a, b), false) => {
+                    stack.push((e, true));
+                    stack.push((b, false));
+                    stack.push((a, false));
+                }
+                (Expr::And(..), true) => tokens.push(Token::And),
+                (Expr::Or(..), true) => tokens.push(Token::Or),
+                (Expr::Count { inner, .. }, false) => {
+                    stack.push((e, true));
+                    stack.push((inner, false));
+                }
+                (
+                    Expr::Count {
+                        op,
+                        count,
+                        distinct,
+                        ..
+                    },
+                    true,
+                ) => tokens.push(Token::Count {
+                    op: *op,
+                    count: *count,
+                    distinct: *distinct,
+                }),
+            }
+        }
+        serde::Serialize::serialize(&tokens, s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Expr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Expr, D::Error> {
+        let tokens: Vec<Token> = serde::Deserialize::deserialize(d)?;
+        let mut stack: Vec<Expr> = Vec::new();
+        let malformed = || serde::de::Error::custom("malformed logical expression");
+        for t in tokens {
+            let e = match t {
+                Token::Sub(n) => Expr::Sub(n),
+                Token::And | Token::Or => {
+                    let b = stack.pop().ok_or_else(malformed)?;
+                    let a = stack.pop().ok_or_else(malformed)?;
+                    match t {
+                        Token::And => Expr::And(Box::new(a), Box::new(b)),
+                        _ => Expr::Or(Box::new(a), Box::new(b)),
+                    }
+                }
+                Token::Count {
+                    op,
+                    count,
+                    distinct,
+                } => Expr::Count {
+                    inner: Box::new(stack.pop().ok_or_else(malformed)?),
+                    op,
+                    count,
+                    distinct,
+                },
+            };
+            stack.push(e);
+        }
+        match (stack.pop(), stack.is_empty()) {
+            (Some(e), true) => Ok(e),
+            _ => Err(malformed()),
+        }
+    }
 }
 
 impl Expr {

@@ -19,7 +19,7 @@ use crate::filetype::FileType;
 use crate::matcher::pattern::Pattern;
 
 /// One hex subsignature, in every variant its modifiers ask for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct HexSub {
     pub(crate) offset: Offset,
     /// The ASCII and/or wide forms of the pattern.
@@ -34,22 +34,70 @@ pub(crate) struct PcreSub {
     pub(crate) regex: regex::bytes::Regex,
     pub(crate) offset: Offset,
     pub(crate) anchored: bool,
+    /// The subsignature as written: what the compiled-database cache stores (a compiled regex cannot be).
+    pub(crate) source: String,
 }
 
-#[derive(Clone, Debug)]
+impl serde::Serialize for PcreSub {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.source)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PcreSub {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<PcreSub, D::Error> {
+        let source = String::deserialize(d)?;
+        match pcre_sub(&source) {
+            Ok(Ok((sub, _))) => Ok(sub),
+            Ok(Err(e)) | Err(e) => Err(serde::de::Error::custom(e)),
+        }
+    }
+}
+
+/// `container` as a small number: the container types a logical signature can name here.
+mod container_serde {
+    use crate::filetype::FileType;
+
+    const TYPES: [FileType; 5] = [
+        FileType::Zip,
+        FileType::Gzip,
+        FileType::Bzip2,
+        FileType::Tar,
+        FileType::Mail,
+    ];
+
+    pub(crate) fn serialize<S: serde::Serializer>(
+        c: &Option<Option<FileType>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let code: Option<Option<u8>> =
+            c.map(|t| t.and_then(|t| TYPES.iter().position(|&x| x == t).map(|i| i as u8)));
+        serde::Serialize::serialize(&code, s)
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<FileType>>, D::Error> {
+        let code: Option<Option<u8>> = serde::Deserialize::deserialize(d)?;
+        Ok(code.map(|t| t.and_then(|i| TYPES.get(i as usize).copied())))
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum SubSig {
     Hex(HexSub),
     Pcre(PcreSub),
 }
 
 /// A logical signature, parsed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LogicalSig {
     pub(crate) name: String,
     pub(crate) target: u8,
     pub(crate) file_size: Option<(u64, u64)>,
     /// `Some(Some(t))`: only inside a container of type t; `Some(None)`: inside a container this engine
     /// does not open yet, so never; `None`: anywhere.
+    #[serde(with = "container_serde")]
     pub(crate) container: Option<Option<FileType>>,
     pub(crate) expr: Expr,
     pub(crate) subs: Vec<SubSig>,
@@ -196,6 +244,7 @@ fn pcre_sub(
                 regex,
                 offset,
                 anchored,
+                source: text.to_string(),
             },
             approximate,
         ))),

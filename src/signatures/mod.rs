@@ -53,7 +53,7 @@ const BUILTIN: &[(&str, &str)] = &[
 ];
 
 /// A body signature as parsed, before compilation into the matcher.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct BodySig {
     pub(crate) name: String,
     pub(crate) target: u8,
@@ -116,6 +116,48 @@ pub struct LoadReport {
     skipped: Vec<SkippedSignature>,
     files: Vec<String>,
     containers: Vec<String>,
+}
+
+/// The load report in the compiled-database cache, without making serde part of the public API.
+pub(crate) mod report_serde {
+    use super::{LoadReport, SkippedSignature};
+    use std::collections::BTreeMap;
+
+    type Repr = (
+        BTreeMap<String, u64>,
+        Vec<(String, usize, String, String)>,
+        Vec<String>,
+        Vec<String>,
+    );
+
+    pub(crate) fn serialize<S: serde::Serializer>(r: &LoadReport, s: S) -> Result<S::Ok, S::Error> {
+        let skipped: Vec<(String, usize, String, String)> = r
+            .skipped
+            .iter()
+            .map(|k| (k.file.clone(), k.line, k.name.clone(), k.reason.clone()))
+            .collect();
+        serde::Serialize::serialize(&(&r.loaded, skipped, &r.files, &r.containers), s)
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<LoadReport, D::Error> {
+        let (loaded, skipped, files, containers): Repr = serde::Deserialize::deserialize(d)?;
+        Ok(LoadReport {
+            loaded,
+            skipped: skipped
+                .into_iter()
+                .map(|(file, line, name, reason)| SkippedSignature {
+                    file,
+                    line,
+                    name,
+                    reason,
+                })
+                .collect(),
+            files,
+            containers,
+        })
+    }
 }
 
 impl LoadReport {

@@ -1,7 +1,7 @@
 //! The offset field of `.ndb` signatures: where in an object a match may start.
 
 /// Where a signature's match may start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Offset {
     /// `*`: anywhere.
     Any,

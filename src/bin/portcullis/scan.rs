@@ -10,6 +10,7 @@ use crate::json;
 
 struct Options {
     databases: Vec<PathBuf>,
+    compiled: Option<PathBuf>,
     default_db: Option<bool>,
     recursive: bool,
     json: bool,
@@ -34,6 +35,7 @@ struct Totals {
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         databases: Vec::new(),
+        compiled: None,
         default_db: None,
         recursive: false,
         json: false,
@@ -61,6 +63,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         };
         match flag {
             "--database" | "-d" => o.databases.push(PathBuf::from(value(flag)?)),
+            "--compiled" => o.compiled = Some(PathBuf::from(value(flag)?)),
             "--default-db" => o.default_db = Some(true),
             "--no-default-db" => o.default_db = Some(false),
             "--recursive" | "-r" => o.recursive = true,
@@ -135,6 +138,15 @@ pub fn run(args: &[String]) -> u8 {
     let mut builder = Engine::builder()
         .limits(opts.limits.clone())
         .heuristics(opts.heuristics.clone());
+    if let Some(compiled) = &opts.compiled {
+        builder = match builder.load_compiled(compiled) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                return 2;
+            }
+        };
+    }
     for db in &opts.databases {
         builder = match builder.load_path(db) {
             Ok(b) => b,
