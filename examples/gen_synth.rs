@@ -205,7 +205,7 @@ fn message(rng: &mut Rng, i: usize, size: usize, seed: u64) -> (Vec<u8>, Vec<Str
     if plant.is_some() && matches!(i % 5, 0) {
         parts.push(attachment("data.bin", "application/octet-stream", &binary));
     }
-    if i % 29 == 7 {
+    if i % 29 == 7 && plant.is_none() {
         let (name, content) = &hdbs[(i / 29) % hdbs.len()];
         expected.push(name.clone());
         parts.push(attachment(
