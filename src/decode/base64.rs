@@ -6,6 +6,8 @@
 pub(crate) struct Decoded {
     pub(crate) data: Vec<u8>,
     pub(crate) invalid: usize,
+    /// What [`looks_like`] says of the input, counted on the way.
+    pub(crate) shaped: bool,
 }
 
 const INVALID: u8 = 0xFF;
@@ -42,19 +44,22 @@ pub(crate) fn decode(input: &[u8]) -> Decoded {
         }
         _ => {}
     };
+    // The counts of `looks_like`: the standard alphabet and '=', and everything but line ends.
+    let (mut alphabet, mut other) = (0usize, 0usize);
     let mut i = 0;
     while i < input.len() {
-        // Fast path: a whole quantum of valid characters at a quantum boundary (most of any real body).
+        // Fast path: a whole quantum of the standard alphabet at a quantum boundary (most of any real body).
         if n == 0
             && let Some(&[a, b, c, d]) = input.get(i..i + 4)
         {
             let (a, b, c, d) = (
-                TABLE[a as usize],
-                TABLE[b as usize],
-                TABLE[c as usize],
-                TABLE[d as usize],
+                STRICT[a as usize],
+                STRICT[b as usize],
+                STRICT[c as usize],
+                STRICT[d as usize],
             );
             if (a | b | c | d) & 0xC0 == 0 {
+                alphabet += 4;
                 let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
                 data.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
                 i += 4;
@@ -63,6 +68,11 @@ pub(crate) fn decode(input: &[u8]) -> Decoded {
         }
         let c = input[i];
         i += 1;
+        match OTHER[c as usize] {
+            0 if c != b'\r' && c != b'\n' => alphabet += 1,
+            0 => {}
+            _ => other += 1,
+        }
         let v = TABLE[c as usize];
         if v == INVALID {
             match c {
@@ -88,8 +98,24 @@ pub(crate) fn decode(input: &[u8]) -> Decoded {
     if n == 1 {
         invalid += 1;
     }
-    Decoded { data, invalid }
+    Decoded {
+        data,
+        invalid,
+        shaped: shaped(alphabet, other),
+    }
 }
+
+fn shaped(alphabet: usize, other: usize) -> bool {
+    alphabet >= 16 && other * 100 <= alphabet
+}
+
+/// The standard alphabet only (`-` and `_` left to the slow path, which counts them as `looks_like` does).
+const STRICT: [u8; 256] = {
+    let mut t = TABLE;
+    t[b'-' as usize] = INVALID;
+    t[b'_' as usize] = INVALID;
+    t
+};
 
 /// Whether a body is plausibly base64 even when not declared so: long enough, and nearly every
 /// non-blank character in the alphabet, in lines without inner spaces.
@@ -98,8 +124,7 @@ pub(crate) fn looks_like(body: &[u8]) -> bool {
     // body of every message goes through here.
     let other: usize = body.iter().map(|&c| usize::from(OTHER[c as usize])).sum();
     let line_ends = body.iter().filter(|&&c| c == b'\r' || c == b'\n').count();
-    let alphabet = body.len() - other - line_ends;
-    alphabet >= 16 && other * 100 <= alphabet
+    shaped(body.len() - other - line_ends, other)
 }
 
 /// 1 for the bytes that are neither in the standard base64 alphabet, nor `=`, nor a line end.
@@ -125,6 +150,7 @@ mod tests {
     fn lenient_base64_table() {
         let table: &[(&str, &[u8], usize)] = &[
             ("aGVsbG8=", b"hello", 0),
+            ("aGVs-G8=", &[0x68, 0x65, 0x6c, 0xf8, 0x6f], 0),
             ("aGVsbG8", b"hello", 0),
             ("aGVs\r\nbG8=\r\n", b"hello", 0),
             ("aGV*sb!G8=", b"hello", 2),
@@ -138,6 +164,29 @@ mod tests {
         for (input, want, invalid) in table {
             let d = decode(input.as_bytes());
             assert_eq!((&d.data[..], d.invalid), (*want, *invalid), "{input}");
+            assert_eq!(d.shaped, looks_like(input.as_bytes()), "{input}");
+        }
+    }
+
+    #[test]
+    fn decoding_counts_what_sniffing_counts() {
+        let mut state = 7u64;
+        let alphabet = b"ABCabc+/=-_ \t\r\n*%\x00\xff";
+        for len in 0..400 {
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // Mostly alphabet, sometimes anything from the list.
+                    if state % 10 < 8 {
+                        b"QUJDREVGR0hJSktM"[(state >> 8) as usize % 16]
+                    } else {
+                        alphabet[(state >> 8) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            assert_eq!(decode(&input).shaped, looks_like(&input), "{input:?}");
         }
     }
 

@@ -358,12 +358,22 @@ fn decodings(
         let suffix = if out.is_empty() { None } else { suffix };
         out.push((suffix, d));
     };
-    let base64_shaped = base64::looks_like(body);
+    // Decoded once when declared: decoding counts what sniffing would.
+    let declared_base64 = declared
+        .contains(&Encoding::Base64)
+        .then(|| base64::decode(body));
+    let base64_shaped = match &declared_base64 {
+        Some(d) => d.shaped,
+        None => base64::looks_like(body),
+    };
+    let mut declared_base64 = declared_base64;
     for enc in &declared {
         match enc {
             Encoding::Identity => push(&mut out, Some("(as sent)".into()), Decoding::Identity),
             Encoding::Base64 => {
-                let d = base64::decode(body);
+                let Some(d) = declared_base64.take() else {
+                    continue;
+                };
                 if d.invalid > 0 {
                     damage.push(format!("base64: {} invalid characters skipped", d.invalid));
                 }
