@@ -287,6 +287,7 @@ impl Engine {
             &self.inner.heuristics,
             kept,
             cut,
+            None,
         ))
     }
 

@@ -42,6 +42,8 @@ struct Object<'a> {
     in_archive: bool,
     /// The type of what it came out of: `Mail` for a MIME part's content, the archive type for a member.
     container: Option<FileType>,
+    /// For a part of the message itself: where its bytes are in the message (the key of a [`Prescan`]).
+    root_range: Option<std::ops::Range<usize>>,
 }
 
 /// An archive whose members are listed and are extracted one by one.
@@ -82,6 +84,150 @@ struct Scan<'a, 'd> {
     produced: u64,
     /// Damage entries not recorded because there were too many.
     damage_dropped: u64,
+    /// The largest object count and byte count any limit check or budget of this scan needed to pass:
+    /// what a prescanned part's replay checks against the budget left at that point (see [`Prescan`]).
+    demand_objects: u64,
+    demand_bytes: u64,
+    /// Parts already scanned while the message was arriving, and how many were replayed.
+    prescan: Option<&'d Prescan>,
+    replayed: usize,
+}
+
+/// What scanning one part of the message produced, kept to be replayed at the end.
+#[derive(Debug)]
+struct Effects {
+    detections: Vec<Detection>,
+    damage: Vec<Damage>,
+    unscanned: Vec<Unscanned>,
+    objects_scanned: u64,
+    bytes_scanned: u64,
+    collector: Collector,
+    damage_dropped: u64,
+    objects: u64,
+    produced: u64,
+    demand_objects: u64,
+    demand_bytes: u64,
+}
+
+/// One part of a message scanned while the rest of the message was still arriving.
+#[derive(Debug)]
+struct Prescanned {
+    range: std::ops::Range<usize>,
+    location: Location,
+    /// `None` when the part crossed a limit: its outcome depends on what was scanned before it, so it is
+    /// scanned again at the end.
+    effects: Option<Effects>,
+}
+
+/// Parts of a message scanned during [`ScanSession::feed`](crate::ScanSession::feed), so that
+/// [`finish`](crate::ScanSession::finish) only does what is still open.
+///
+/// The final scan is the same as a scan of the whole message; where it meets a part of the message with the
+/// same bytes (the same range of the same buffer), location and context as a prescanned one, it replays
+/// that part's effects (detections, damage, unscanned objects, heuristic findings, counters) instead of
+/// scanning it again. Replaying is exact because the work list is depth first (a part's subtree is worked
+/// contiguously), and a part is replayed only when it crossed no limit and the object and byte budgets left
+/// at that point cover everything its scan needed (`demand_*`): then every limit check inside it passes
+/// in both scans alike. Otherwise the part is simply scanned again.
+#[derive(Debug, Default)]
+pub(crate) struct Prescan {
+    parts: Vec<Prescanned>,
+}
+
+impl Prescan {
+    /// The first signature or hash detection found in a prescanned part, if any.
+    pub(crate) fn decided(&self) -> Option<&Detection> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.effects.as_ref())
+            .flat_map(|e| e.detections.iter())
+            .find(|d| matches!(d.kind(), DetectionKind::Signature | DetectionKind::Hash))
+    }
+
+    /// Scans the parts of `prefix` (the message so far) that are complete and not scanned yet. Only a
+    /// multipart message's own parts are prescanned; a part counts as complete when a later part starts
+    /// after it.
+    pub(crate) fn advance(
+        &mut self,
+        db: &Database,
+        limits: &Limits,
+        heuristics: &Heuristics,
+        prefix: &[u8],
+    ) {
+        if !crate::mime::header::has_header(prefix) || !walker::declares_multipart(prefix) {
+            return;
+        }
+        let walked = walker::walk(prefix);
+        let last_start = walked
+            .children
+            .iter()
+            .filter_map(|c| match &c.data {
+                ChildData::Range(r) => Some(r.start),
+                ChildData::Owned(_) => None,
+            })
+            .max()
+            .unwrap_or(0);
+        for child in walked.children {
+            let ChildData::Range(range) = child.data else {
+                continue;
+            };
+            if child.kind != ChildKind::Part || range.end > last_start {
+                continue;
+            }
+            let mut location = match &child.segment {
+                Some(seg) => Location::root().child(seg),
+                None => Location::root().child("body"),
+            };
+            if let Some(suffix) = &child.suffix {
+                location = location.suffixed(suffix);
+            }
+            if self
+                .parts
+                .iter()
+                .any(|p| p.range == range && p.location == location)
+            {
+                continue;
+            }
+            let mut scan = Scan::new(db, limits, heuristics, None);
+            // As in the final scan after this part's slot is counted and handed on (see `process`).
+            scan.objects = 1;
+            scan.queue.push_back(Work::Object(Object {
+                data: Cow::Borrowed(&prefix[range.clone()]),
+                location: location.clone(),
+                depth: 1,
+                role: Role::Part,
+                html_hint: false,
+                name: None,
+                in_archive: false,
+                container: Some(FileType::Mail),
+                root_range: Some(range.clone()),
+            }));
+            scan.run();
+            let crossed = scan
+                .verdict
+                .detections
+                .iter()
+                .any(|d| d.kind() == DetectionKind::Limit);
+            let effects = (!crossed).then(|| Effects {
+                detections: scan.verdict.detections,
+                damage: scan.verdict.damage,
+                unscanned: scan.verdict.unscanned,
+                objects_scanned: scan.verdict.objects,
+                bytes_scanned: scan.verdict.bytes_scanned,
+                collector: scan.collector,
+                damage_dropped: scan.damage_dropped,
+                objects: scan.objects,
+                produced: scan.produced,
+                demand_objects: scan.demand_objects,
+                demand_bytes: scan.demand_bytes,
+            });
+            self.parts.push(Prescanned {
+                range,
+                location,
+                effects,
+            });
+        }
+    }
 }
 
 /// Most damage entries recorded in one verdict.
@@ -94,19 +240,22 @@ pub(crate) fn scan_message(
     heuristics: &Heuristics,
     message: &[u8],
     cut: bool,
+    prescan: Option<&Prescan>,
 ) -> Verdict {
-    let mut scan = Scan {
-        db,
-        limits,
-        heuristics,
-        collector: Collector::default(),
-        queue: VecDeque::new(),
-        staged: Vec::new(),
-        verdict: Verdict::default(),
-        objects: 1,
-        produced: 0,
-        damage_dropped: 0,
-    };
+    scan_counting(db, limits, heuristics, message, cut, prescan).0
+}
+
+/// [`scan_message`], also returning how many prescanned parts were replayed.
+fn scan_counting(
+    db: &Database,
+    limits: &Limits,
+    heuristics: &Heuristics,
+    message: &[u8],
+    cut: bool,
+    prescan: Option<&Prescan>,
+) -> (Verdict, usize) {
+    let mut scan = Scan::new(db, limits, heuristics, prescan);
+    scan.objects = 1;
     if cut {
         scan.limit(LimitName::MaxMessageSize, Location::root());
     }
@@ -127,28 +276,9 @@ pub(crate) fn scan_message(
         name: None,
         in_archive: false,
         container: None,
+        root_range: None,
     }));
-    while let Some(work) = scan.queue.pop_front() {
-        let location = match &work {
-            Work::Object(o) => o.location.clone(),
-            Work::Members(m) => m.archive.location.clone(),
-        };
-        // A panic in any parser, ours or a dependency's, costs this object, not the mail server: the
-        // object is reported as not scanned and the scan goes on with the rest of the work list.
-        let outcome = catch_unwind(AssertUnwindSafe(|| match work {
-            Work::Object(obj) => scan.process(obj),
-            Work::Members(members) => scan.next_member(members),
-        }));
-        if outcome.is_err() {
-            scan.damage(&location, "internal error while scanning this object");
-            scan.verdict
-                .unscanned
-                .push(Unscanned::new(location, UnscannedReason::Undecodable));
-        }
-        while let Some(w) = scan.staged.pop() {
-            scan.queue.push_front(w);
-        }
-    }
+    scan.run();
     if scan.damage_dropped > 0 {
         let more = format!("{} more damage entries not listed", scan.damage_dropped);
         scan.verdict
@@ -163,16 +293,110 @@ pub(crate) fn scan_message(
             f.location().clone(),
         ));
     }
-    let mut verdict = scan.verdict;
+    let mut verdict = std::mem::take(&mut scan.verdict);
     verdict.suspicious =
         heuristics.get_mode() == crate::HeuristicMode::Score && score >= heuristics.get_threshold();
     verdict.findings = findings;
     verdict.score = score;
     verdict.normalize();
-    verdict
+    (verdict, scan.replayed)
 }
 
-impl<'a> Scan<'a, '_> {
+impl<'a, 'd> Scan<'a, 'd> {
+    fn new(
+        db: &'d Database,
+        limits: &'d Limits,
+        heuristics: &'d Heuristics,
+        prescan: Option<&'d Prescan>,
+    ) -> Scan<'a, 'd> {
+        Scan {
+            db,
+            limits,
+            heuristics,
+            collector: Collector::default(),
+            queue: VecDeque::new(),
+            staged: Vec::new(),
+            verdict: Verdict::default(),
+            objects: 0,
+            produced: 0,
+            damage_dropped: 0,
+            demand_objects: 0,
+            demand_bytes: 0,
+            prescan,
+            replayed: 0,
+        }
+    }
+
+    /// Works the list to its end.
+    fn run(&mut self) {
+        while let Some(work) = self.queue.pop_front() {
+            let location = match &work {
+                Work::Object(o) => o.location.clone(),
+                Work::Members(m) => m.archive.location.clone(),
+            };
+            // A panic in any parser, ours or a dependency's, costs this object, not the mail server: the
+            // object is reported as not scanned and the scan goes on with the rest of the work list.
+            let outcome = catch_unwind(AssertUnwindSafe(|| match work {
+                Work::Object(obj) => self.process(obj),
+                Work::Members(members) => self.next_member(members),
+            }));
+            if outcome.is_err() {
+                self.damage(&location, "internal error while scanning this object");
+                self.verdict
+                    .unscanned
+                    .push(Unscanned::new(location, UnscannedReason::Undecodable));
+            }
+            while let Some(w) = self.staged.pop() {
+                self.queue.push_front(w);
+            }
+        }
+    }
+
+    /// Records that a limit check or a budget needed `objects` objects and `bytes` bytes in all.
+    fn demand(&mut self, objects: u64, bytes: u64) {
+        self.demand_objects = self.demand_objects.max(objects);
+        self.demand_bytes = self.demand_bytes.max(bytes);
+    }
+
+    /// The effects of the prescanned part `obj` is, if it may be replayed here (see [`Prescan`]).
+    fn prescanned(&self, obj: &Object<'a>) -> Option<&'d Effects> {
+        let range = obj.root_range.as_ref()?;
+        let part = self
+            .prescan?
+            .parts
+            .iter()
+            .find(|p| p.range == *range && p.location == obj.location)?;
+        let e = part.effects.as_ref()?;
+        let fits = obj.depth == 1
+            && obj.name.is_none()
+            && !obj.html_hint
+            && !obj.in_archive
+            && obj.container == Some(FileType::Mail)
+            && self.objects.saturating_add(e.demand_objects) <= self.limits.get_max_files()
+            && self.produced.saturating_add(e.demand_bytes) <= self.limits.get_max_scan_size();
+        fits.then_some(e)
+    }
+
+    /// Applies a prescanned part's effects as if it had been scanned here.
+    fn replay(&mut self, e: &Effects) {
+        self.replayed += 1;
+        self.demand(
+            self.objects + e.demand_objects,
+            self.produced + e.demand_bytes,
+        );
+        self.verdict.detections.extend(e.detections.iter().cloned());
+        for d in &e.damage {
+            self.damage(d.location(), d.description().to_string());
+        }
+        self.damage_dropped += e.damage_dropped;
+        self.verdict.unscanned.extend(e.unscanned.iter().cloned());
+        self.verdict.objects += e.objects_scanned;
+        self.verdict.bytes_scanned += e.bytes_scanned;
+        self.collector.absorb(&e.collector);
+        self.objects += e.objects;
+        self.produced += e.produced;
+    }
+
     fn limit(&mut self, name: LimitName, location: Location) {
         let already = self
             .verdict
@@ -246,6 +470,10 @@ impl<'a> Scan<'a, '_> {
             return;
         }
         if !counted {
+            self.demand(
+                self.objects + 1,
+                self.produced.saturating_add(child.data.len() as u64),
+            );
             if self.objects >= self.limits.get_max_files() {
                 self.limit(LimitName::MaxFiles, child.location);
                 return;
@@ -277,7 +505,10 @@ impl<'a> Scan<'a, '_> {
                 // A part is structure, not content: once taken apart, its slot passes to what it holds,
                 // so a flood of parts cannot use up MaxFiles before any of their payloads is scanned.
                 self.objects = self.objects.saturating_sub(1);
-                self.walk(obj, false)
+                match self.prescanned(&obj) {
+                    Some(effects) => self.replay(effects),
+                    None => self.walk(obj, false),
+                }
             }
             Role::Message => {
                 if self.match_object(&obj.data, FileType::Mail, obj.container, &obj.location) {
@@ -346,6 +577,10 @@ impl<'a> Scan<'a, '_> {
             if let Some(suffix) = &child.suffix {
                 loc = loc.suffixed(suffix);
             }
+            let root_range = match (&child.data, obj.depth, &obj.data) {
+                (ChildData::Range(r), 0, Cow::Borrowed(_)) => Some(r.clone()),
+                _ => None,
+            };
             let data: Cow<'a, [u8]> = match child.data {
                 ChildData::Owned(v) => Cow::Owned(v),
                 ChildData::Range(r) => match &obj.data {
@@ -373,6 +608,7 @@ impl<'a> Scan<'a, '_> {
                 name,
                 in_archive: obj.in_archive,
                 container: Some(FileType::Mail),
+                root_range,
             };
             self.push(child, false);
         }
@@ -419,6 +655,7 @@ impl<'a> Scan<'a, '_> {
             name: Some(name.to_string()),
             in_archive: true,
             container: Some(kind),
+            root_range: None,
         };
         self.push(member, true);
     }
@@ -465,6 +702,7 @@ impl<'a> Scan<'a, '_> {
             return;
         };
         let name = entry.name.clone();
+        self.demand(self.objects + 1, self.produced);
         if self.objects >= self.limits.get_max_files() {
             self.limit(
                 LimitName::MaxFiles,
@@ -484,6 +722,7 @@ impl<'a> Scan<'a, '_> {
         };
         if let Some(inflated) = inflated {
             let spent = before.saturating_sub(budget.remaining_bytes);
+            self.demand(self.objects + 1, self.produced.saturating_add(spent));
             self.take_member(
                 &m.archive.location,
                 m.archive.depth,
@@ -526,6 +765,7 @@ impl<'a> Scan<'a, '_> {
         }
         self.produced += start_bytes.saturating_sub(budget.remaining_bytes);
         self.objects += start_objects.saturating_sub(budget.remaining_objects);
+        self.demand(self.objects, self.produced);
         for d in out.damage {
             self.damage(&obj.location, d);
         }
@@ -548,6 +788,7 @@ impl<'a> Scan<'a, '_> {
                 name,
                 in_archive: obj.in_archive,
                 container: Some(kind),
+                root_range: None,
             };
             self.push(member, true);
         }
@@ -567,8 +808,44 @@ fn cut(data: Cow<'_, [u8]>, len: u64) -> Cow<'_, [u8]> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Engine, UnscannedReason};
+    use crate::{Engine, Limits, UnscannedReason};
     use std::io::Write;
+
+    #[test]
+    fn completed_parts_are_replayed_not_scanned_again() {
+        let engine = Engine::builder()
+            .load_str("t.ndb", "T:0:*:6d61726b6572\n")
+            .unwrap()
+            .build()
+            .unwrap();
+        let msg = "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none marker\r\n--b\r\nContent-Type: application/zip\r\n\r\ntwo\r\n--b\r\n\r\nthree\r\n--b--\r\n";
+        let cut = msg.find("three").unwrap();
+        let db = engine.db();
+        let heuristics = engine.heuristics();
+        let run = |limits: &Limits| {
+            let mut pre = super::Prescan::default();
+            pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut]);
+            assert_eq!(pre.parts.len(), 2);
+            let (v, replayed) =
+                super::scan_counting(db, limits, heuristics, msg.as_bytes(), false, Some(&pre));
+            let whole = super::scan_message(db, limits, heuristics, msg.as_bytes(), false, None);
+            assert_eq!(v, whole, "{limits:?}");
+            replayed
+        };
+        assert_eq!(run(&Limits::default()), 2);
+        // Every byte budget and object budget: the verdict never changes; where the budget left when a part
+        // is worked is too small for what its early scan needed, it is scanned again instead.
+        let by_bytes: Vec<usize> = (1..200)
+            .map(|n| run(&Limits::default().max_scan_size(n)))
+            .collect();
+        let by_files: Vec<usize> = (1..8)
+            .map(|n| run(&Limits::default().max_files(n)))
+            .collect();
+        for replays in [&by_bytes, &by_files] {
+            assert!(replays.contains(&0) && replays.contains(&2), "{replays:?}");
+        }
+        assert!(by_bytes.contains(&1), "{by_bytes:?}");
+    }
 
     #[test]
     fn a_panic_inside_a_parser_is_contained() {

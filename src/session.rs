@@ -2,7 +2,11 @@
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::verdict::Verdict;
+use crate::scan::Prescan;
+use crate::verdict::{Detection, Verdict};
+
+/// The least growth of the message between two looks for newly completed parts.
+const PRESCAN_STEP: usize = 64 << 10;
 
 /// The scan of one message, fed chunk by chunk during SMTP DATA.
 ///
@@ -19,15 +23,30 @@ use crate::verdict::Verdict;
 /// # Ok::<(), portcullis::Error>(())
 /// ```
 ///
+/// # Work while the message arrives
+/// A multipart message's parts are scanned as soon as they are complete (when the next part starts): each
+/// time the message has grown by 64 KiB or an eighth of its size, whichever is more, `feed` looks for newly
+/// completed parts and scans them, attachments, archives and all. [`finish`](Self::finish) then scans the
+/// message as [`Engine::scan_bytes`] would, reusing those parts' results where they are exactly what a
+/// whole scan would compute (see the crate's `scan.rs`), so its cost is the raw message's signature pass,
+/// the walk of the top level and the last part. [`decided`](Self::decided) tells early when a signature has
+/// already matched.
+///
 /// # Limits
-/// This version keeps the message in memory up to `max_message_size` and takes it apart in
-/// [`finish`](Self::finish); bytes beyond that size are counted, not kept, and the verdict reports
-/// `Heuristics.Limits.Exceeded.MaxMessageSize`.
+/// This version keeps the message in memory up to `max_message_size`; bytes beyond that size are counted,
+/// not kept, and the verdict reports `Heuristics.Limits.Exceeded.MaxMessageSize`.
 #[derive(Debug)]
 pub struct ScanSession {
     engine: Engine,
     buffer: Vec<u8>,
     received: u64,
+    prescan: Prescan,
+    /// Buffer length at the last look for completed parts.
+    prescanned_len: usize,
+    /// The least growth between two looks (tests set it small to reach every split).
+    step: usize,
+    /// Whether the growth between looks also scales with the message (by default; not in tests).
+    geometric: bool,
 }
 
 impl ScanSession {
@@ -36,7 +55,38 @@ impl ScanSession {
             engine,
             buffer: Vec::new(),
             received: 0,
+            prescan: Prescan::default(),
+            prescanned_len: 0,
+            step: PRESCAN_STEP,
+            geometric: true,
         }
+    }
+
+    /// Looks for completed parts after every `bytes` of growth at least (default 64 KiB): for tests that
+    /// check that early scanning changes no verdict whatever the split.
+    #[doc(hidden)]
+    pub fn with_prescan_step(mut self, bytes: usize) -> ScanSession {
+        self.step = bytes.max(1);
+        self.geometric = false;
+        self
+    }
+
+    /// A signature or hash detection already found in a completed part: the verdict will be infected
+    /// whatever the rest of the message holds, so a caller may stop spending effort on it (an SMTP server
+    /// still answers only after the final dot, with [`finish`](Self::finish)'s verdict).
+    ///
+    /// ```
+    /// let engine = portcullis::Engine::builder()
+    ///     .load_str("local.ndb", "Local.Test:0:*:6576696c2d6d61726b6572\n")?
+    ///     .build()?;
+    /// let mut session = engine.session().with_prescan_step(1);
+    /// session.feed(b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")?;
+    /// session.feed(b"--b\r\n\r\nan evil-marker\r\n--b\r\n\r\nmore text")?;
+    /// assert_eq!(session.decided().map(|d| d.name()), Some("Local.Test"));
+    /// # Ok::<(), portcullis::Error>(())
+    /// ```
+    pub fn decided(&self) -> Option<&Detection> {
+        self.prescan.decided()
     }
 
     /// Adds the next bytes of the message.
@@ -49,6 +99,20 @@ impl ScanSession {
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
         self.buffer.extend_from_slice(&chunk[..take]);
         self.received = self.received.saturating_add(chunk.len() as u64);
+        let grown = self.buffer.len() - self.prescanned_len;
+        let step = match self.geometric {
+            true => self.step.max(self.prescanned_len / 8),
+            false => self.step,
+        };
+        if take > 0 && grown >= step {
+            self.prescanned_len = self.buffer.len();
+            self.prescan.advance(
+                self.engine.db(),
+                self.engine.limits(),
+                self.engine.heuristics(),
+                &self.buffer,
+            );
+        }
         Ok(())
     }
 
@@ -69,6 +133,7 @@ impl ScanSession {
             self.engine.heuristics(),
             &self.buffer,
             cut,
+            Some(&self.prescan),
         ))
     }
 }

@@ -1,4 +1,5 @@
-//! The session property: any chunking of `feed` gives the same verdict as `scan_bytes`.
+//! The session property: any chunking of `feed` gives the same verdict as `scan_bytes`, whether or not the
+//! session scans completed parts early (here after every chunk, so that every split is tried).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +10,7 @@ use proptest::prelude::*;
 use support::corpusgen;
 
 fn feed_in_chunks(engine: &Engine, bytes: &[u8], cuts: &[usize]) -> portcullis::Verdict {
-    let mut session = engine.session();
+    let mut session = engine.session().with_prescan_step(1);
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
     points.sort_unstable();
     let mut from = 0;
@@ -32,6 +33,18 @@ proptest! {
         let whole = engine.scan_bytes(&case.bytes).unwrap();
         let chunked = feed_in_chunks(&engine, &case.bytes, &cuts);
         prop_assert_eq!(whole, chunked, "{}", case.file);
+    }
+
+    #[test]
+    fn early_part_scans_respect_the_limits(case in 0usize..100, cuts in proptest::collection::vec(any::<usize>(), 0..20), files in 1u64..12, scan in 1u64..200_000, file in 1u64..100_000) {
+        // Tight budgets make the limits fall anywhere, inside or between parts scanned early: a part is
+        // replayed only when the budget left covers it, else scanned again.
+        let cases = corpusgen::cases();
+        let case = &cases[case % cases.len()];
+        let limits = Limits::default().max_files(files).max_scan_size(scan).max_file_size(file);
+        let engine = Engine::builder().limits(limits).build().unwrap();
+        let whole = engine.scan_bytes(&case.bytes).unwrap();
+        prop_assert_eq!(whole, feed_in_chunks(&engine, &case.bytes, &cuts), "{}", case.file);
     }
 
     #[test]
@@ -61,4 +74,65 @@ fn byte_at_a_time_gives_the_same_verdict() {
             case.file
         );
     }
+}
+
+#[test]
+fn a_signature_in_a_completed_part_is_known_before_the_end() {
+    let engine = Engine::builder()
+        .load_str("t.ndb", "Test.Early:0:*:6561726c792d6d61726b6572\n")
+        .unwrap()
+        .build()
+        .unwrap();
+    let head = "Subject: x\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
+    let first = "--b\r\nContent-Type: text/plain\r\n\r\nan early-marker here\r\n";
+    let second = "--b\r\nContent-Type: text/plain\r\n\r\nstill arriving";
+    let mut session = engine.session().with_prescan_step(1);
+    session.feed(head.as_bytes()).unwrap();
+    session.feed(first.as_bytes()).unwrap();
+    // The first part is not complete until the next one starts.
+    assert!(session.decided().is_none());
+    session.feed(second.as_bytes()).unwrap();
+    assert_eq!(session.decided().map(|d| d.name()), Some("Test.Early"));
+    session.feed(b"\r\n--b--\r\n").unwrap();
+    let verdict = session.finish().unwrap();
+    assert!(verdict.is_infected());
+    let whole = format!("{head}{first}{second}\r\n--b--\r\n");
+    assert_eq!(verdict, engine.scan_bytes(whole.as_bytes()).unwrap());
+}
+
+#[test]
+fn default_sessions_scan_parts_early_too() {
+    // Large enough to pass the default 64 KiB step: the same verdict as a whole scan, infected.
+    let engine = Engine::builder().build().unwrap();
+    let eicar = corpusgen::eicar();
+    let mut msg =
+        String::from("Subject: big\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    for i in 0..40 {
+        msg += &format!(
+            "--b\r\nContent-Type: text/plain\r\n\r\n{}\r\n",
+            "filler text ".repeat(800 + i)
+        );
+    }
+    msg += &format!(
+        "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        corpusgen::base64(&eicar)
+    );
+    for _ in 0..10 {
+        msg += &format!(
+            "--b\r\nContent-Type: text/plain\r\n\r\n{}\r\n",
+            "more text ".repeat(1000)
+        );
+    }
+    msg += "--b--\r\n";
+    let mut session = engine.session();
+    let mut decided_early = false;
+    for chunk in msg.as_bytes().chunks(16 << 10) {
+        session.feed(chunk).unwrap();
+        decided_early |= session.decided().is_some();
+    }
+    assert!(decided_early);
+    assert_eq!(
+        session.finish().unwrap(),
+        engine.scan_bytes(msg.as_bytes()).unwrap()
+    );
 }

@@ -1,5 +1,5 @@
-//! A session fed in chunks whose sizes, and the limits, come from the input: the verdict must equal
-//! `scan_bytes` on the same engine.
+//! A session fed in chunks whose sizes, the limits and how often completed parts are scanned early come
+//! from the input: the verdict must equal `scan_bytes` on the same engine.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::Unstructured;
@@ -17,9 +17,10 @@ fuzz_target!(|data: &[u8]| {
     let splits: Vec<u16> = (0..u.int_in_range(0usize..=32).unwrap_or(0))
         .map(|_| u.arbitrary::<u16>().unwrap_or(0))
         .collect();
+    let step = u.int_in_range(1usize..=4096).unwrap_or(1);
     let message = u.take_rest();
     let engine = portcullis::Engine::builder().limits(limits).build().unwrap();
-    let mut session = engine.session();
+    let mut session = engine.session().with_prescan_step(step);
     let mut rest = message;
     for s in splits {
         let at = (s as usize).min(rest.len());

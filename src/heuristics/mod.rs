@@ -327,6 +327,22 @@ impl Collector {
         );
     }
 
+    /// Takes in what another collector saw of one part, as if this one had seen it: findings in order,
+    /// through the same de-duplication and cap.
+    pub(crate) fn absorb(&mut self, other: &Collector) {
+        for f in &other.findings {
+            if self.findings.len() < MAX_FINDINGS && self.seen.insert((f.rule, f.location.clone()))
+            {
+                self.findings.push(f.clone());
+            }
+        }
+        self.encrypted.extend(other.encrypted.iter().cloned());
+        self.text_bodies.extend(other.text_bodies.iter().cloned());
+        if self.broken.is_none() {
+            self.broken.clone_from(&other.broken);
+        }
+    }
+
     /// Notes ambiguous MIME structure.
     pub(crate) fn broken_mime(&mut self, location: &Location, what: &str) {
         if self.broken.is_none() {

@@ -154,6 +154,15 @@ pub(crate) fn is_ambiguity(damage: &str) -> bool {
     damage.contains("disagree") || damage.contains("boundary parameter")
 }
 
+/// Whether an entity's own header block declares it multipart: the cheap test a session makes before
+/// walking a message that is still arriving.
+pub(crate) fn declares_multipart(bytes: &[u8]) -> bool {
+    let (fields, _, _) = parse_block(bytes);
+    fields.iter().any(|f| {
+        f.name == "content-type" && parse_structured(&f.value).value.starts_with("multipart/")
+    })
+}
+
 /// Walks one entity.
 pub(crate) fn walk(bytes: &[u8]) -> Walked {
     let mut w = Walked::default();

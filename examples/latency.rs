@@ -1,0 +1,131 @@
+//! The time from the end of a message to its verdict, for portcullis (`ScanSession::finish` after the
+//! message was fed in 64 KiB chunks) and, given `--clamd`, for a running clamd (from the INSTREAM
+//! terminator to the reply), on the same messages: what an SMTP server waits for after the final dot.
+//!
+//! ```text
+//! cargo run --release --example latency -- [--database PATH | --compiled FILE] [--clamd SOCKET]
+//!                                          [--repeat 20] [--zip]
+//! ```
+//! `SOCKET` is a Unix socket path or `host:port`. `benches/vs-clamd.sh` starts a clamd with the same
+//! signatures and runs this. Messages come from `tests/support/probes.rs` (10 KB to 25 MB, clean).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/support/corpusgen.rs"]
+#[allow(dead_code)]
+mod corpusgen;
+#[path = "../tests/support/probes.rs"]
+mod probes;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use portcullis::Engine;
+
+const CHUNK: usize = 64 << 10;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// Median and 99th percentile, in milliseconds.
+fn summary(mut times: Vec<Duration>) -> (f64, f64) {
+    times.sort();
+    let at = |q: f64| {
+        let i = ((times.len() as f64 - 1.0) * q).round() as usize;
+        times[i].as_secs_f64() * 1e3
+    };
+    (at(0.5), at(0.99))
+}
+
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+fn connect(addr: &str) -> Box<dyn Stream> {
+    if addr.contains('/') {
+        Box::new(std::os::unix::net::UnixStream::connect(addr).expect("clamd socket"))
+    } else {
+        Box::new(std::net::TcpStream::connect(addr).expect("clamd address"))
+    }
+}
+
+/// One INSTREAM scan: sends the message in chunks, then times the terminator to the reply.
+fn clamd_once(addr: &str, message: &[u8]) -> (Duration, String) {
+    let mut s = connect(addr);
+    s.write_all(b"zINSTREAM\0").unwrap();
+    for c in message.chunks(CHUNK) {
+        s.write_all(&(c.len() as u32).to_be_bytes()).unwrap();
+        s.write_all(c).unwrap();
+    }
+    s.flush().unwrap();
+    let start = Instant::now();
+    s.write_all(&0u32.to_be_bytes()).unwrap();
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while s.read(&mut byte).unwrap_or(0) == 1 && byte[0] != 0 {
+        reply.push(byte[0]);
+    }
+    (
+        start.elapsed(),
+        String::from_utf8_lossy(&reply).into_owned(),
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let repeat: usize = arg(&args, "--repeat").map_or(20, |r| r.parse().unwrap());
+    let zip = args.iter().any(|a| a == "--zip");
+    let mut builder = Engine::builder();
+    if let Some(p) = arg(&args, "--database") {
+        builder = builder.load_path(p).unwrap();
+    }
+    if let Some(p) = arg(&args, "--compiled") {
+        builder = builder.load_compiled(p).unwrap();
+    }
+    let engine = builder.build().unwrap();
+    let clamd = arg(&args, "--clamd");
+    println!(
+        "latency after the end of a clean message ({}), fed in 64 KiB chunks; median / p99 of {repeat} runs, ms",
+        if zip {
+            "zip attachments"
+        } else {
+            "plain attachments"
+        }
+    );
+    println!("| size | portcullis finish() | clamd INSTREAM | ratio (median) |");
+    println!("|---|---|---|---|");
+    for (label, size) in probes::SIZES {
+        let message = probes::message(size, zip);
+        let mut ours = Vec::new();
+        for _ in 0..repeat {
+            let mut session = engine.session();
+            for c in message.chunks(CHUNK) {
+                session.feed(c).unwrap();
+            }
+            let start = Instant::now();
+            let verdict = session.finish().unwrap();
+            ours.push(start.elapsed());
+            assert!(!verdict.is_infected(), "{label}: {verdict:?}");
+        }
+        let (om, op) = summary(ours);
+        match &clamd {
+            Some(addr) => {
+                let mut theirs = Vec::new();
+                for _ in 0..repeat {
+                    let (t, reply) = clamd_once(addr, &message);
+                    assert!(reply.ends_with("OK"), "clamd: {reply}");
+                    theirs.push(t);
+                }
+                let (cm, cp) = summary(theirs);
+                println!(
+                    "| {label} | {om:.3} / {op:.3} | {cm:.1} / {cp:.1} | {:.0}x |",
+                    cm / om
+                );
+            }
+            None => println!("| {label} | {om:.3} / {op:.3} | - | - |"),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Messages of a given size for the latency benchmarks (`benches/session.rs`) and the clamd comparison
+//! (`examples/latency.rs`): a text part, attachments of up to 1 MiB, and a small last part, so that what is
+//! left to do at the end of DATA is what a real message leaves. Deterministic for a size.
+
+#![allow(dead_code)]
+
+use crate::corpusgen;
+
+/// The sizes the latency figures are given for.
+pub const SIZES: [(&str, usize); 5] = [
+    ("10KB", 10_000),
+    ("100KB", 100_000),
+    ("1MB", 1_000_000),
+    ("10MB", 10_000_000),
+    ("25MB", 25_000_000),
+];
+
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+fn text(len: usize) -> String {
+    let words = [
+        "invoice ",
+        "meeting ",
+        "report ",
+        "attached ",
+        "please ",
+        "thanks ",
+        "review ",
+    ];
+    let mut s = String::with_capacity(len + 80);
+    let mut i = 0;
+    while s.len() < len {
+        s.push_str(words[i % words.len()]);
+        i += 1;
+        if i % 10 == 0 {
+            s.push_str("\r\n");
+        }
+    }
+    s
+}
+
+/// A clean message of about `size` bytes; with `zip`, the attachments are zip archives.
+pub fn message(size: usize, zip: bool) -> Vec<u8> {
+    let mut out = String::from(
+        "From: a@example.com\r\nTo: b@example.org\r\nSubject: probe\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"probe-boundary\"\r\n\r\n",
+    );
+    out += &format!(
+        "--probe-boundary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        text(size.min(4000) / 2)
+    );
+    // Base64 grows by 4/3: attachments of at most 1 MiB until the size is reached.
+    let mut i = 0u64;
+    while out.len() + 2000 < size {
+        let left = (size - out.len() - 1000) * 3 / 4;
+        let n = left.min(1 << 20).max(64);
+        let (name, mime, data) = if zip {
+            // Half random, half text: compresses a little, as real attachments do.
+            let mut member = noise(n / 2, 0x9e37 + i);
+            member.extend_from_slice(text(n / 2).as_bytes());
+            let z = corpusgen::zip(&[("data.bin", &member, corpusgen::Method::Deflate)]);
+            (format!("archive{i}.zip"), "application/zip", z)
+        } else {
+            (
+                format!("file{i}.bin"),
+                "application/octet-stream",
+                noise(n, 0x9e37 + i),
+            )
+        };
+        out += &format!(
+            "--probe-boundary\r\nContent-Type: {mime}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            corpusgen::base64(&data)
+        );
+        i += 1;
+    }
+    out += "--probe-boundary\r\nContent-Type: text/plain\r\n\r\n-- \r\nsent from a probe\r\n--probe-boundary--\r\n";
+    out.into_bytes()
+}
