@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/support/corpusgen.rs"]
-#[allow(dead_code)]
 mod corpusgen;
 #[path = "../tests/support/probes.rs"]
 mod probes;

@@ -61,7 +61,7 @@ pub fn message(size: usize, zip: bool) -> Vec<u8> {
     let mut i = 0u64;
     while out.len() + 2000 < size {
         let left = (size - out.len() - 1000) * 3 / 4;
-        let n = left.min(1 << 20).max(64);
+        let n = left.clamp(64, 1 << 20);
         let (name, mime, data) = if zip {
             // Half random, half text: compresses a little, as real attachments do.
             let mut member = noise(n / 2, 0x9e37 + i);
