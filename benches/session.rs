@@ -37,6 +37,12 @@ fn finish_latency(c: &mut Criterion) {
         for (label, size) in probes::SIZES {
             let message = probes::message(size, zip);
             let kind = if zip { "zip" } else { "plain" };
+            let s = fed(&engine, &message, 64 << 10);
+            eprintln!(
+                "finish/{kind}/{label}: session memory {:.1} KiB for {:.1} KiB of message",
+                s.memory_usage() as f64 / 1024.0,
+                message.len() as f64 / 1024.0
+            );
             group.bench_with_input(BenchmarkId::new(kind, label), &message, |b, m| {
                 b.iter_batched(
                     || fed(&engine, m, 64 << 10),

@@ -287,7 +287,7 @@ impl Engine {
             &self.inner.heuristics,
             kept,
             cut,
-            None,
+            crate::scan::Early::default(),
         ))
     }
 

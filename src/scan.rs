@@ -15,6 +15,7 @@ use crate::engine::Database;
 use crate::filetype::{self, FileType};
 use crate::heuristics::{Collector, Heuristics, ObjectFacts};
 use crate::limits::{LimitName, Limits};
+use crate::matcher::AtomStream;
 use crate::matcher::logical::{self, Subject};
 use crate::mime::walker::{self, ChildData, ChildKind};
 use crate::unpack::{self, Budget, Entry, Inflated, Unpacked};
@@ -91,6 +92,8 @@ struct Scan<'a, 'd> {
     /// Parts already scanned while the message was arriving, and how many were replayed.
     prescan: Option<&'d Prescan>,
     replayed: usize,
+    /// The atoms of the message itself, found while it arrived.
+    root_atoms: Option<&'d AtomStream>,
 }
 
 /// What scanning one part of the message produced, kept to be replayed at the end.
@@ -135,6 +138,20 @@ pub(crate) struct Prescan {
 }
 
 impl Prescan {
+    /// The approximate heap memory held for replays.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| {
+                std::mem::size_of::<Prescanned>()
+                    + p.effects.as_ref().map_or(0, |e| {
+                        (e.detections.len() + e.damage.len() + e.unscanned.len()) * 96
+                            + e.collector.findings.len() * 128
+                    })
+            })
+            .sum()
+    }
+
     /// The first signature or hash detection found in a prescanned part, if any.
     pub(crate) fn decided(&self) -> Option<&Detection> {
         self.parts
@@ -240,9 +257,17 @@ pub(crate) fn scan_message(
     heuristics: &Heuristics,
     message: &[u8],
     cut: bool,
-    prescan: Option<&Prescan>,
+    early: Early<'_>,
 ) -> Verdict {
-    scan_counting(db, limits, heuristics, message, cut, prescan).0
+    scan_counting(db, limits, heuristics, message, cut, early).0
+}
+
+/// What a session did while the message arrived: its completed parts scanned, and the message's own atoms
+/// found (a stream completed on the whole message).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Early<'e> {
+    pub(crate) prescan: Option<&'e Prescan>,
+    pub(crate) root_atoms: Option<&'e AtomStream>,
 }
 
 /// [`scan_message`], also returning how many prescanned parts were replayed.
@@ -252,9 +277,10 @@ fn scan_counting(
     heuristics: &Heuristics,
     message: &[u8],
     cut: bool,
-    prescan: Option<&Prescan>,
+    early: Early<'_>,
 ) -> (Verdict, usize) {
-    let mut scan = Scan::new(db, limits, heuristics, prescan);
+    let mut scan = Scan::new(db, limits, heuristics, early.prescan);
+    scan.root_atoms = early.root_atoms;
     scan.objects = 1;
     if cut {
         scan.limit(LimitName::MaxMessageSize, Location::root());
@@ -324,6 +350,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             demand_bytes: 0,
             prescan,
             replayed: 0,
+            root_atoms: None,
         }
     }
 
@@ -445,7 +472,10 @@ impl<'a, 'd> Scan<'a, 'd> {
                 location.clone(),
             ));
         }
-        let hits = self.db.body.scan(data, file_type.target());
+        let hits = match (self.root_atoms, *location == Location::root()) {
+            (Some(stream), true) => self.db.body.scan_streamed(data, file_type.target(), stream),
+            _ => self.db.body.scan(data, file_type.target()),
+        };
         let subject = Subject {
             data,
             target: file_type.target(),
@@ -826,9 +856,25 @@ mod tests {
             let mut pre = super::Prescan::default();
             pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut]);
             assert_eq!(pre.parts.len(), 2);
-            let (v, replayed) =
-                super::scan_counting(db, limits, heuristics, msg.as_bytes(), false, Some(&pre));
-            let whole = super::scan_message(db, limits, heuristics, msg.as_bytes(), false, None);
+            let (v, replayed) = super::scan_counting(
+                db,
+                limits,
+                heuristics,
+                msg.as_bytes(),
+                false,
+                super::Early {
+                    prescan: Some(&pre),
+                    root_atoms: None,
+                },
+            );
+            let whole = super::scan_message(
+                db,
+                limits,
+                heuristics,
+                msg.as_bytes(),
+                false,
+                super::Early::default(),
+            );
             assert_eq!(v, whole, "{limits:?}");
             replayed
         };

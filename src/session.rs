@@ -2,7 +2,8 @@
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::scan::Prescan;
+use crate::matcher::AtomStream;
+use crate::scan::{Early, Prescan};
 use crate::verdict::{Detection, Verdict};
 
 /// The least growth of the message between two looks for newly completed parts.
@@ -24,9 +25,9 @@ const PRESCAN_STEP: usize = 64 << 10;
 /// ```
 ///
 /// # Work while the message arrives
-/// A multipart message's parts are scanned as soon as they are complete (when the next part starts): each
-/// time the message has grown by 64 KiB or an eighth of its size, whichever is more, `feed` looks for newly
-/// completed parts and scans them, attachments, archives and all. [`finish`](Self::finish) then scans the
+/// A multipart message's parts are scanned as soon as they are complete (when the next part starts): when a
+/// chunk brings a new delimiter line, or the message has grown by 64 KiB or an eighth of its size, `feed`
+/// looks for newly completed parts and scans them, attachments, archives and all. [`finish`](Self::finish) then scans the
 /// message as [`Engine::scan_bytes`] would, reusing those parts' results where they are exactly what a
 /// whole scan would compute (see the crate's `scan.rs`), so its cost is the raw message's signature pass,
 /// the walk of the top level and the last part. [`decided`](Self::decided) tells early when a signature has
@@ -47,6 +48,10 @@ pub struct ScanSession {
     step: usize,
     /// Whether the growth between looks also scales with the message (by default; not in tests).
     geometric: bool,
+    /// Where the search for a new delimiter line resumes.
+    searched: usize,
+    /// The body-signature search of the message itself, carried from chunk to chunk.
+    atoms: AtomStream,
 }
 
 impl ScanSession {
@@ -59,6 +64,8 @@ impl ScanSession {
             prescanned_len: 0,
             step: PRESCAN_STEP,
             geometric: true,
+            searched: 0,
+            atoms: AtomStream::default(),
         }
     }
 
@@ -99,12 +106,27 @@ impl ScanSession {
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
         self.buffer.extend_from_slice(&chunk[..take]);
         self.received = self.received.saturating_add(chunk.len() as u64);
+        if take > 0 {
+            self.engine
+                .db()
+                .body
+                .advance(&mut self.atoms, &self.buffer, false);
+        }
         let grown = self.buffer.len() - self.prescanned_len;
-        let step = match self.geometric {
-            true => self.step.max(self.prescanned_len / 8),
-            false => self.step,
+        // A part completes when the next delimiter line ("--boundary") arrives: look then, or at the
+        // latest after every step of growth. Walking the message so far costs a pass over it, so the looks
+        // thin out as it grows (at least 1/64 of its size apart), which keeps feeding linear.
+        let from = self.searched.saturating_sub(2);
+        let delimited = memchr::memmem::find(&self.buffer[from..], b"\n--").is_some();
+        self.searched = self.buffer.len();
+        let due = match self.geometric {
+            true => {
+                grown >= self.step.max(self.prescanned_len / 8)
+                    || (delimited && grown >= (4 << 10).max(self.prescanned_len / 64))
+            }
+            false => grown >= self.step,
         };
-        if take > 0 && grown >= step {
+        if take > 0 && due {
             self.prescanned_len = self.buffer.len();
             self.prescan.advance(
                 self.engine.db(),
@@ -116,6 +138,12 @@ impl ScanSession {
         Ok(())
     }
 
+    /// The heap memory the session holds, in bytes: the message so far, the state of the signature search
+    /// carried across chunks, and what the parts scanned early left to replay.
+    pub fn memory_usage(&self) -> usize {
+        self.buffer.capacity() + self.atoms.memory_usage() + self.prescan.memory_usage()
+    }
+
     /// How many bytes have been fed so far.
     pub fn bytes_received(&self) -> u64 {
         self.received
@@ -125,15 +153,22 @@ impl ScanSession {
     ///
     /// # Errors
     /// None today; see [`Engine::scan_bytes`].
-    pub fn finish(self) -> Result<Verdict> {
+    pub fn finish(mut self) -> Result<Verdict> {
         let cut = self.received > self.buffer.len() as u64;
+        self.engine
+            .db()
+            .body
+            .advance(&mut self.atoms, &self.buffer, true);
         Ok(crate::scan::scan_message(
             self.engine.db(),
             self.engine.limits(),
             self.engine.heuristics(),
             &self.buffer,
             cut,
-            Some(&self.prescan),
+            Early {
+                prescan: Some(&self.prescan),
+                root_atoms: Some(&self.atoms),
+            },
         ))
     }
 }

@@ -349,6 +349,46 @@ impl ShortSet {
     }
 }
 
+/// The longest atom.
+const MAX_ATOM_LEN: usize = super::pattern::MAX_ATOM;
+/// Most atom hits a stream keeps; past this it gives up and the object is searched whole at its end.
+pub(crate) const MAX_STREAM_HITS: usize = 1 << 20;
+
+/// The state of a search carried across the chunks of an object that is still arriving
+/// ([`AtomSet::advance`]).
+#[derive(Debug, Default)]
+pub(crate) struct AtomStream {
+    /// The next sample position of each tier.
+    next: Vec<usize>,
+    /// How far the short atoms were searched.
+    short_done: usize,
+    tier_hits: Vec<Vec<(u32, usize)>>,
+    short_hits: Vec<Vec<(u32, usize)>>,
+    started: bool,
+    /// Too many hits: the stream was given up.
+    pub(crate) overflowed: bool,
+}
+
+impl AtomStream {
+    /// Reports the hits in the order [`AtomSet::find`] would.
+    pub(crate) fn replay(&self, found: &mut dyn FnMut(u32, usize)) {
+        for &(a, p) in self.tier_hits.iter().chain(&self.short_hits).flatten() {
+            found(a, p);
+        }
+    }
+
+    /// The heap memory the stream holds.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.next.capacity() * 8
+            + self
+                .tier_hits
+                .iter()
+                .chain(&self.short_hits)
+                .map(|h| h.capacity() * 16)
+                .sum::<usize>()
+    }
+}
+
 /// A compiled set of atoms.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct AtomSet {
@@ -455,14 +495,94 @@ impl AtomSet {
     }
 
     fn find_in_tier(&self, tier: &Tier, data: &[u8], found: &mut impl FnMut(u32, usize)) {
+        if let Some(last) = data.len().checked_sub(WINDOW) {
+            self.sample_range(tier, data, 0, last, found);
+        }
+    }
+
+    /// Tests the sample positions `from..=last` (`from` a multiple of the stride); returns the next one.
+    fn sample_range(
+        &self,
+        tier: &Tier,
+        data: &[u8],
+        from: usize,
+        last: usize,
+        found: &mut impl FnMut(u32, usize),
+    ) -> usize {
         match tier.filter_bits {
-            13 => self.sample::<13>(tier, data, found),
-            16 => self.sample::<16>(tier, data, found),
-            19 => self.sample::<19>(tier, data, found),
-            21 => self.sample::<21>(tier, data, found),
-            22 => self.sample::<22>(tier, data, found),
-            23 => self.sample::<23>(tier, data, found),
-            _ => self.sample::<25>(tier, data, found),
+            13 => self.sample::<13>(tier, data, from, last, found),
+            16 => self.sample::<16>(tier, data, from, last, found),
+            19 => self.sample::<19>(tier, data, from, last, found),
+            21 => self.sample::<21>(tier, data, from, last, found),
+            22 => self.sample::<22>(tier, data, from, last, found),
+            23 => self.sample::<23>(tier, data, from, last, found),
+            _ => self.sample::<25>(tier, data, from, last, found),
+        }
+    }
+
+    /// Continues a search over `data`, the object so far (bytes are only ever appended to it): finds the
+    /// atoms whose every byte has arrived, keeping the state in `stream`. With `last`, the object is whole
+    /// and the search is completed. The hits, taken in order by [`AtomStream::replay`], are exactly what
+    /// [`find`](Self::find) reports on the whole object, in the same order.
+    ///
+    /// The state is a few positions per tier plus the hits themselves; past [`MAX_STREAM_HITS`] hits the
+    /// stream gives up (`overflowed`), and the caller searches the whole object instead.
+    pub(crate) fn advance(&self, stream: &mut AtomStream, data: &[u8], last: bool) {
+        if stream.overflowed {
+            return;
+        }
+        if !stream.started {
+            stream.started = true;
+            stream.next = vec![0; self.tiers.len()];
+            stream.tier_hits = vec![Vec::new(); self.tiers.len()];
+            stream.short_hits = vec![Vec::new(); self.short.len()];
+        }
+        // Before the end, only windows far enough from it that the longest atom around them is complete.
+        let bound = match last {
+            true => data.len().checked_sub(WINDOW),
+            false => data.len().checked_sub(MAX_ATOM_LEN),
+        };
+        for (t, tier) in self.tiers.iter().enumerate() {
+            if let Some(bound) = bound
+                && stream.next[t] <= bound
+            {
+                let hits = &mut stream.tier_hits[t];
+                stream.next[t] =
+                    self.sample_range(tier, data, stream.next[t], bound, &mut |a, p| {
+                        hits.push((a, p))
+                    });
+            }
+        }
+        // Short atoms: every match that ends in the new bytes (they are at most three bytes long).
+        for (i, set) in self.short.iter().enumerate() {
+            let Some(automaton) = &set.automaton else {
+                continue;
+            };
+            let from = stream.short_done.saturating_sub(WINDOW - 1);
+            let Some(slice) = data.get(from..) else {
+                continue;
+            };
+            for m in automaton.find_overlapping_iter(slice) {
+                if from + m.end() > stream.short_done
+                    && let Some(&id) = set.ids.get(m.pattern().as_usize())
+                {
+                    stream.short_hits[i].push((id, from + m.start()));
+                }
+            }
+        }
+        stream.short_done = data.len();
+        let total: usize = stream
+            .tier_hits
+            .iter()
+            .chain(&stream.short_hits)
+            .map(Vec::len)
+            .sum();
+        if total > MAX_STREAM_HITS {
+            *stream = AtomStream {
+                started: true,
+                overflowed: true,
+                ..AtomStream::default()
+            };
         }
     }
 
@@ -471,15 +591,15 @@ impl AtomSet {
         &self,
         tier: &Tier,
         data: &[u8],
+        from: usize,
+        last: usize,
         found: &mut impl FnMut(u32, usize),
-    ) {
-        let Some(last) = data.len().checked_sub(WINDOW) else {
-            return;
-        };
+    ) -> usize {
         let Some(filter) = tier.filter.get(..1 << (BITS - 6)) else {
-            return;
+            return from;
         };
-        let mut p = 0;
+        let last = last.min(data.len().saturating_sub(WINDOW));
+        let mut p = from;
         while p <= last {
             let w = window_at(data, p);
             let h = hash(w);
@@ -489,6 +609,7 @@ impl AtomSet {
             }
             p += tier.stride;
         }
+        p
     }
 
     #[cold]
@@ -622,6 +743,37 @@ mod tests {
         }
         let set = b.build();
         assert_eq!(found(&set, &data), naive(&unique, &data));
+    }
+
+    #[test]
+    fn a_stream_finds_what_a_whole_search_finds_in_the_same_order() {
+        let mut b = AtomSetBuilder::default();
+        for a in [
+            &b"ab"[..],
+            b"xyz",
+            b"abcd",
+            b"hello wor",
+            b"0123456789abcdef",
+            b"cdef0",
+        ] {
+            b.add(a.to_vec(), false);
+        }
+        let set = b.build();
+        let data = b"..abcd hello world 0123456789abcdef0 xyz ab cdef0 hello wor".repeat(7);
+        let mut whole = Vec::new();
+        set.find(&data, |a, p| whole.push((a, p)));
+        for chunk in [1, 2, 3, 5, 16, 17, 100] {
+            let mut stream = AtomStream::default();
+            let mut end = 0;
+            while end < data.len() {
+                end = (end + chunk).min(data.len());
+                set.advance(&mut stream, &data[..end], false);
+            }
+            set.advance(&mut stream, &data, true);
+            let mut streamed = Vec::new();
+            stream.replay(&mut |a, p| streamed.push((a, p)));
+            assert_eq!(streamed, whole, "chunk {chunk}");
+        }
     }
 
     #[test]

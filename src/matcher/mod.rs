@@ -16,6 +16,7 @@ pub(crate) mod pattern;
 use std::collections::{HashMap, HashSet};
 
 use crate::signatures::BodySig;
+pub(crate) use filter::AtomStream;
 use filter::{AtomSet, AtomSetBuilder};
 use pattern::Scratch;
 
@@ -27,6 +28,10 @@ struct AtomUse {
     sig: u32,
     part: u16,
 }
+
+/// Reports atom occurrences (atom id, start) to the callback it is given: a search of the object, or the
+/// replay of a stream's hits.
+type AtomSource<'s> = dyn FnMut(&mut dyn FnMut(u32, usize)) + 's;
 
 /// Most matches counted for one subsignature in one object: enough for any count a signature asks.
 const MAX_COUNT: u32 = 1024;
@@ -175,6 +180,34 @@ impl BodyMatcher {
 
     /// Matches `data`, an object of ClamAV target type `target`.
     pub(crate) fn scan<'a>(&'a self, data: &[u8], target: u8) -> Hits<'a> {
+        self.scan_with(data, target, &mut |found| self.atoms.find(data, found))
+    }
+
+    /// Searches the bytes of `data` (the object so far) that have arrived since the last call.
+    pub(crate) fn advance(&self, stream: &mut AtomStream, data: &[u8], last: bool) {
+        self.atoms.advance(stream, data, last);
+    }
+
+    /// As [`scan`](Self::scan), with the atoms found by a stream that was completed on `data`.
+    pub(crate) fn scan_streamed<'a>(
+        &'a self,
+        data: &[u8],
+        target: u8,
+        stream: &AtomStream,
+    ) -> Hits<'a> {
+        if stream.overflowed {
+            return self.scan(data, target);
+        }
+        self.scan_with(data, target, &mut |found| stream.replay(found))
+    }
+
+    /// Matches `data`, with the atom occurrences reported by `atoms`.
+    fn scan_with<'a>(
+        &'a self,
+        data: &[u8],
+        target: u8,
+        atoms: &mut AtomSource<'_>,
+    ) -> Hits<'a> {
         let applies = |sig: &BodySig| sig.target == 0 || sig.target == target;
         let len = data.len();
         let mut scratch = Scratch::default();
@@ -248,7 +281,7 @@ impl BodyMatcher {
             }
         }
 
-        self.atoms.find(data, |atom, at| {
+        atoms(&mut |atom, at| {
             for &u in self.users_of(atom) {
                 let sig = &self.sigs[u.sig as usize];
                 if matched.contains(&u.sig) || !applies(sig) {

@@ -161,7 +161,7 @@ impl Pattern {
 }
 
 /// Longest atom taken from a run of exact bytes.
-const MAX_ATOM: usize = 16;
+pub(crate) const MAX_ATOM: usize = 16;
 
 impl Part {
     pub(crate) fn new(elems: Vec<Elem>, min_gap_before: u32) -> Part {
