@@ -139,8 +139,13 @@ fn write_db(out: &Path, ndb: usize, hdb: usize, seed: u64, ascii_frac: f64) -> s
         ascii_frac,
         ..NdbShape::MAIL
     };
-    std::fs::write(out.join("synth.ndb"), synth::ndb(ndb, seed, shape))?;
-    std::fs::write(out.join("synth.hdb"), synth::hdb(hdb, seed))?;
+    // ClamAV refuses an empty database file: write only what has signatures.
+    if ndb > 0 {
+        std::fs::write(out.join("synth.ndb"), synth::ndb(ndb, seed, shape))?;
+    }
+    if hdb > 0 {
+        std::fs::write(out.join("synth.hdb"), synth::hdb(hdb, seed))?;
+    }
     let mut nd = String::new();
     for (name, hex, _) in planted_ndb(seed) {
         let _ = writeln!(nd, "{name}:0:*:{hex}");

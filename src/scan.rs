@@ -135,6 +135,9 @@ struct Prescanned {
 #[derive(Debug, Default)]
 pub(crate) struct Prescan {
     parts: Vec<Prescanned>,
+    /// Index in `parts` by range.
+    by_range: std::collections::HashMap<(usize, usize), usize>,
+    finder: walker::Parts,
 }
 
 impl Prescan {
@@ -163,7 +166,8 @@ impl Prescan {
 
     /// Scans the parts of `prefix` (the message so far) that are complete and not scanned yet. Only a
     /// multipart message's own parts are prescanned; a part counts as complete when a later part starts
-    /// after it.
+    /// after it. The parts are found by searching only the bytes new since the last call
+    /// ([`walker::Parts`]).
     pub(crate) fn advance(
         &mut self,
         db: &Database,
@@ -171,40 +175,12 @@ impl Prescan {
         heuristics: &Heuristics,
         prefix: &[u8],
     ) {
-        if !crate::mime::header::has_header(prefix) || !walker::declares_multipart(prefix) {
-            return;
-        }
-        let walked = walker::walk(prefix);
-        let last_start = walked
-            .children
-            .iter()
-            .filter_map(|c| match &c.data {
-                ChildData::Range(r) => Some(r.start),
-                ChildData::Owned(_) => None,
-            })
-            .max()
-            .unwrap_or(0);
-        for child in walked.children {
-            let ChildData::Range(range) = child.data else {
-                continue;
-            };
-            if child.kind != ChildKind::Part || range.end > last_start {
-                continue;
+        for (segment, range) in self.finder.advance(prefix) {
+            // Past MaxFiles parts the final scan would not get to more: neither does this.
+            if self.parts.len() as u64 >= limits.get_max_files() {
+                return;
             }
-            let mut location = match &child.segment {
-                Some(seg) => Location::root().child(seg),
-                None => Location::root().child("body"),
-            };
-            if let Some(suffix) = &child.suffix {
-                location = location.suffixed(suffix);
-            }
-            if self
-                .parts
-                .iter()
-                .any(|p| p.range == range && p.location == location)
-            {
-                continue;
-            }
+            let location = Location::root().child(&segment);
             let mut scan = Scan::new(db, limits, heuristics, None);
             // As in the final scan after this part's slot is counted and handed on (see `process`).
             scan.objects = 1;
@@ -238,6 +214,8 @@ impl Prescan {
                 demand_objects: scan.demand_objects,
                 demand_bytes: scan.demand_bytes,
             });
+            self.by_range
+                .insert((range.start, range.end), self.parts.len());
             self.parts.push(Prescanned {
                 range,
                 location,
@@ -388,11 +366,11 @@ impl<'a, 'd> Scan<'a, 'd> {
     /// The effects of the prescanned part `obj` is, if it may be replayed here (see [`Prescan`]).
     fn prescanned(&self, obj: &Object<'a>) -> Option<&'d Effects> {
         let range = obj.root_range.as_ref()?;
-        let part = self
-            .prescan?
+        let prescan = self.prescan?;
+        let part = prescan
             .parts
-            .iter()
-            .find(|p| p.range == *range && p.location == obj.location)?;
+            .get(*prescan.by_range.get(&(range.start, range.end))?)
+            .filter(|p| p.range == *range && p.location == obj.location)?;
         let e = part.effects.as_ref()?;
         let fits = obj.depth == 1
             && obj.name.is_none()
@@ -855,7 +833,7 @@ mod tests {
         let run = |limits: &Limits| {
             let mut pre = super::Prescan::default();
             pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut]);
-            assert_eq!(pre.parts.len(), 2);
+            assert_eq!(pre.parts.len() as u64, limits.get_max_files().min(2));
             let (v, replayed) = super::scan_counting(
                 db,
                 limits,

@@ -6,8 +6,8 @@ use crate::matcher::AtomStream;
 use crate::scan::{Early, Prescan};
 use crate::verdict::{Detection, Verdict};
 
-/// The least growth of the message between two looks for newly completed parts.
-const PRESCAN_STEP: usize = 64 << 10;
+/// The least growth of the message between two looks for newly completed parts (every chunk).
+const PRESCAN_STEP: usize = 1;
 
 /// The scan of one message, fed chunk by chunk during SMTP DATA.
 ///
@@ -25,9 +25,9 @@ const PRESCAN_STEP: usize = 64 << 10;
 /// ```
 ///
 /// # Work while the message arrives
-/// A multipart message's parts are scanned as soon as they are complete (when the next part starts): when a
-/// chunk brings a new delimiter line, or the message has grown by 64 KiB or an eighth of its size, `feed`
-/// looks for newly completed parts and scans them, attachments, archives and all. [`finish`](Self::finish) then scans the
+/// A multipart message's parts are scanned as soon as they are complete (when the next part starts): each
+/// `feed` searches the new bytes for delimiter lines and scans the parts they complete, attachments,
+/// archives and all; and it runs the body-signature search of the message itself over the new bytes. [`finish`](Self::finish) then scans the
 /// message as [`Engine::scan_bytes`] would, reusing those parts' results where they are exactly what a
 /// whole scan would compute (see the crate's `scan.rs`), so its cost is the raw message's signature pass,
 /// the walk of the top level and the last part. [`decided`](Self::decided) tells early when a signature has
@@ -44,12 +44,8 @@ pub struct ScanSession {
     prescan: Prescan,
     /// Buffer length at the last look for completed parts.
     prescanned_len: usize,
-    /// The least growth between two looks (tests set it small to reach every split).
+    /// The least growth between two looks (tests set it to reach other splits).
     step: usize,
-    /// Whether the growth between looks also scales with the message (by default; not in tests).
-    geometric: bool,
-    /// Where the search for a new delimiter line resumes.
-    searched: usize,
     /// The body-signature search of the message itself, carried from chunk to chunk.
     atoms: AtomStream,
 }
@@ -63,18 +59,15 @@ impl ScanSession {
             prescan: Prescan::default(),
             prescanned_len: 0,
             step: PRESCAN_STEP,
-            geometric: true,
-            searched: 0,
             atoms: AtomStream::default(),
         }
     }
 
-    /// Looks for completed parts after every `bytes` of growth at least (default 64 KiB): for tests that
-    /// check that early scanning changes no verdict whatever the split.
+    /// Looks for completed parts only after every `bytes` of growth (by default after every chunk): for
+    /// tests that check that early scanning changes no verdict whatever the split.
     #[doc(hidden)]
     pub fn with_prescan_step(mut self, bytes: usize) -> ScanSession {
         self.step = bytes.max(1);
-        self.geometric = false;
         self
     }
 
@@ -112,20 +105,8 @@ impl ScanSession {
                 .body
                 .advance(&mut self.atoms, &self.buffer, false);
         }
-        let grown = self.buffer.len() - self.prescanned_len;
-        // A part completes when the next delimiter line ("--boundary") arrives: look then, or at the
-        // latest after every step of growth. Walking the message so far costs a pass over it, so the looks
-        // thin out as it grows (at least 1/64 of its size apart), which keeps feeding linear.
-        let from = self.searched.saturating_sub(2);
-        let delimited = memchr::memmem::find(&self.buffer[from..], b"\n--").is_some();
-        self.searched = self.buffer.len();
-        let due = match self.geometric {
-            true => {
-                grown >= self.step.max(self.prescanned_len / 8)
-                    || (delimited && grown >= (4 << 10).max(self.prescanned_len / 64))
-            }
-            false => grown >= self.step,
-        };
+        // Finding newly completed parts searches only the new bytes, so it can follow every chunk.
+        let due = self.buffer.len() - self.prescanned_len >= self.step;
         if take > 0 && due {
             self.prescanned_len = self.buffer.len();
             self.prescan.advance(

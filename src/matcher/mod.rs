@@ -202,12 +202,7 @@ impl BodyMatcher {
     }
 
     /// Matches `data`, with the atom occurrences reported by `atoms`.
-    fn scan_with<'a>(
-        &'a self,
-        data: &[u8],
-        target: u8,
-        atoms: &mut AtomSource<'_>,
-    ) -> Hits<'a> {
+    fn scan_with<'a>(&'a self, data: &[u8], target: u8, atoms: &mut AtomSource<'_>) -> Hits<'a> {
         let applies = |sig: &BodySig| sig.target == 0 || sig.target == target;
         let len = data.len();
         let mut scratch = Scratch::default();

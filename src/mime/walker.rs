@@ -56,12 +56,6 @@ pub(crate) struct Walked {
     pub(crate) declares_html: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Strict,
-    Prefix,
-}
-
 /// One delimiter line: where it starts, where the next line starts, and whether it closes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Delimiter {
@@ -70,8 +64,11 @@ struct Delimiter {
     close: bool,
 }
 
-fn find_delimiters(body: &[u8], boundary: &str, mode: Mode) -> Vec<Delimiter> {
+/// The delimiters of both modes from one search: strict ones are the prefix ones whose line has nothing
+/// after the boundary but blanks.
+fn find_delimiters_both(body: &[u8], boundary: &str) -> (Vec<Delimiter>, Vec<Delimiter>) {
     let needle = format!("--{boundary}");
+    let mut strict = Vec::new();
     let mut out = Vec::new();
     for p in memchr::memmem::find_iter(body, needle.as_bytes()) {
         if p > 0 && body[p - 1] != b'\n' {
@@ -82,16 +79,17 @@ fn find_delimiters(body: &[u8], boundary: &str, mode: Mode) -> Vec<Delimiter> {
         let close = rest.starts_with(b"--");
         let after = if close { &rest[2..] } else { rest };
         let blank = after.iter().all(|b| b.is_ascii_whitespace());
-        if mode == Mode::Strict && !blank {
-            continue;
-        }
-        out.push(Delimiter {
+        let d = Delimiter {
             start: p,
             end: line_end,
             close,
-        });
+        };
+        if blank {
+            strict.push(d);
+        }
+        out.push(d);
     }
-    out
+    (strict, out)
 }
 
 /// Where a part before a delimiter ends: the line break before the delimiter belongs to the delimiter.
@@ -154,13 +152,97 @@ pub(crate) fn is_ambiguity(damage: &str) -> bool {
     damage.contains("disagree") || damage.contains("boundary parameter")
 }
 
-/// Whether an entity's own header block declares it multipart: the cheap test a session makes before
-/// walking a message that is still arriving.
-pub(crate) fn declares_multipart(bytes: &[u8]) -> bool {
-    let (fields, _, _) = parse_block(bytes);
-    fields.iter().any(|f| {
-        f.name == "content-type" && parse_structured(&f.value).value.starts_with("multipart/")
-    })
+/// The parts of a multipart message found while it is still arriving, bytes only ever appended: what
+/// [`walk`]'s first reading (the first boundary candidate, strict delimiters) names `part[k]`, found by
+/// searching only the new bytes each time. A session uses these to scan parts early; whether a part is
+/// exactly what the final walk yields is checked there, so a difference here costs time, never a verdict.
+#[derive(Debug, Default)]
+pub(crate) struct Parts {
+    /// `None` until the header block is complete; then the body's start and the first boundary, if any.
+    head: Option<Option<(usize, String)>>,
+    delimiters: Vec<Delimiter>,
+    /// Where the search resumes in the body: the start of its last line, which may be incomplete.
+    resume: usize,
+    /// Delimiters already paired into parts, and the parts counted so far.
+    paired: usize,
+    k: usize,
+}
+
+impl Parts {
+    /// Looks at the message so far; returns the parts completed since the last call, as (segment, range in
+    /// the message).
+    pub(crate) fn advance(&mut self, message: &[u8]) -> Vec<(String, std::ops::Range<usize>)> {
+        if self.head.is_none() {
+            // Only once the header block has ended: what it says cannot change after that.
+            if header_end(message).is_none() {
+                return Vec::new();
+            }
+            let (fields, body_start, _) = parse_block(message);
+            let cts: Vec<Structured> = fields
+                .iter()
+                .filter(|f| f.name == "content-type")
+                .map(|f| parse_structured(&f.value))
+                .collect();
+            let cds: Vec<Structured> = fields
+                .iter()
+                .filter(|f| f.name == "content-disposition")
+                .map(|f| parse_structured(&f.value))
+                .collect();
+            let multipart = cts.iter().any(|c| c.value.starts_with("multipart/"));
+            // A boundary found by sniffing the body (none declared) depends on the whole body: not here.
+            let first = boundary_candidates(&cts, &cds, b"").into_iter().next();
+            self.head = Some(first.filter(|_| multipart).map(|b| (body_start, b)));
+        }
+        let Some(Some((body_start, boundary))) = &self.head else {
+            return Vec::new();
+        };
+        let Some(body) = message.get(*body_start..) else {
+            return Vec::new();
+        };
+        // Only delimiter lines that are complete: what follows them on their line decides whether they are
+        // delimiters at all.
+        let resume = self.resume;
+        let (found, _) = find_delimiters_both(&body[resume..], boundary);
+        self.delimiters.extend(
+            found
+                .into_iter()
+                .filter(|d| body.get(resume + d.end - 1) == Some(&b'\n'))
+                .map(|d| Delimiter {
+                    start: d.start + resume,
+                    end: d.end + resume,
+                    close: d.close,
+                }),
+        );
+        self.resume = memchr::memrchr(b'\n', body).map_or(0, |n| n + 1);
+        let mut parts = Vec::new();
+        while self.paired + 1 < self.delimiters.len() {
+            let (d, next) = (
+                self.delimiters[self.paired],
+                self.delimiters[self.paired + 1],
+            );
+            self.paired += 1;
+            let end = part_end(body, next.start);
+            if d.close || end <= d.end {
+                continue;
+            }
+            self.k += 1;
+            parts.push((
+                format!("part[{}]", self.k),
+                body_start + d.end..body_start + end,
+            ));
+        }
+        parts
+    }
+}
+
+/// Where a header block ends (the position after its blank line), if it has ended yet.
+fn header_end(message: &[u8]) -> Option<usize> {
+    let crlf = memchr::memmem::find(message, b"\r\n\r\n").map(|p| p + 4);
+    let lf = memchr::memmem::find(message, b"\n\n").map(|p| p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Walks one entity.
@@ -213,8 +295,8 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
     // Multipart readings.
     let mut readings: Vec<Vec<Delimiter>> = Vec::new();
     for cand in boundary_candidates(&cts, &cds, body) {
-        for mode in [Mode::Strict, Mode::Prefix] {
-            let d = find_delimiters(body, &cand, mode);
+        let (strict, prefix) = find_delimiters_both(body, &cand);
+        for d in [strict, prefix] {
             if !d.is_empty() && !readings.contains(&d) {
                 readings.push(d);
             }
