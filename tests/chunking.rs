@@ -136,3 +136,19 @@ fn default_sessions_scan_parts_early_too() {
         engine.scan_bytes(msg.as_bytes()).unwrap()
     );
 }
+
+#[test]
+fn a_long_line_fed_in_small_chunks_is_searched_once() {
+    // Searching the message so far again with every chunk would make this take minutes (8,192 chunks of
+    // a line growing to 8 MiB); searching only the new bytes, it takes milliseconds.
+    let engine = Engine::builder().build().unwrap();
+    let mut msg =
+        b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n".to_vec();
+    msg.extend(std::iter::repeat_n(b'a', 8 << 20));
+    msg.extend_from_slice(b"\r\n--b--\r\n");
+    let mut session = engine.session();
+    for c in msg.chunks(1024) {
+        session.feed(c).unwrap();
+    }
+    assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
+}

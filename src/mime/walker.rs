@@ -163,6 +163,8 @@ pub(crate) struct Parts {
     delimiters: Vec<Delimiter>,
     /// Where the search resumes in the body: the start of its last line, which may be incomplete.
     resume: usize,
+    /// How much of the body has been looked at for line ends.
+    scanned: usize,
     /// Delimiters already paired into parts, and the parts counted so far.
     paired: usize,
     k: usize,
@@ -199,10 +201,18 @@ impl Parts {
         let Some(body) = message.get(*body_start..) else {
             return Vec::new();
         };
+        // Nothing can complete before a new line ends: a long line arriving in small chunks must not be
+        // searched again with every chunk.
+        let new = body.get(self.scanned..).unwrap_or(&[]);
+        let Some(last_newline) = memchr::memrchr(b'\n', new).map(|n| self.scanned + n) else {
+            self.scanned = body.len();
+            return Vec::new();
+        };
+        self.scanned = body.len();
         // Only delimiter lines that are complete: what follows them on their line decides whether they are
         // delimiters at all.
         let resume = self.resume;
-        let (found, _) = find_delimiters_both(&body[resume..], boundary);
+        let (found, _) = find_delimiters_both(&body[resume..=last_newline], boundary);
         self.delimiters.extend(
             found
                 .into_iter()
@@ -213,7 +223,7 @@ impl Parts {
                     close: d.close,
                 }),
         );
-        self.resume = memchr::memrchr(b'\n', body).map_or(0, |n| n + 1);
+        self.resume = last_newline + 1;
         let mut parts = Vec::new();
         while self.paired + 1 < self.delimiters.len() {
             let (d, next) = (
