@@ -71,9 +71,11 @@ impl ScanSession {
         self
     }
 
-    /// A signature or hash detection already found in a completed part: the verdict will be infected
-    /// whatever the rest of the message holds, so a caller may stop spending effort on it (an SMTP server
-    /// still answers only after the final dot, with [`finish`](Self::finish)'s verdict).
+    /// A signature or hash detection already found in a completed part, before the end of the message: a
+    /// caller may stop spending effort on it (an SMTP server still answers only after the final dot, with
+    /// [`finish`](Self::finish)'s verdict). The final verdict reports this detection too, unless a limit
+    /// crossed later keeps that part from being scanned (parts still to come count against `max_scan_size`
+    /// and `max_files` before any part's content does); then it reports the limit instead.
     ///
     /// ```
     /// let engine = portcullis::Engine::builder()
