@@ -92,8 +92,9 @@ struct Scan<'a, 'd> {
     /// Parts already scanned while the message was arriving, and how many were replayed.
     prescan: Option<&'d Prescan>,
     replayed: usize,
-    /// The atoms of the message itself, found while it arrived.
+    /// The atoms and the delimiters of the message itself, found while it arrived.
     root_atoms: Option<&'d AtomStream>,
+    root_known: Option<walker::Known<'d>>,
 }
 
 /// What scanning one part of the message produced, kept to be replayed at the end.
@@ -248,6 +249,13 @@ pub(crate) struct Early<'e> {
     pub(crate) root_atoms: Option<&'e AtomStream>,
 }
 
+impl<'e> Early<'e> {
+    /// The message's delimiters found while it arrived.
+    fn known(&self) -> Option<walker::Known<'e>> {
+        self.prescan.and_then(|p| p.finder.known())
+    }
+}
+
 /// [`scan_message`], also returning how many prescanned parts were replayed.
 fn scan_counting(
     db: &Database,
@@ -259,6 +267,7 @@ fn scan_counting(
 ) -> (Verdict, usize) {
     let mut scan = Scan::new(db, limits, heuristics, early.prescan);
     scan.root_atoms = early.root_atoms;
+    scan.root_known = early.known();
     scan.objects = 1;
     if cut {
         scan.limit(LimitName::MaxMessageSize, Location::root());
@@ -329,6 +338,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             prescan,
             replayed: 0,
             root_atoms: None,
+            root_known: None,
         }
     }
 
@@ -565,7 +575,9 @@ impl<'a, 'd> Scan<'a, 'd> {
 
     /// Walks a message or part, staging its children.
     fn walk(&mut self, obj: Object<'a>, is_message: bool) {
-        let walked = walker::walk(&obj.data);
+        // The message itself (depth 0) is the bytes its session searched for delimiters as they arrived.
+        let known = self.root_known.filter(|_| obj.depth == 0);
+        let walked = walker::walk_known(&obj.data, known);
         let location = match (&walked.filename, is_message) {
             (Some(name), false) => obj.location.suffixed(&quoted(name)),
             _ => obj.location.clone(),

@@ -161,6 +161,8 @@ pub(crate) struct Parts {
     /// `None` until the header block is complete; then the body's start and the first boundary, if any.
     head: Option<Option<(usize, String)>>,
     delimiters: Vec<Delimiter>,
+    /// The delimiters in the prefix mode (anything after the boundary on the line), for the final walk.
+    prefix_delimiters: Vec<Delimiter>,
     /// Where the search resumes in the body: the start of its last line, which may be incomplete.
     resume: usize,
     /// How much of the body has been looked at for line ends.
@@ -212,7 +214,13 @@ impl Parts {
         // Only delimiter lines that are complete: what follows them on their line decides whether they are
         // delimiters at all.
         let resume = self.resume;
-        let (found, _) = find_delimiters_both(&body[resume..=last_newline], boundary);
+        let (found, prefix_found) = find_delimiters_both(&body[resume..=last_newline], boundary);
+        self.prefix_delimiters
+            .extend(prefix_found.into_iter().map(|d| Delimiter {
+                start: d.start + resume,
+                end: d.end + resume,
+                close: d.close,
+            }));
         self.delimiters.extend(
             found
                 .into_iter()
@@ -245,6 +253,33 @@ impl Parts {
     }
 }
 
+impl Parts {
+    /// What the search found so far, for the final walk of the same message ([`walk_known`]).
+    pub(crate) fn known(&self) -> Option<Known<'_>> {
+        let Some(Some((body_start, boundary))) = &self.head else {
+            return None;
+        };
+        Some(Known {
+            body_start: *body_start,
+            boundary,
+            strict: &self.delimiters,
+            prefix: &self.prefix_delimiters,
+            upto: self.resume,
+        })
+    }
+}
+
+/// The delimiters of one boundary already found in the body of a message up to `upto` (a line start), in
+/// both modes: [`walk_known`] searches only the rest.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Known<'k> {
+    body_start: usize,
+    boundary: &'k str,
+    strict: &'k [Delimiter],
+    prefix: &'k [Delimiter],
+    upto: usize,
+}
+
 /// Where a header block ends (the position after its blank line), if it has ended yet.
 fn header_end(message: &[u8]) -> Option<usize> {
     let crlf = memchr::memmem::find(message, b"\r\n\r\n").map(|p| p + 4);
@@ -257,6 +292,12 @@ fn header_end(message: &[u8]) -> Option<usize> {
 
 /// Walks one entity.
 pub(crate) fn walk(bytes: &[u8]) -> Walked {
+    walk_known(bytes, None)
+}
+
+/// [`walk`], with the delimiters of the message already found while it arrived (by [`Parts`] on the same
+/// bytes): the same result, with only the bytes after them searched.
+pub(crate) fn walk_known(bytes: &[u8], known: Option<Known<'_>>) -> Walked {
     let mut w = Walked::default();
     let (fields, body_start, truncated) = parse_block(bytes);
     if truncated {
@@ -305,7 +346,31 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
     // Multipart readings.
     let mut readings: Vec<Vec<Delimiter>> = Vec::new();
     for cand in boundary_candidates(&cts, &cds, body) {
-        let (strict, prefix) = find_delimiters_both(body, &cand);
+        let reuse = known.filter(|k| {
+            k.body_start == body_start
+                && k.boundary == cand
+                && k.upto <= body.len()
+                && !cand.contains('\n')
+        });
+        let (strict, prefix) = match reuse {
+            // A delimiter lies within its line and the known part ends at a line start, so the search of
+            // the rest finds exactly the others.
+            Some(k) => {
+                let (s, p) = find_delimiters_both(&body[k.upto..], &cand);
+                let shift = |v: Vec<Delimiter>| {
+                    v.into_iter().map(move |d| Delimiter {
+                        start: d.start + k.upto,
+                        end: d.end + k.upto,
+                        close: d.close,
+                    })
+                };
+                (
+                    k.strict.iter().copied().chain(shift(s)).collect(),
+                    k.prefix.iter().copied().chain(shift(p)).collect(),
+                )
+            }
+            None => find_delimiters_both(body, &cand),
+        };
         for d in [strict, prefix] {
             if !d.is_empty() && !readings.contains(&d) {
                 readings.push(d);
