@@ -382,7 +382,9 @@ impl<'a, 'd> Scan<'a, 'd> {
             .get(*prescan.by_range.get(&(range.start, range.end))?)
             .filter(|p| p.range == *range && p.location == obj.location)?;
         let e = part.effects.as_ref()?;
-        let fits = obj.depth == 1
+        // A part cut by a limit when it was staged is not the part that was prescanned.
+        let fits = obj.data.len() == range.len()
+            && obj.depth == 1
             && obj.name.is_none()
             && !obj.html_hint
             && !obj.in_archive

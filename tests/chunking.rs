@@ -152,3 +152,23 @@ fn a_long_line_fed_in_small_chunks_is_searched_once() {
     }
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
 }
+
+#[test]
+fn a_part_cut_by_a_limit_is_not_replayed() {
+    // Found by `early_part_scans_respect_the_limits`: the part is longer than max_file_size, so the final
+    // scan cuts it when staging it; what was scanned early was the whole part, and must not be replayed.
+    let cases = corpusgen::cases();
+    let case = cases
+        .iter()
+        .find(|c| c.file == "infected-17-hash-signature.eml")
+        .unwrap();
+    let limits = Limits::default()
+        .max_files(3)
+        .max_scan_size(6614)
+        .max_file_size(2920);
+    let engine = Engine::builder().limits(limits).build().unwrap();
+    assert_eq!(
+        feed_in_chunks(&engine, &case.bytes, &[]),
+        engine.scan_bytes(&case.bytes).unwrap()
+    );
+}
