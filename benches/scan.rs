@@ -5,36 +5,15 @@
 
 use std::hint::black_box;
 
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use portcullis::{Engine, HeuristicMode, Heuristics};
 
-/// Deterministic pseudo-random bytes.
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
-
-/// `n` random `.ndb` body signatures of 12-24 bytes, some with wildcards.
+/// `n` random `.ndb` body signatures, a fifth with a wildcard (the project's generator).
 fn ndb(n: usize) -> String {
-    let mut out = String::new();
-    for i in 0..n {
-        let bytes = noise(12 + i % 13, 0x9e37_79b9 + i as u64);
-        let mut hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        if i % 4 == 0 {
-            hex.insert_str(8, "??");
-        }
-        if i % 7 == 0 {
-            hex.insert_str(16, "{2-8}");
-        }
-        out.push_str(&format!("Bench.Sig-{i}:0:*:{hex}\n"));
-    }
-    out
+    synth::ndb(n, 1, synth::NdbShape::MAIL)
 }
 
 fn corpus() -> Vec<Vec<u8>> {
@@ -89,7 +68,7 @@ fn heuristics_cost(c: &mut Criterion) {
 }
 
 fn matcher_scaling(c: &mut Criterion) {
-    let data = noise(1 << 20, 7);
+    let data = synth::noise(1 << 20, 7);
     let mut message = b"Subject: bench\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
     message.extend_from_slice(&data);
     let mut group = c.benchmark_group("body-signatures");

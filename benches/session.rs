@@ -11,6 +11,8 @@
 mod corpusgen;
 #[path = "../tests/support/probes.rs"]
 mod probes;
+#[path = "../tests/support/synth.rs"]
+mod synth;
 
 use std::hint::black_box;
 use std::time::Duration;

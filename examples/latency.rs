@@ -15,6 +15,8 @@
 mod corpusgen;
 #[path = "../tests/support/probes.rs"]
 mod probes;
+#[path = "../tests/support/synth.rs"]
+mod synth;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

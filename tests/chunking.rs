@@ -172,3 +172,18 @@ fn a_part_cut_by_a_limit_is_not_replayed() {
         engine.scan_bytes(&case.bytes).unwrap()
     );
 }
+
+#[test]
+fn a_header_block_that_never_ends_is_searched_once() {
+    // As above, for the search for the end of the header block: 8,192 chunks of headers with no blank line.
+    let engine = Engine::builder().build().unwrap();
+    let mut msg = b"Content-Type: multipart/mixed; boundary=b\r\n".to_vec();
+    for i in 0..(8 << 20) / 16 {
+        msg.extend_from_slice(format!("X-H: {i:09}\r\n").as_bytes());
+    }
+    let mut session = engine.session();
+    for c in msg.chunks(1024) {
+        session.feed(c).unwrap();
+    }
+    assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
+}

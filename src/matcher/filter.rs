@@ -340,6 +340,25 @@ struct ShortSet {
 }
 
 impl ShortSet {
+    /// Reports the matches in `data` that end after `done` (0: all of them). The atoms are at most three
+    /// bytes long, so only the last two bytes before `done` are searched again.
+    fn find(&self, data: &[u8], done: usize, found: &mut impl FnMut(u32, usize)) {
+        let Some(automaton) = &self.automaton else {
+            return;
+        };
+        let from = done.saturating_sub(WINDOW - 1);
+        let Some(slice) = data.get(from..) else {
+            return;
+        };
+        for m in automaton.find_overlapping_iter(slice) {
+            if from + m.end() > done
+                && let Some(&id) = self.ids.get(m.pattern().as_usize())
+            {
+                found(id, from + m.start());
+            }
+        }
+    }
+
     fn automaton(atoms: &[&[u8]], nocase: bool) -> Option<AhoCorasick> {
         AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
@@ -483,14 +502,7 @@ impl AtomSet {
             self.find_in_tier(tier, data, &mut found);
         }
         for set in &self.short {
-            let Some(automaton) = &set.automaton else {
-                continue;
-            };
-            for m in automaton.find_overlapping_iter(data) {
-                if let Some(&id) = set.ids.get(m.pattern().as_usize()) {
-                    found(id, m.start());
-                }
-            }
+            set.find(data, 0, &mut found);
         }
     }
 
@@ -553,22 +565,9 @@ impl AtomSet {
                     });
             }
         }
-        // Short atoms: every match that ends in the new bytes (they are at most three bytes long).
         for (i, set) in self.short.iter().enumerate() {
-            let Some(automaton) = &set.automaton else {
-                continue;
-            };
-            let from = stream.short_done.saturating_sub(WINDOW - 1);
-            let Some(slice) = data.get(from..) else {
-                continue;
-            };
-            for m in automaton.find_overlapping_iter(slice) {
-                if from + m.end() > stream.short_done
-                    && let Some(&id) = set.ids.get(m.pattern().as_usize())
-                {
-                    stream.short_hits[i].push((id, from + m.start()));
-                }
-            }
+            let hits = &mut stream.short_hits[i];
+            set.find(data, stream.short_done, &mut |a, p| hits.push((a, p)));
         }
         stream.short_done = data.len();
         let total: usize = stream

@@ -160,6 +160,8 @@ pub(crate) fn is_ambiguity(damage: &str) -> bool {
 pub(crate) struct Parts {
     /// `None` until the header block is complete; then the body's start and the first boundary, if any.
     head: Option<Option<(usize, String)>>,
+    /// How far the search for the end of the header block has gone.
+    header_searched: usize,
     delimiters: Vec<Delimiter>,
     /// The delimiters in the prefix mode (anything after the boundary on the line), for the final walk.
     prefix_delimiters: Vec<Delimiter>,
@@ -177,8 +179,11 @@ impl Parts {
     /// the message).
     pub(crate) fn advance(&mut self, message: &[u8]) -> Vec<(String, std::ops::Range<usize>)> {
         if self.head.is_none() {
-            // Only once the header block has ended: what it says cannot change after that.
-            if header_end(message).is_none() {
+            // Only once the header block has ended: what it says cannot change after that. The search
+            // resumes where it stopped, so a header block that never ends costs one pass, not one per chunk.
+            let from = self.header_searched.saturating_sub(2);
+            self.header_searched = message.len();
+            if !has_blank_line(&message[from.min(message.len())..]) {
                 return Vec::new();
             }
             let (fields, body_start, _) = parse_block(message);
@@ -280,14 +285,10 @@ pub(crate) struct Known<'k> {
     upto: usize,
 }
 
-/// Where a header block ends (the position after its blank line), if it has ended yet.
-fn header_end(message: &[u8]) -> Option<usize> {
-    let crlf = memchr::memmem::find(message, b"\r\n\r\n").map(|p| p + 4);
-    let lf = memchr::memmem::find(message, b"\n\n").map(|p| p + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+/// Whether the bytes hold a blank line (the end of a header block).
+fn has_blank_line(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"\n\n").is_some()
+        || memchr::memmem::find(bytes, b"\n\r\n").is_some()
 }
 
 /// Walks one entity.

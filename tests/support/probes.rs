@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use crate::corpusgen;
+use crate::{corpusgen, synth};
 
 /// The sizes the latency figures are given for.
 pub const SIZES: [(&str, usize); 5] = [
@@ -14,17 +14,6 @@ pub const SIZES: [(&str, usize); 5] = [
     ("10MB", 10_000_000),
     ("25MB", 25_000_000),
 ];
-
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
 
 fn text(len: usize) -> String {
     let words = [
@@ -64,7 +53,7 @@ pub fn message(size: usize, zip: bool) -> Vec<u8> {
         let n = left.clamp(64, 1 << 20);
         let (name, mime, data) = if zip {
             // Half random, half text: compresses a little, as real attachments do.
-            let mut member = noise(n / 2, 0x9e37 + i);
+            let mut member = synth::noise(n / 2, 0x9e37 + i);
             member.extend_from_slice(text(n / 2).as_bytes());
             let z = corpusgen::zip(&[("data.bin", &member, corpusgen::Method::Deflate)]);
             (format!("archive{i}.zip"), "application/zip", z)
@@ -72,7 +61,7 @@ pub fn message(size: usize, zip: bool) -> Vec<u8> {
             (
                 format!("file{i}.bin"),
                 "application/octet-stream",
-                noise(n, 0x9e37 + i),
+                synth::noise(n, 0x9e37 + i),
             )
         };
         out += &format!(
