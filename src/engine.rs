@@ -281,13 +281,12 @@ impl Engine {
         let max = usize::try_from(self.inner.limits.get_max_message_size()).unwrap_or(usize::MAX);
         let cut = message.len() > max;
         let kept = &message[..message.len().min(max)];
-        Ok(crate::scan::scan_message(
+        Ok(crate::scan::scan_whole(
             &self.inner.db,
             &self.inner.limits,
             &self.inner.heuristics,
             kept,
             cut,
-            crate::scan::Early::default(),
         ))
     }
 

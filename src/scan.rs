@@ -45,6 +45,8 @@ struct Object<'a> {
     container: Option<FileType>,
     /// For a part of the message itself: where its bytes are in the message (the key of a [`Prescan`]).
     root_range: Option<std::ops::Range<usize>>,
+    /// Its object slot and bytes are taken from the budget (when it is worked, or when extracted).
+    counted: bool,
 }
 
 /// An archive whose members are listed and are extracted one by one.
@@ -74,100 +76,86 @@ struct Scan<'a, 'd> {
     db: &'d Database,
     limits: &'d Limits,
     heuristics: &'d Heuristics,
-    collector: Collector,
     queue: VecDeque<Work<'a>>,
     /// Children of the item being processed, put at the front of the queue in order once it is done.
     staged: Vec<Work<'a>>,
-    verdict: Verdict,
-    /// Objects created so far, the message included.
-    objects: u64,
-    /// Bytes of every object but the message itself.
-    produced: u64,
-    /// Damage entries not recorded because there were too many.
-    damage_dropped: u64,
-    /// The largest object count and byte count any limit check or budget of this scan needed to pass:
-    /// what a prescanned part's replay checks against the budget left at that point (see [`Prescan`]).
-    demand_objects: u64,
-    demand_bytes: u64,
-    /// Parts already scanned while the message was arriving, and how many were replayed.
-    prescan: Option<&'d Prescan>,
-    replayed: usize,
+    /// What the scan has found and spent so far.
+    st: Carried,
+    /// Parts of the message already scanned while it arrived, in order (see [`Prescan`]), and how many of
+    /// them the walk of the message has met so far.
+    skip: &'d [(std::ops::Range<usize>, Location)],
+    skipped: usize,
     /// The atoms and the delimiters of the message itself, found while it arrived.
     root_atoms: Option<&'d AtomStream>,
     root_known: Option<walker::Known<'d>>,
 }
 
-/// What scanning one part of the message produced, kept to be replayed at the end.
-#[derive(Debug)]
-struct Effects {
-    detections: Vec<Detection>,
-    damage: Vec<Damage>,
-    unscanned: Vec<Unscanned>,
-    objects_scanned: u64,
-    bytes_scanned: u64,
+/// What a scan has found and spent so far: all that passes from one part of a message to the next.
+#[derive(Clone, Debug, Default)]
+struct Carried {
     collector: Collector,
-    damage_dropped: u64,
+    verdict: Verdict,
+    /// Objects admitted so far, the message included.
     objects: u64,
+    /// Bytes of every object admitted but the message itself.
     produced: u64,
-    demand_objects: u64,
-    demand_bytes: u64,
+    /// Damage entries not recorded because there were too many.
+    damage_dropped: u64,
 }
 
-/// One part of a message scanned while the rest of the message was still arriving.
-#[derive(Debug)]
-struct Prescanned {
-    range: std::ops::Range<usize>,
-    location: Location,
-    /// `None` when the part crossed a limit: its outcome depends on what was scanned before it, so it is
-    /// scanned again at the end.
-    effects: Option<Effects>,
+impl Carried {
+    /// The state before anything but the message itself is admitted.
+    fn start() -> Carried {
+        Carried {
+            objects: 1,
+            ..Carried::default()
+        }
+    }
 }
 
-/// Parts of a message scanned during [`ScanSession::feed`](crate::ScanSession::feed), so that
-/// [`finish`](crate::ScanSession::finish) only does what is still open.
+/// The top-level parts of a message, scanned during [`ScanSession::feed`](crate::ScanSession::feed) as
+/// soon as each is complete, so that [`finish`](crate::ScanSession::finish) only does what is still open.
 ///
-/// The final scan is the same as a scan of the whole message; where it meets a part of the message with the
-/// same bytes (the same range of the same buffer), location and context as a prescanned one, it replays
-/// that part's effects (detections, damage, unscanned objects, heuristic findings, counters) instead of
-/// scanning it again. Replaying is exact because the work list is depth first (a part's subtree is worked
-/// contiguously), and a part is replayed only when it crossed no limit and the object and byte budgets left
-/// at that point cover everything its scan needed (`demand_*`): then every limit check inside it passes
-/// in both scans alike. Otherwise the part is simply scanned again.
+/// A scan works its list in *stream order*: the parts of the message's first multipart reading come first,
+/// each admitted (counted against the limits) only when it is worked, and the message's own matching and the
+/// rest of its walk come after them. Each part's outcome therefore depends only on the parts before it, so
+/// a part scanned while the message arrives, with the state the parts before it left ([`Carried`]), is
+/// exactly what the final scan would compute: the final scan takes that state over and skips those parts.
+/// [`Engine::scan_bytes`](crate::Engine::scan_bytes) runs the same two steps on the whole message, so the
+/// verdict does not depend on how the message was split.
 #[derive(Debug, Default)]
 pub(crate) struct Prescan {
-    parts: Vec<Prescanned>,
-    /// Index in `parts` by range.
-    by_range: std::collections::HashMap<(usize, usize), usize>,
+    /// The state after the parts scanned so far; `None` before the first.
+    carried: Option<Carried>,
+    /// The parts scanned, in order: their ranges in the message and their locations.
+    parts: Vec<(std::ops::Range<usize>, Location)>,
     finder: walker::Parts,
 }
 
 impl Prescan {
-    /// The approximate heap memory held for replays.
+    /// The approximate heap memory held: what the parts scanned so far found.
     pub(crate) fn memory_usage(&self) -> usize {
-        self.parts
-            .iter()
-            .map(|p| {
-                std::mem::size_of::<Prescanned>()
-                    + p.effects.as_ref().map_or(0, |e| {
-                        (e.detections.len() + e.damage.len() + e.unscanned.len()) * 96
-                            + e.collector.findings.len() * 128
-                    })
-            })
-            .sum()
+        let found = self.carried.as_ref().map_or(0, |c| {
+            let v = &c.verdict;
+            (v.detections.len() + v.damage.len() + v.unscanned.len()) * 96
+                + c.collector.findings.len() * 128
+        });
+        found + self.parts.capacity() * std::mem::size_of::<(std::ops::Range<usize>, Location)>()
     }
 
-    /// The first signature or hash detection found in a prescanned part, if any.
+    /// The first signature or hash detection found in a part scanned so far, if any.
     pub(crate) fn decided(&self) -> Option<&Detection> {
-        self.parts
+        self.carried
+            .as_ref()?
+            .verdict
+            .detections
             .iter()
-            .filter_map(|p| p.effects.as_ref())
-            .flat_map(|e| e.detections.iter())
             .find(|d| matches!(d.kind(), DetectionKind::Signature | DetectionKind::Hash))
     }
 
     /// Scans the parts of `prefix` (the message so far) that are complete and not scanned yet. Only a
-    /// multipart message's own parts are prescanned; a part counts as complete when a later part starts
-    /// after it. The parts are found by searching only the bytes new since the last call
+    /// multipart message's own parts are scanned here; a part counts as complete when the delimiter line
+    /// after it is. The parts are found by searching only the bytes new since the last call
     /// ([`walker::Parts`]).
     pub(crate) fn advance(
         &mut self,
@@ -177,14 +165,10 @@ impl Prescan {
         prefix: &[u8],
     ) {
         for (segment, range) in self.finder.advance(prefix) {
-            // Past MaxFiles parts the final scan would not get to more: neither does this.
-            if self.parts.len() as u64 >= limits.get_max_files() {
-                return;
-            }
             let location = Location::root().child(&segment);
-            let mut scan = Scan::new(db, limits, heuristics, None);
-            // As in the final scan after this part's slot is counted and handed on (see `process`).
-            scan.objects = 1;
+            let mut scan = Scan::new(db, limits, heuristics);
+            scan.st = self.carried.take().unwrap_or_else(Carried::start);
+            // Exactly the object the final walk of the message stages for this part.
             scan.queue.push_back(Work::Object(Object {
                 data: Cow::Borrowed(&prefix[range.clone()]),
                 location: location.clone(),
@@ -195,33 +179,11 @@ impl Prescan {
                 in_archive: false,
                 container: Some(FileType::Mail),
                 root_range: Some(range.clone()),
+                counted: false,
             }));
             scan.run();
-            let crossed = scan
-                .verdict
-                .detections
-                .iter()
-                .any(|d| d.kind() == DetectionKind::Limit);
-            let effects = (!crossed).then(|| Effects {
-                detections: scan.verdict.detections,
-                damage: scan.verdict.damage,
-                unscanned: scan.verdict.unscanned,
-                objects_scanned: scan.verdict.objects,
-                bytes_scanned: scan.verdict.bytes_scanned,
-                collector: scan.collector,
-                damage_dropped: scan.damage_dropped,
-                objects: scan.objects,
-                produced: scan.produced,
-                demand_objects: scan.demand_objects,
-                demand_bytes: scan.demand_bytes,
-            });
-            self.by_range
-                .insert((range.start, range.end), self.parts.len());
-            self.parts.push(Prescanned {
-                range,
-                location,
-                effects,
-            });
+            self.carried = Some(scan.st);
+            self.parts.push((range, location));
         }
     }
 }
@@ -230,6 +192,8 @@ impl Prescan {
 const MAX_DAMAGE: usize = 256;
 
 /// Scans a whole message. `cut` is true when the caller kept only the first `max_message_size` bytes.
+/// `early` is what a session did while the message arrived; [`Engine::scan_bytes`](crate::Engine::scan_bytes)
+/// does the same on the whole message first ([`scan_whole`]).
 pub(crate) fn scan_message(
     db: &Database,
     limits: &Limits,
@@ -238,7 +202,47 @@ pub(crate) fn scan_message(
     cut: bool,
     early: Early<'_>,
 ) -> Verdict {
-    scan_counting(db, limits, heuristics, message, cut, early).0
+    let Early {
+        prescan,
+        root_atoms,
+    } = early;
+    // An allow-listed message reports nothing found inside it: what its parts found is dropped.
+    let take_over = prescan.is_some_and(|p| p.carried.is_some() && !db.allow.contains(message));
+    let args = (db, limits, heuristics, message, cut, root_atoms, prescan);
+    let verdict = run_message(args, take_over);
+    // The walk of the whole message meets the parts scanned early first; should it ever not (a
+    // difference between the incremental and the whole reading), the message is scanned again from the
+    // start rather than trusted.
+    debug_assert!(
+        verdict.is_some(),
+        "the walk did not meet the parts scanned early"
+    );
+    verdict
+        .or_else(|| run_message(args, false))
+        .unwrap_or_default()
+}
+
+/// [`scan_message`] for a message held whole: its parts scanned first, as a session would.
+pub(crate) fn scan_whole(
+    db: &Database,
+    limits: &Limits,
+    heuristics: &Heuristics,
+    message: &[u8],
+    cut: bool,
+) -> Verdict {
+    let mut prescan = Prescan::default();
+    prescan.advance(db, limits, heuristics, message);
+    scan_message(
+        db,
+        limits,
+        heuristics,
+        message,
+        cut,
+        Early {
+            prescan: Some(&prescan),
+            root_atoms: None,
+        },
+    )
 }
 
 /// What a session did while the message arrived: its completed parts scanned, and the message's own atoms
@@ -249,26 +253,34 @@ pub(crate) struct Early<'e> {
     pub(crate) root_atoms: Option<&'e AtomStream>,
 }
 
-impl<'e> Early<'e> {
-    /// The message's delimiters found while it arrived.
-    fn known(&self) -> Option<walker::Known<'e>> {
-        self.prescan.and_then(|p| p.finder.known())
-    }
-}
+/// What [`run_message`] scans: the database, limits and heuristics, the message, whether it was cut, and what
+/// its session did while it arrived.
+type RunArgs<'r> = (
+    &'r Database,
+    &'r Limits,
+    &'r Heuristics,
+    &'r [u8],
+    bool,
+    Option<&'r AtomStream>,
+    Option<&'r Prescan>,
+);
 
-/// [`scan_message`], also returning how many prescanned parts were replayed.
-fn scan_counting(
-    db: &Database,
-    limits: &Limits,
-    heuristics: &Heuristics,
-    message: &[u8],
-    cut: bool,
-    early: Early<'_>,
-) -> (Verdict, usize) {
-    let mut scan = Scan::new(db, limits, heuristics, early.prescan);
-    scan.root_atoms = early.root_atoms;
-    scan.root_known = early.known();
-    scan.objects = 1;
+/// The scan of the message; with `take_over`, after the parts its session scanned early, and `None` if its
+/// walk did not meet those in order.
+fn run_message(
+    (db, limits, heuristics, message, cut, root_atoms, prescan): RunArgs<'_>,
+    take_over: bool,
+) -> Option<Verdict> {
+    let mut scan = Scan::new(db, limits, heuristics);
+    scan.root_atoms = root_atoms;
+    scan.st = Carried::start();
+    if let Some(p) = prescan {
+        scan.root_known = p.finder.known();
+        if take_over && let Some(c) = &p.carried {
+            scan.skip = &p.parts;
+            scan.st = c.clone();
+        }
+    }
     if cut {
         scan.limit(LimitName::MaxMessageSize, Location::root());
     }
@@ -290,53 +302,45 @@ fn scan_counting(
         in_archive: false,
         container: None,
         root_range: None,
+        counted: true,
     }));
     scan.run();
-    if scan.damage_dropped > 0 {
-        let more = format!("{} more damage entries not listed", scan.damage_dropped);
-        scan.verdict
-            .damage
-            .push(Damage::new(Location::root(), more));
+    if scan.skipped != scan.skip.len() {
+        return None;
     }
-    let (findings, score) = scan.collector.finish(heuristics, message);
+    let mut st = scan.st;
+    if st.damage_dropped > 0 {
+        let more = format!("{} more damage entries not listed", st.damage_dropped);
+        st.verdict.damage.push(Damage::new(Location::root(), more));
+    }
+    let (findings, score) = st.collector.finish(heuristics, message);
     for f in findings.iter().filter(|f| f.alerts()) {
-        scan.verdict.detections.push(Detection::new(
+        st.verdict.detections.push(Detection::new(
             f.rule(),
             DetectionKind::Heuristic,
             f.location().clone(),
         ));
     }
-    let mut verdict = std::mem::take(&mut scan.verdict);
+    let mut verdict = st.verdict;
     verdict.suspicious =
         heuristics.get_mode() == crate::HeuristicMode::Score && score >= heuristics.get_threshold();
     verdict.findings = findings;
     verdict.score = score;
     verdict.normalize();
-    (verdict, scan.replayed)
+    Some(verdict)
 }
 
 impl<'a, 'd> Scan<'a, 'd> {
-    fn new(
-        db: &'d Database,
-        limits: &'d Limits,
-        heuristics: &'d Heuristics,
-        prescan: Option<&'d Prescan>,
-    ) -> Scan<'a, 'd> {
+    fn new(db: &'d Database, limits: &'d Limits, heuristics: &'d Heuristics) -> Scan<'a, 'd> {
         Scan {
             db,
             limits,
             heuristics,
-            collector: Collector::default(),
             queue: VecDeque::new(),
             staged: Vec::new(),
-            verdict: Verdict::default(),
-            objects: 0,
-            produced: 0,
-            damage_dropped: 0,
-            demand_objects: 0,
-            demand_bytes: 0,
-            prescan,
-            replayed: 0,
+            st: Carried::default(),
+            skip: &[],
+            skipped: 0,
             root_atoms: None,
             root_known: None,
         }
@@ -357,7 +361,8 @@ impl<'a, 'd> Scan<'a, 'd> {
             }));
             if outcome.is_err() {
                 self.damage(&location, "internal error while scanning this object");
-                self.verdict
+                self.st
+                    .verdict
                     .unscanned
                     .push(Unscanned::new(location, UnscannedReason::Undecodable));
             }
@@ -367,62 +372,30 @@ impl<'a, 'd> Scan<'a, 'd> {
         }
     }
 
-    /// Records that a limit check or a budget needed `objects` objects and `bytes` bytes in all.
-    fn demand(&mut self, objects: u64, bytes: u64) {
-        self.demand_objects = self.demand_objects.max(objects);
-        self.demand_bytes = self.demand_bytes.max(bytes);
-    }
-
-    /// The effects of the prescanned part `obj` is, if it may be replayed here (see [`Prescan`]).
-    fn prescanned(&self, obj: &Object<'a>) -> Option<&'d Effects> {
-        let range = obj.root_range.as_ref()?;
-        let prescan = self.prescan?;
-        let part = prescan
-            .parts
-            .get(*prescan.by_range.get(&(range.start, range.end))?)
-            .filter(|p| p.range == *range && p.location == obj.location)?;
-        let e = part.effects.as_ref()?;
-        // A part cut by a limit when it was staged is not the part that was prescanned.
-        let fits = obj.data.len() == range.len()
+    /// Whether `obj` is the next of the parts scanned while the message arrived: then it is done.
+    fn already_scanned(&mut self, obj: &Object<'a>) -> bool {
+        let hit = obj.role == Role::Part
             && obj.depth == 1
-            && obj.name.is_none()
-            && !obj.html_hint
-            && !obj.in_archive
-            && obj.container == Some(FileType::Mail)
-            && self.objects.saturating_add(e.demand_objects) <= self.limits.get_max_files()
-            && self.produced.saturating_add(e.demand_bytes) <= self.limits.get_max_scan_size();
-        fits.then_some(e)
-    }
-
-    /// Applies a prescanned part's effects as if it had been scanned here.
-    fn replay(&mut self, e: &Effects) {
-        self.replayed += 1;
-        self.demand(
-            self.objects + e.demand_objects,
-            self.produced + e.demand_bytes,
-        );
-        self.verdict.detections.extend(e.detections.iter().cloned());
-        for d in &e.damage {
-            self.damage(d.location(), d.description().to_string());
+            && match (&obj.root_range, self.skip.get(self.skipped)) {
+                (Some(r), Some((range, location))) => r == range && obj.location == *location,
+                _ => false,
+            };
+        if hit {
+            self.skipped += 1;
         }
-        self.damage_dropped += e.damage_dropped;
-        self.verdict.unscanned.extend(e.unscanned.iter().cloned());
-        self.verdict.objects += e.objects_scanned;
-        self.verdict.bytes_scanned += e.bytes_scanned;
-        self.collector.absorb(&e.collector);
-        self.objects += e.objects;
-        self.produced += e.produced;
+        hit
     }
 
     fn limit(&mut self, name: LimitName, location: Location) {
         let already = self
+            .st
             .verdict
             .detections
             .iter()
             .any(|d| d.limit() == Some(name));
         // One detection per limit is enough to tell the user; more would only repeat it.
         if !already {
-            self.verdict.detections.push(Detection::new(
+            self.st.verdict.detections.push(Detection::new(
                 name.detection_name(),
                 DetectionKind::Limit,
                 location,
@@ -432,12 +405,13 @@ impl<'a, 'd> Scan<'a, 'd> {
 
     fn damage(&mut self, location: &Location, description: impl Into<String>) {
         // A hostile message can be damaged everywhere; past a few hundred entries, count instead.
-        if self.verdict.damage.len() < MAX_DAMAGE {
-            self.verdict
+        if self.st.verdict.damage.len() < MAX_DAMAGE {
+            self.st
+                .verdict
                 .damage
                 .push(Damage::new(location.clone(), description));
         } else {
-            self.damage_dropped += 1;
+            self.st.damage_dropped += 1;
         }
     }
 
@@ -450,13 +424,13 @@ impl<'a, 'd> Scan<'a, 'd> {
         container: Option<FileType>,
         location: &Location,
     ) -> bool {
-        self.verdict.objects += 1;
-        self.verdict.bytes_scanned += data.len() as u64;
+        self.st.verdict.objects += 1;
+        self.st.verdict.bytes_scanned += data.len() as u64;
         if self.db.allow.contains(data) {
             return false;
         }
         for name in self.db.hashes.lookup(data) {
-            self.verdict.detections.push(Detection::new(
+            self.st.verdict.detections.push(Detection::new(
                 name,
                 DetectionKind::Hash,
                 location.clone(),
@@ -473,7 +447,7 @@ impl<'a, 'd> Scan<'a, 'd> {
         };
         let logical = logical::evaluate(&self.db.logical, &hits.subs, &subject);
         for name in hits.names.into_iter().chain(logical) {
-            self.verdict.detections.push(Detection::new(
+            self.st.verdict.detections.push(Detection::new(
                 name,
                 DetectionKind::Signature,
                 location.clone(),
@@ -482,53 +456,62 @@ impl<'a, 'd> Scan<'a, 'd> {
         true
     }
 
-    /// Stages a child for the work list if the limits allow it; `counted` when its object slot and bytes
-    /// were already taken from the budget (archive members).
+    /// Stages a child for the work list; `counted` when its object slot and bytes were already taken from
+    /// the budget (archive members). It is admitted when it is worked ([`Self::admit`]).
     fn push(&mut self, mut child: Object<'a>, counted: bool) {
-        if child.depth > self.limits.get_max_recursion() {
-            self.limit(LimitName::MaxRecursion, child.location);
-            return;
-        }
-        if !counted {
-            self.demand(
-                self.objects + 1,
-                self.produced.saturating_add(child.data.len() as u64),
-            );
-            if self.objects >= self.limits.get_max_files() {
-                self.limit(LimitName::MaxFiles, child.location);
-                return;
-            }
-            self.objects += 1;
-            let room = self
-                .limits
-                .get_max_scan_size()
-                .saturating_sub(self.produced);
-            if child.data.len() as u64 > room {
-                self.limit(LimitName::MaxScanSize, child.location.clone());
-                if room == 0 {
-                    return;
-                }
-                child.data = cut(child.data, room);
-            }
-            if child.data.len() as u64 > self.limits.get_max_file_size() {
-                self.limit(LimitName::MaxFileSize, child.location.clone());
-                child.data = cut(child.data, self.limits.get_max_file_size());
-            }
-            self.produced += child.data.len() as u64;
-        }
+        child.counted = counted;
         self.staged.push(Work::Object(child));
     }
 
+    /// Checks an object against the limits when its turn comes, takes its slot and bytes from the budget,
+    /// and cuts it to what is left. Counting in the order objects are worked (depth first) makes an
+    /// object's outcome depend only on what was worked before it (see [`Prescan`]).
+    fn admit(&mut self, mut child: Object<'a>) -> Option<Object<'a>> {
+        if child.depth > self.limits.get_max_recursion() {
+            self.limit(LimitName::MaxRecursion, child.location);
+            return None;
+        }
+        if child.counted {
+            return Some(child);
+        }
+        if self.st.objects >= self.limits.get_max_files() {
+            self.limit(LimitName::MaxFiles, child.location);
+            return None;
+        }
+        self.st.objects += 1;
+        let room = self
+            .limits
+            .get_max_scan_size()
+            .saturating_sub(self.st.produced);
+        if child.data.len() as u64 > room {
+            self.limit(LimitName::MaxScanSize, child.location.clone());
+            if room == 0 {
+                return None;
+            }
+            child.data = cut(child.data, room);
+        }
+        if child.data.len() as u64 > self.limits.get_max_file_size() {
+            self.limit(LimitName::MaxFileSize, child.location.clone());
+            child.data = cut(child.data, self.limits.get_max_file_size());
+        }
+        self.st.produced += child.data.len() as u64;
+        child.counted = true;
+        Some(child)
+    }
+
     fn process(&mut self, obj: Object<'a>) {
+        if self.already_scanned(&obj) {
+            return;
+        }
+        let Some(obj) = self.admit(obj) else {
+            return;
+        };
         match obj.role {
             Role::Part => {
                 // A part is structure, not content: once taken apart, its slot passes to what it holds,
                 // so a flood of parts cannot use up MaxFiles before any of their payloads is scanned.
-                self.objects = self.objects.saturating_sub(1);
-                match self.prescanned(&obj) {
-                    Some(effects) => self.replay(effects),
-                    None => self.walk(obj, false),
-                }
+                self.st.objects = self.st.objects.saturating_sub(1);
+                self.walk(obj, false);
             }
             Role::Message => {
                 if self.match_object(&obj.data, FileType::Mail, obj.container, &obj.location) {
@@ -551,7 +534,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                     is_body_text: obj.name.is_none() && !obj.in_archive,
                     location: &obj.location,
                 };
-                self.collector.object(self.heuristics, &facts);
+                self.st.collector.object(self.heuristics, &facts);
                 match file_type {
                     // Walked as a message only if it has a header block, or it would be its own body.
                     FileType::Mail if crate::mime::header::has_header(&obj.data) => {
@@ -565,7 +548,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                     | FileType::Arj
                     | FileType::Cpio
                     | FileType::Iso
-                    | FileType::Xz => self.verdict.unscanned.push(Unscanned::new(
+                    | FileType::Xz => self.st.verdict.unscanned.push(Unscanned::new(
                         obj.location,
                         UnscannedReason::UnsupportedContainer(file_type.name().to_string()),
                     )),
@@ -586,7 +569,7 @@ impl<'a, 'd> Scan<'a, 'd> {
         };
         for d in &walked.damage {
             if walker::is_ambiguity(d) {
-                self.collector.broken_mime(&location, d);
+                self.st.collector.broken_mime(&location, d);
             }
             self.damage(&location, d.clone());
         }
@@ -631,6 +614,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                 in_archive: obj.in_archive,
                 container: Some(FileType::Mail),
                 root_range,
+                counted: false,
             };
             self.push(child, false);
         }
@@ -641,10 +625,10 @@ impl<'a, 'd> Scan<'a, 'd> {
             remaining_bytes: self
                 .limits
                 .get_max_scan_size()
-                .saturating_sub(self.produced),
+                .saturating_sub(self.st.produced),
             max_file: self.limits.get_max_file_size(),
             max_ratio: self.limits.get_max_compression_ratio(),
-            remaining_objects: self.limits.get_max_files().saturating_sub(self.objects),
+            remaining_objects: self.limits.get_max_files().saturating_sub(self.st.objects),
         }
     }
 
@@ -659,8 +643,8 @@ impl<'a, 'd> Scan<'a, 'd> {
         spent: u64,
         inflated: Inflated,
     ) {
-        self.produced += spent;
-        self.objects += 1;
+        self.st.produced += spent;
+        self.st.objects += 1;
         let location = archive.child(&quoted(name));
         if let Some(limit) = inflated.limit {
             self.limit(limit, location.clone());
@@ -678,6 +662,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             in_archive: true,
             container: Some(kind),
             root_range: None,
+            counted: true,
         };
         self.push(member, true);
     }
@@ -701,9 +686,10 @@ impl<'a, 'd> Scan<'a, 'd> {
         for (name, reason) in listing.unscanned {
             let location = obj.location.child(&quoted(&name));
             if reason == UnscannedReason::Encrypted {
-                self.collector.encrypted(self.heuristics, &location);
+                self.st.collector.encrypted(self.heuristics, &location);
             }
-            self.verdict
+            self.st
+                .verdict
                 .unscanned
                 .push(Unscanned::new(location, reason));
         }
@@ -724,8 +710,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             return;
         };
         let name = entry.name.clone();
-        self.demand(self.objects + 1, self.produced);
-        if self.objects >= self.limits.get_max_files() {
+        if self.st.objects >= self.limits.get_max_files() {
             self.limit(
                 LimitName::MaxFiles,
                 m.archive.location.child(&quoted(&name)),
@@ -744,7 +729,6 @@ impl<'a, 'd> Scan<'a, 'd> {
         };
         if let Some(inflated) = inflated {
             let spent = before.saturating_sub(budget.remaining_bytes);
-            self.demand(self.objects + 1, self.produced.saturating_add(spent));
             self.take_member(
                 &m.archive.location,
                 m.archive.depth,
@@ -780,14 +764,13 @@ impl<'a, 'd> Scan<'a, 'd> {
                 &obj.location,
                 format!("the {} unpacker failed", kind.name()),
             );
-            self.verdict.unscanned.push(Unscanned::new(
+            self.st.verdict.unscanned.push(Unscanned::new(
                 obj.location.clone(),
                 UnscannedReason::Undecodable,
             ));
         }
-        self.produced += start_bytes.saturating_sub(budget.remaining_bytes);
-        self.objects += start_objects.saturating_sub(budget.remaining_objects);
-        self.demand(self.objects, self.produced);
+        self.st.produced += start_bytes.saturating_sub(budget.remaining_bytes);
+        self.st.objects += start_objects.saturating_sub(budget.remaining_objects);
         for d in out.damage {
             self.damage(&obj.location, d);
         }
@@ -811,6 +794,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                 in_archive: obj.in_archive,
                 container: Some(kind),
                 root_range: None,
+                counted: true,
             };
             self.push(member, true);
         }
@@ -834,55 +818,51 @@ mod tests {
     use std::io::Write;
 
     #[test]
-    fn completed_parts_are_replayed_not_scanned_again() {
+    fn parts_scanned_early_are_taken_over_not_scanned_again() {
         let engine = Engine::builder()
             .load_str("t.ndb", "T:0:*:6d61726b6572\n")
             .unwrap()
             .build()
             .unwrap();
         let msg = "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none marker\r\n--b\r\nContent-Type: application/zip\r\n\r\ntwo\r\n--b\r\n\r\nthree\r\n--b--\r\n";
-        let cut = msg.find("three").unwrap();
         let db = engine.db();
         let heuristics = engine.heuristics();
-        let run = |limits: &Limits| {
-            let mut pre = super::Prescan::default();
-            pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut]);
-            assert_eq!(pre.parts.len() as u64, limits.get_max_files().min(2));
-            let (v, replayed) = super::scan_counting(
-                db,
-                limits,
-                heuristics,
-                msg.as_bytes(),
-                false,
-                super::Early {
-                    prescan: Some(&pre),
-                    root_atoms: None,
-                },
-            );
-            let whole = super::scan_message(
-                db,
-                limits,
-                heuristics,
-                msg.as_bytes(),
-                false,
-                super::Early::default(),
-            );
-            assert_eq!(v, whole, "{limits:?}");
-            replayed
-        };
-        assert_eq!(run(&Limits::default()), 2);
-        // Every byte budget and object budget: the verdict never changes; where the budget left when a part
-        // is worked is too small for what its early scan needed, it is scanned again instead.
-        let by_bytes: Vec<usize> = (1..200)
-            .map(|n| run(&Limits::default().max_scan_size(n)))
-            .collect();
-        let by_files: Vec<usize> = (1..8)
-            .map(|n| run(&Limits::default().max_files(n)))
-            .collect();
-        for replays in [&by_bytes, &by_files] {
-            assert!(replays.contains(&0) && replays.contains(&2), "{replays:?}");
+        // Every prefix, every byte budget and every object budget: the parts complete in a prefix are
+        // scanned early, the final scan takes them over (none is met twice) and the verdict is the one of
+        // the whole message scanned in one go.
+        let mut budgets: Vec<Limits> = vec![Limits::default()];
+        budgets.extend((1..200).map(|n| Limits::default().max_scan_size(n)));
+        budgets.extend((1..8).map(|n| Limits::default().max_files(n)));
+        budgets.extend((0..3).map(|n| Limits::default().max_recursion(n)));
+        for limits in &budgets {
+            let whole = super::scan_whole(db, limits, heuristics, msg.as_bytes(), false);
+            for cut in 0..=msg.len() {
+                let mut pre = super::Prescan::default();
+                pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut]);
+                pre.advance(db, limits, heuristics, msg.as_bytes());
+                assert_eq!(pre.parts.len(), 3, "{limits:?}");
+                let args = (
+                    db,
+                    limits,
+                    heuristics,
+                    msg.as_bytes(),
+                    false,
+                    None,
+                    Some(&pre),
+                );
+                let v = super::run_message(args, true);
+                assert_eq!(v.as_ref(), Some(&whole), "{limits:?} {cut}");
+            }
         }
-        assert!(by_bytes.contains(&1), "{by_bytes:?}");
+        // With room for everything, stream order finds what the message-first order does.
+        let limits = Limits::default();
+        let plain = super::run_message(
+            (db, &limits, heuristics, msg.as_bytes(), false, None, None),
+            false,
+        );
+        let whole = super::scan_whole(db, &Limits::default(), heuristics, msg.as_bytes(), false);
+        assert_eq!(plain, Some(whole.clone()));
+        assert!(whole.is_infected(), "{whole:?}");
     }
 
     #[test]

@@ -25,13 +25,14 @@ const PRESCAN_STEP: usize = 1;
 /// ```
 ///
 /// # Work while the message arrives
-/// A multipart message's parts are scanned as soon as they are complete (when the next part starts): each
-/// `feed` searches the new bytes for delimiter lines and scans the parts they complete, attachments,
-/// archives and all; and it runs the body-signature search of the message itself over the new bytes. [`finish`](Self::finish) then scans the
-/// message as [`Engine::scan_bytes`] would, reusing those parts' results where they are exactly what a
-/// whole scan would compute (see the crate's `scan.rs`), so its cost is the raw message's signature pass,
-/// the walk of the top level and the last part. [`decided`](Self::decided) tells early when a signature has
-/// already matched.
+/// A multipart message's parts are scanned as soon as they are complete (when the delimiter line after them
+/// is): each `feed` searches the new bytes for delimiter lines and scans the parts they complete,
+/// attachments, archives and all, and it runs the body-signature search of the message itself over the new
+/// bytes. The scan works in stream order (each part is counted against the limits when it is scanned, after
+/// the parts before it), so a part's outcome is final as soon as it is scanned; [`finish`](Self::finish)
+/// takes those outcomes over and is left with the message's own matching, the rest of its walk and the last
+/// part. [`Engine::scan_bytes`] does the same two steps on the whole message, so the verdict does not depend
+/// on how the message was split. [`decided`](Self::decided) tells early when a signature has matched.
 ///
 /// # Limits
 /// This version keeps the message in memory up to `max_message_size`; bytes beyond that size are counted,
@@ -73,9 +74,9 @@ impl ScanSession {
 
     /// A signature or hash detection already found in a completed part, before the end of the message: a
     /// caller may stop spending effort on it (an SMTP server still answers only after the final dot, with
-    /// [`finish`](Self::finish)'s verdict). The final verdict reports this detection too, unless a limit
-    /// crossed later keeps that part from being scanned (parts still to come count against `max_scan_size`
-    /// and `max_files` before any part's content does); then it reports the limit instead.
+    /// [`finish`](Self::finish)'s verdict). A part's outcome is final once it is scanned, so the final
+    /// verdict reports this detection too, unless the message as a whole turns out to be on the allow-list
+    /// (`.fp`/`.sfp`).
     ///
     /// ```
     /// let engine = portcullis::Engine::builder()
@@ -122,7 +123,7 @@ impl ScanSession {
     }
 
     /// The heap memory the session holds, in bytes: the message so far, the state of the signature search
-    /// carried across chunks, and what the parts scanned early left to replay.
+    /// carried across chunks, and what the parts scanned early found.
     pub fn memory_usage(&self) -> usize {
         self.buffer.capacity() + self.atoms.memory_usage() + self.prescan.memory_usage()
     }
@@ -138,6 +139,13 @@ impl ScanSession {
     /// None today; see [`Engine::scan_bytes`].
     pub fn finish(mut self) -> Result<Verdict> {
         let cut = self.received > self.buffer.len() as u64;
+        // Parts completed since the last look (when looks are spaced by a step) are scanned now, in order.
+        self.prescan.advance(
+            self.engine.db(),
+            self.engine.limits(),
+            self.engine.heuristics(),
+            &self.buffer,
+        );
         self.engine
             .db()
             .body

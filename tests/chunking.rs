@@ -37,8 +37,8 @@ proptest! {
 
     #[test]
     fn early_part_scans_respect_the_limits(case in 0usize..100, cuts in proptest::collection::vec(any::<usize>(), 0..20), files in 1u64..12, scan in 1u64..200_000, file in 1u64..100_000) {
-        // Tight budgets make the limits fall anywhere, inside or between parts scanned early: a part is
-        // replayed only when the budget left covers it, else scanned again.
+        // Tight budgets make the limits fall anywhere, inside or between parts scanned early: each part is
+        // counted when it is scanned, after the parts before it, whatever the chunking.
         let cases = corpusgen::cases();
         let case = &cases[case % cases.len()];
         let limits = Limits::default().max_files(files).max_scan_size(scan).max_file_size(file);
@@ -154,9 +154,9 @@ fn a_long_line_fed_in_small_chunks_is_searched_once() {
 }
 
 #[test]
-fn a_part_cut_by_a_limit_is_not_replayed() {
-    // Found by `early_part_scans_respect_the_limits`: the part is longer than max_file_size, so the final
-    // scan cuts it when staging it; what was scanned early was the whole part, and must not be replayed.
+fn a_part_cut_by_a_limit_scans_the_same_early_and_whole() {
+    // Found by `early_part_scans_respect_the_limits` when parts were replayed: the part is longer than
+    // max_file_size and is cut when admitted, early or not.
     let cases = corpusgen::cases();
     let case = cases
         .iter()

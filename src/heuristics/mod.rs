@@ -241,7 +241,7 @@ pub(crate) struct ObjectFacts<'a> {
 }
 
 /// Collects findings over one message.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Collector {
     pub(crate) findings: Vec<Finding>,
     /// (rule, location) of every finding kept, so that a repeated one is dropped in constant time.
@@ -325,22 +325,6 @@ impl Collector {
             location,
             "encrypted archive member".to_string(),
         );
-    }
-
-    /// Takes in what another collector saw of one part, as if this one had seen it: findings in order,
-    /// through the same de-duplication and cap.
-    pub(crate) fn absorb(&mut self, other: &Collector) {
-        for f in &other.findings {
-            if self.findings.len() < MAX_FINDINGS && self.seen.insert((f.rule, f.location.clone()))
-            {
-                self.findings.push(f.clone());
-            }
-        }
-        self.encrypted.extend(other.encrypted.iter().cloned());
-        self.text_bodies.extend(other.text_bodies.iter().cloned());
-        if self.broken.is_none() {
-            self.broken.clone_from(&other.broken);
-        }
     }
 
     /// Notes ambiguous MIME structure.
