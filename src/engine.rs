@@ -30,6 +30,51 @@ struct Inner {
     db: Database,
     limits: Limits,
     heuristics: Heuristics,
+    buffers: BufferPool,
+}
+
+/// Message buffers left by finished sessions for the next ones: freeing a buffer of tens of megabytes
+/// (unmapping its pages) takes milliseconds, which would land in [`ScanSession::finish`], the one moment a
+/// mail server waits for; a reused buffer also has its pages mapped already.
+#[derive(Debug, Default)]
+struct BufferPool {
+    spare: std::sync::Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
+
+/// Buffers larger than this are freed, not kept for reuse.
+const MAX_POOLED_BUFFER: usize = 64 << 20;
+
+/// How many message buffers an engine keeps for reuse unless told otherwise.
+const DEFAULT_SESSION_BUFFERS: usize = 4;
+
+impl BufferPool {
+    fn new(keep: usize) -> BufferPool {
+        BufferPool {
+            spare: std::sync::Mutex::new(Vec::new()),
+            keep,
+        }
+    }
+
+    fn take(&self) -> Vec<u8> {
+        self.spare
+            .lock()
+            .ok()
+            .and_then(|mut spare| spare.pop())
+            .unwrap_or_default()
+    }
+
+    fn give(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() == 0 || buffer.capacity() > MAX_POOLED_BUFFER {
+            return;
+        }
+        buffer.clear();
+        if let Ok(mut spare) = self.spare.lock()
+            && spare.len() < self.keep
+        {
+            spare.push(buffer);
+        }
+    }
 }
 
 /// A compiled signature database and the limits scans work within.
@@ -70,6 +115,7 @@ pub struct EngineBuilder {
     default_database: Option<bool>,
     limits: Limits,
     heuristics: Heuristics,
+    session_buffers: Option<usize>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -185,6 +231,27 @@ impl EngineBuilder {
         self
     }
 
+    /// How many message buffers finished sessions leave for the next sessions (4 unless set; 0 frees every
+    /// buffer at the end of its session).
+    ///
+    /// # Memory
+    /// A session keeps its message in a buffer; freeing a buffer of tens of megabytes costs milliseconds,
+    /// which would otherwise be spent inside [`ScanSession::finish`], while the mail server waits. Kept
+    /// buffers stay allocated (at most `n` of them, each of at most 64 MiB and no larger than a message
+    /// seen needed) until [`Engine::release_buffers`] or the engine's end.
+    ///
+    /// ```
+    /// let engine = portcullis::Engine::builder().session_buffers(0).build()?;
+    /// let mut session = engine.session();
+    /// session.feed(b"Subject: x\r\n\r\nhello\r\n")?;
+    /// assert!(session.finish()?.is_clean());
+    /// # Ok::<(), portcullis::Error>(())
+    /// ```
+    pub fn session_buffers(mut self, n: usize) -> EngineBuilder {
+        self.session_buffers = Some(n);
+        self
+    }
+
     /// Compiles the loaded signatures into an engine.
     ///
     /// # Errors
@@ -203,6 +270,9 @@ impl EngineBuilder {
                     db,
                     limits: self.limits,
                     heuristics: self.heuristics,
+                    buffers: BufferPool::new(
+                        self.session_buffers.unwrap_or(DEFAULT_SESSION_BUFFERS),
+                    ),
                 }),
             });
         }
@@ -252,6 +322,7 @@ impl EngineBuilder {
                 db,
                 limits: self.limits,
                 heuristics: self.heuristics,
+                buffers: BufferPool::new(self.session_buffers.unwrap_or(DEFAULT_SESSION_BUFFERS)),
             }),
         })
     }
@@ -264,9 +335,26 @@ impl Engine {
     }
 
     /// Starts a session for one message: [`feed`](ScanSession::feed) it the bytes as they arrive, then
-    /// [`finish`](ScanSession::finish) it.
+    /// [`finish`](ScanSession::finish) it. It reuses a buffer a finished session left, if any (see
+    /// [`EngineBuilder::session_buffers`]).
     pub fn session(&self) -> ScanSession {
-        ScanSession::new(self.clone())
+        ScanSession::new(self.clone(), self.inner.buffers.take())
+    }
+
+    /// Frees the message buffers finished sessions left for reuse (a daemon may call this when idle).
+    pub fn release_buffers(&self) {
+        let spare = self
+            .inner
+            .buffers
+            .spare
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s));
+        drop(spare);
+    }
+
+    /// Takes back a finished session's buffer for the next session.
+    pub(crate) fn recycle(&self, buffer: Vec<u8>) {
+        self.inner.buffers.give(buffer);
     }
 
     /// Scans a whole message at once; the verdict is the same as any chunking of a session's `feed` gives.

@@ -52,10 +52,10 @@ pub struct ScanSession {
 }
 
 impl ScanSession {
-    pub(crate) fn new(engine: Engine) -> ScanSession {
+    pub(crate) fn new(engine: Engine, buffer: Vec<u8>) -> ScanSession {
         ScanSession {
             engine,
-            buffer: Vec::new(),
+            buffer,
             received: 0,
             prescan: Prescan::default(),
             prescanned_len: 0,
@@ -161,5 +161,41 @@ impl ScanSession {
                 root_atoms: Some(&self.atoms),
             },
         ))
+    }
+}
+
+impl Drop for ScanSession {
+    /// The message buffer goes back to the engine for the next session: freeing it here would cost
+    /// milliseconds at the end of a large message, inside [`finish`](ScanSession::finish).
+    fn drop(&mut self) {
+        self.engine.recycle(std::mem::take(&mut self.buffer));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Engine;
+
+    #[test]
+    fn finished_sessions_leave_their_buffer_to_the_next() {
+        let message = vec![b'a'; 300_000];
+        for (keep, reused) in [(4, true), (0, false)] {
+            let engine = Engine::builder().session_buffers(keep).build().unwrap();
+            let mut first = engine.session();
+            first.feed(&message).unwrap();
+            let capacity = first.memory_usage();
+            assert!(first.finish().unwrap().is_clean());
+            let second = engine.session();
+            assert_eq!(second.memory_usage() >= capacity / 2, reused, "keep {keep}");
+            drop(second);
+            engine.release_buffers();
+            assert!(engine.session().memory_usage() < 1000);
+        }
+        // An abandoned session gives its buffer back too.
+        let engine = Engine::builder().build().unwrap();
+        let mut s = engine.session();
+        s.feed(&message).unwrap();
+        drop(s);
+        assert!(engine.session().memory_usage() >= message.len());
     }
 }
