@@ -23,6 +23,20 @@ pub(crate) struct Database {
     pub(crate) allow: HashIndex,
     #[serde(with = "crate::signatures::report_serde")]
     pub(crate) report: LoadReport,
+    /// What matching a message reads around its atom hits (see [`BodyMatcher::root_span`]), worked out on
+    /// first use.
+    #[serde(skip)]
+    root_span: std::sync::OnceLock<std::result::Result<crate::matcher::RootSpan, &'static str>>,
+}
+
+impl Database {
+    /// What a session must hold of a message for matching the message itself; an error saying why it
+    /// must hold all of it.
+    pub(crate) fn root_span(&self) -> std::result::Result<crate::matcher::RootSpan, &'static str> {
+        *self
+            .root_span
+            .get_or_init(|| self.body.root_span(&self.logical))
+    }
 }
 
 #[derive(Debug)]
@@ -316,6 +330,7 @@ impl EngineBuilder {
             hashes: hashes.build(&ignored),
             allow: allow.build(&HashSet::new()),
             report,
+            root_span: std::sync::OnceLock::new(),
         };
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -420,6 +435,26 @@ impl Engine {
     /// The number of detection signatures compiled in (body and hash).
     pub fn signature_count(&self) -> usize {
         self.inner.db.body.len() + self.inner.db.logical.len() + self.inner.db.hashes.len()
+    }
+
+    /// How many bytes of a message, beyond the part in flight, its header block and its preamble, a
+    /// [`ScanSession`] must keep for the matching of the message itself with this database (around each
+    /// signature's atom and at the message's ends); or why it must keep the whole message (a signature for
+    /// mail that has no run of exact bytes, or a logical signature for mail with a regular expression).
+    ///
+    /// ```
+    /// let engine = portcullis::Engine::builder().build()?;
+    /// assert!(engine.session_reach().unwrap() < 4096);
+    /// # Ok::<(), portcullis::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The reason, when sessions keep whole messages.
+    pub fn session_reach(&self) -> std::result::Result<usize, &'static str> {
+        self.inner
+            .db
+            .root_span()
+            .map(|s| s.back + s.fwd + s.from_start.max(s.from_end))
     }
 
     /// The approximate heap memory of the compiled database, in bytes.

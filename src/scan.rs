@@ -15,8 +15,9 @@ use crate::engine::Database;
 use crate::filetype::{self, FileType};
 use crate::heuristics::{Collector, Heuristics, ObjectFacts};
 use crate::limits::{LimitName, Limits};
-use crate::matcher::AtomStream;
+use crate::matcher::hashes::StreamDigest;
 use crate::matcher::logical::{self, Subject};
+use crate::matcher::{AtomStream, PreVerified, View};
 use crate::mime::walker::{self, ChildData, ChildKind};
 use crate::unpack::{self, Budget, Entry, Inflated, Unpacked};
 use crate::verdict::{
@@ -88,6 +89,19 @@ struct Scan<'a, 'd> {
     /// The atoms and the delimiters of the message itself, found while it arrived.
     root_atoms: Option<&'d AtomStream>,
     root_known: Option<walker::Known<'d>>,
+    /// The message itself, whole or as its session kept it.
+    root_view: Option<View<'a>>,
+    sparse: Option<Sparse<'d>>,
+}
+
+/// What a session kept of a message whose middle it let go of (see `session.rs`): besides the bytes of
+/// [`View::split`], the occurrences verified before their bytes went, the digests of every byte, and whether
+/// the first MiB mentions a password.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sparse<'e> {
+    pub(crate) pre: &'e PreVerified,
+    pub(crate) digest: &'e StreamDigest,
+    pub(crate) password: bool,
 }
 
 /// What a scan has found and spent so far: all that passes from one part of a message to the next.
@@ -143,6 +157,11 @@ impl Prescan {
         found + self.parts.capacity() * std::mem::size_of::<(std::ops::Range<usize>, Location)>()
     }
 
+    /// The search for the message's parts ([`walker::Parts`]).
+    pub(crate) fn finder(&self) -> &walker::Parts {
+        &self.finder
+    }
+
     /// The first signature or hash detection found in a part scanned so far, if any.
     pub(crate) fn decided(&self) -> Option<&Detection> {
         self.carried
@@ -157,20 +176,29 @@ impl Prescan {
     /// multipart message's own parts are scanned here; a part counts as complete when the delimiter line
     /// after it is. The parts are found by searching only the bytes new since the last call
     /// ([`walker::Parts`]).
+    /// `data` holds the message from `base` on.
     pub(crate) fn advance(
         &mut self,
         db: &Database,
         limits: &Limits,
         heuristics: &Heuristics,
-        prefix: &[u8],
+        data: &[u8],
+        base: usize,
     ) {
-        for (segment, range) in self.finder.advance(prefix) {
+        for (segment, range) in self.finder.advance(data, base) {
+            let Some(bytes) = data
+                .get(range.start - base.min(range.start)..range.end.saturating_sub(base))
+                .filter(|_| range.start >= base)
+            else {
+                debug_assert!(false, "a completed part was let go before it was scanned");
+                continue;
+            };
             let location = Location::root().child(&segment);
             let mut scan = Scan::new(db, limits, heuristics);
             scan.st = self.carried.take().unwrap_or_else(Carried::start);
             // Exactly the object the final walk of the message stages for this part.
             scan.queue.push_back(Work::Object(Object {
-                data: Cow::Borrowed(&prefix[range.clone()]),
+                data: Cow::Borrowed(bytes),
                 location: location.clone(),
                 depth: 1,
                 role: Role::Part,
@@ -191,35 +219,40 @@ impl Prescan {
 /// Most damage entries recorded in one verdict.
 const MAX_DAMAGE: usize = 256;
 
-/// Scans a whole message. `cut` is true when the caller kept only the first `max_message_size` bytes.
-/// `early` is what a session did while the message arrived; [`Engine::scan_bytes`](crate::Engine::scan_bytes)
-/// does the same on the whole message first ([`scan_whole`]).
+/// Scans a message. `cut` is true when the caller kept only the first `max_message_size` bytes. `early` is
+/// what a session did while the message arrived; [`Engine::scan_bytes`](crate::Engine::scan_bytes) does the
+/// same on the whole message first ([`scan_whole`]). The message is `view`: whole, or as a session kept it
+/// (then `early.sparse` has the rest of what its scan needs).
 pub(crate) fn scan_message(
     db: &Database,
     limits: &Limits,
     heuristics: &Heuristics,
-    message: &[u8],
+    view: View<'_>,
     cut: bool,
     early: Early<'_>,
 ) -> Verdict {
-    let Early {
-        prescan,
-        root_atoms,
-    } = early;
+    let run = Run {
+        db,
+        limits,
+        heuristics,
+        view,
+        cut,
+        early,
+    };
     // An allow-listed message reports nothing found inside it: what its parts found is dropped.
-    let take_over = prescan.is_some_and(|p| p.carried.is_some() && !db.allow.contains(message));
-    let args = (db, limits, heuristics, message, cut, root_atoms, prescan);
-    let verdict = run_message(args, take_over);
-    // The walk of the whole message meets the parts scanned early first; should it ever not (a
-    // difference between the incremental and the whole reading), the message is scanned again from the
-    // start rather than trusted.
-    debug_assert!(
-        verdict.is_some(),
-        "the walk did not meet the parts scanned early"
-    );
-    verdict
-        .or_else(|| run_message(args, false))
-        .unwrap_or_default()
+    let take_over = early
+        .prescan
+        .is_some_and(|p| p.carried.is_some() && !run.allowed());
+    let (verdict, met) = run_message(&run, take_over);
+    // The walk of the whole message meets the parts scanned early first; should it ever not (a difference
+    // between the incremental and the whole reading), a message held whole is scanned again from the start
+    // rather than trusted.
+    debug_assert!(met, "the walk did not meet the parts scanned early");
+    if met || early.sparse.is_some() {
+        verdict
+    } else {
+        run_message(&run, false).0
+    }
 }
 
 /// [`scan_message`] for a message held whole: its parts scanned first, as a session would.
@@ -231,50 +264,68 @@ pub(crate) fn scan_whole(
     cut: bool,
 ) -> Verdict {
     let mut prescan = Prescan::default();
-    prescan.advance(db, limits, heuristics, message);
-    scan_message(
-        db,
-        limits,
-        heuristics,
-        message,
-        cut,
-        Early {
-            prescan: Some(&prescan),
-            root_atoms: None,
-        },
-    )
+    prescan.advance(db, limits, heuristics, message, 0);
+    let early = Early {
+        prescan: Some(&prescan),
+        ..Early::default()
+    };
+    scan_message(db, limits, heuristics, View::whole(message), cut, early)
 }
 
-/// What a session did while the message arrived: its completed parts scanned, and the message's own atoms
-/// found (a stream completed on the whole message).
+/// What a session did while the message arrived: its completed parts scanned, the message's own atoms found
+/// (a stream completed on the whole message), and what it kept of a message it let go of in part.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Early<'e> {
     pub(crate) prescan: Option<&'e Prescan>,
     pub(crate) root_atoms: Option<&'e AtomStream>,
+    pub(crate) sparse: Option<Sparse<'e>>,
 }
 
-/// What [`run_message`] scans: the database, limits and heuristics, the message, whether it was cut, and what
-/// its session did while it arrived.
-type RunArgs<'r> = (
-    &'r Database,
-    &'r Limits,
-    &'r Heuristics,
-    &'r [u8],
-    bool,
-    Option<&'r AtomStream>,
-    Option<&'r Prescan>,
-);
+/// One scan of a message: what [`run_message`] works with.
+struct Run<'r> {
+    db: &'r Database,
+    limits: &'r Limits,
+    heuristics: &'r Heuristics,
+    view: View<'r>,
+    cut: bool,
+    early: Early<'r>,
+}
 
-/// The scan of the message; with `take_over`, after the parts its session scanned early, and `None` if its
-/// walk did not meet those in order.
-fn run_message(
-    (db, limits, heuristics, message, cut, root_atoms, prescan): RunArgs<'_>,
-    take_over: bool,
-) -> Option<Verdict> {
+impl Run<'_> {
+    /// Whether the message as a whole is on the allow-list.
+    fn allowed(&self) -> bool {
+        let allow = &self.db.allow;
+        if allow.is_empty() {
+            return false;
+        }
+        let len = self.view.len() as u64;
+        match (self.early.sparse, self.view.get(0..self.view.len())) {
+            (Some(s), _) => !allow
+                .lookup_with(len, &mut |k| s.digest.digest(k))
+                .is_empty(),
+            (None, Some(whole)) => allow.contains(whole),
+            (None, None) => false,
+        }
+    }
+}
+
+/// The scan of the message; with `take_over`, after the parts its session scanned early. Also says whether
+/// its walk met those parts, in order (always, unless the incremental and the whole reading differ).
+fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
+    let Run {
+        db,
+        limits,
+        heuristics,
+        view,
+        cut,
+        early,
+    } = *run;
     let mut scan = Scan::new(db, limits, heuristics);
-    scan.root_atoms = root_atoms;
+    scan.root_atoms = early.root_atoms;
+    scan.root_view = Some(view);
+    scan.sparse = early.sparse;
     scan.st = Carried::start();
-    if let Some(p) = prescan {
+    if let Some(p) = early.prescan {
         scan.root_known = p.finder.known();
         if take_over && let Some(c) = &p.carried {
             scan.skip = &p.parts;
@@ -285,15 +336,15 @@ fn run_message(
         scan.limit(LimitName::MaxMessageSize, Location::root());
     }
     // A message has a header block; anything else (an attachment saved alone) is scanned as a file.
-    let role = if crate::mime::header::has_header(message)
-        || filetype::detect(message) == FileType::Mail
+    let head = view.head();
+    let role = if crate::mime::header::has_header(head) || filetype::detect(head) == FileType::Mail
     {
         Role::Message
     } else {
         Role::Payload
     };
     scan.queue.push_back(Work::Object(Object {
-        data: Cow::Borrowed(message),
+        data: Cow::Borrowed(head),
         location: Location::root(),
         depth: 0,
         role,
@@ -305,15 +356,17 @@ fn run_message(
         counted: true,
     }));
     scan.run();
-    if scan.skipped != scan.skip.len() {
-        return None;
-    }
+    let met = scan.skipped == scan.skip.len();
     let mut st = scan.st;
     if st.damage_dropped > 0 {
         let more = format!("{} more damage entries not listed", st.damage_dropped);
         st.verdict.damage.push(Damage::new(Location::root(), more));
     }
-    let (findings, score) = st.collector.finish(heuristics, message);
+    let password = || match early.sparse {
+        Some(s) => s.password,
+        None => crate::heuristics::html::mentions_password(head),
+    };
+    let (findings, score) = st.collector.finish(heuristics, password);
     for f in findings.iter().filter(|f| f.alerts()) {
         st.verdict.detections.push(Detection::new(
             f.rule(),
@@ -327,7 +380,7 @@ fn run_message(
     verdict.findings = findings;
     verdict.score = score;
     verdict.normalize();
-    Some(verdict)
+    (verdict, met)
 }
 
 impl<'a, 'd> Scan<'a, 'd> {
@@ -343,6 +396,8 @@ impl<'a, 'd> Scan<'a, 'd> {
             skipped: 0,
             root_atoms: None,
             root_known: None,
+            root_view: None,
+            sparse: None,
         }
     }
 
@@ -419,30 +474,55 @@ impl<'a, 'd> Scan<'a, 'd> {
     /// allow-list (`.fp`/`.sfp`): then neither it nor anything inside it is reported.
     fn match_object(
         &mut self,
-        data: &[u8],
+        view: View<'_>,
         file_type: FileType,
         container: Option<FileType>,
         location: &Location,
     ) -> bool {
+        let len = view.len();
         self.st.verdict.objects += 1;
-        self.st.verdict.bytes_scanned += data.len() as u64;
-        if self.db.allow.contains(data) {
+        self.st.verdict.bytes_scanned += len as u64;
+        let is_root = *location == Location::root();
+        // The message itself, when its session let go of bytes: digests and verified occurrences it kept.
+        let sparse = self.sparse.filter(|_| is_root);
+        let (allowed, names) = match (sparse, view.get(0..len)) {
+            (Some(s), _) => {
+                let mut digest = |k| s.digest.digest(k);
+                let allowed = !self.db.allow.is_empty()
+                    && !self
+                        .db
+                        .allow
+                        .lookup_with(len as u64, &mut digest)
+                        .is_empty();
+                (allowed, self.db.hashes.lookup_with(len as u64, &mut digest))
+            }
+            (None, Some(data)) => (self.db.allow.contains(data), self.db.hashes.lookup(data)),
+            (None, None) => (false, Vec::new()),
+        };
+        if allowed {
             return false;
         }
-        for name in self.db.hashes.lookup(data) {
+        for name in names {
             self.st.verdict.detections.push(Detection::new(
                 name,
                 DetectionKind::Hash,
                 location.clone(),
             ));
         }
-        let hits = match (self.root_atoms, *location == Location::root()) {
-            (Some(stream), true) => self.db.body.scan_streamed(data, file_type.target(), stream),
-            _ => self.db.body.scan(data, file_type.target()),
+        let target = file_type.target();
+        let hits = match (self.root_atoms, is_root, view.get(0..len)) {
+            (Some(stream), true, _) => {
+                self.db
+                    .body
+                    .scan_streamed(view, target, stream, sparse.map(|s| s.pre))
+            }
+            (_, _, Some(data)) => self.db.body.scan(data, target),
+            (_, _, None) => crate::matcher::Hits::default(),
         };
         let subject = Subject {
-            data,
-            target: file_type.target(),
+            data: view.get(0..len).unwrap_or(&[]),
+            len,
+            target,
             container,
         };
         let logical = logical::evaluate(&self.db.logical, &hits.subs, &subject);
@@ -514,7 +594,11 @@ impl<'a, 'd> Scan<'a, 'd> {
                 self.walk(obj, false);
             }
             Role::Message => {
-                if self.match_object(&obj.data, FileType::Mail, obj.container, &obj.location) {
+                let view = match (obj.depth, self.root_view) {
+                    (0, Some(view)) => view,
+                    _ => View::whole(&obj.data),
+                };
+                if self.match_object(view, FileType::Mail, obj.container, &obj.location) {
                     self.walk(obj, true);
                 }
             }
@@ -523,7 +607,8 @@ impl<'a, 'd> Scan<'a, 'd> {
                 if file_type == FileType::Text && obj.html_hint {
                     file_type = FileType::Html;
                 }
-                if !self.match_object(&obj.data, file_type, obj.container, &obj.location) {
+                let view = View::whole(&obj.data);
+                if !self.match_object(view, file_type, obj.container, &obj.location) {
                     return;
                 }
                 let facts = ObjectFacts {
@@ -562,7 +647,9 @@ impl<'a, 'd> Scan<'a, 'd> {
     fn walk(&mut self, obj: Object<'a>, is_message: bool) {
         // The message itself (depth 0) is the bytes its session searched for delimiters as they arrived.
         let known = self.root_known.filter(|_| obj.depth == 0);
-        let walked = walker::walk_known(&obj.data, known);
+        // The message itself may be held in pieces; what its walk yields is taken from those.
+        let root_view = self.root_view.filter(|_| obj.depth == 0);
+        let walked = walker::walk_known(root_view.unwrap_or(View::whole(&obj.data)), known);
         let location = match (&walked.filename, is_message) {
             (Some(name), false) => obj.location.suffixed(&quoted(name)),
             _ => obj.location.clone(),
@@ -586,9 +673,11 @@ impl<'a, 'd> Scan<'a, 'd> {
                 (ChildData::Range(r), 0, Cow::Borrowed(_)) => Some(r.clone()),
                 _ => None,
             };
-            let data: Cow<'a, [u8]> = match child.data {
-                ChildData::Owned(v) => Cow::Owned(v),
-                ChildData::Range(r) => match &obj.data {
+            let data: Cow<'a, [u8]> = match (child.data, root_view) {
+                (ChildData::Owned(v), _) => Cow::Owned(v),
+                // A part of the message its session let go of was scanned already: it is skipped.
+                (ChildData::Range(r), Some(view)) => Cow::Borrowed(view.get(r).unwrap_or(&[])),
+                (ChildData::Range(r), None) => match &obj.data {
                     Cow::Borrowed(b) => Cow::Borrowed(&b[r]),
                     Cow::Owned(v) => Cow::Owned(v[r].to_vec()),
                 },
@@ -838,30 +927,40 @@ mod tests {
             let whole = super::scan_whole(db, limits, heuristics, msg.as_bytes(), false);
             for cut in 0..=msg.len() {
                 let mut pre = super::Prescan::default();
-                pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut]);
-                pre.advance(db, limits, heuristics, msg.as_bytes());
+                pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut], 0);
+                pre.advance(db, limits, heuristics, msg.as_bytes(), 0);
                 assert_eq!(pre.parts.len(), 3, "{limits:?}");
-                let args = (
+                let run = super::Run {
                     db,
                     limits,
                     heuristics,
-                    msg.as_bytes(),
-                    false,
-                    None,
-                    Some(&pre),
+                    view: super::View::whole(msg.as_bytes()),
+                    cut: false,
+                    early: super::Early {
+                        prescan: Some(&pre),
+                        ..super::Early::default()
+                    },
+                };
+                assert_eq!(
+                    super::run_message(&run, true),
+                    (whole.clone(), true),
+                    "{limits:?} {cut}"
                 );
-                let v = super::run_message(args, true);
-                assert_eq!(v.as_ref(), Some(&whole), "{limits:?} {cut}");
             }
         }
         // With room for everything, stream order finds what the message-first order does.
         let limits = Limits::default();
-        let plain = super::run_message(
-            (db, &limits, heuristics, msg.as_bytes(), false, None, None),
-            false,
-        );
+        let run = super::Run {
+            db,
+            limits: &limits,
+            heuristics,
+            view: super::View::whole(msg.as_bytes()),
+            cut: false,
+            early: super::Early::default(),
+        };
+        let plain = super::run_message(&run, false);
         let whole = super::scan_whole(db, &Limits::default(), heuristics, msg.as_bytes(), false);
-        assert_eq!(plain, Some(whole.clone()));
+        assert_eq!(plain, (whole.clone(), true));
         assert!(whole.is_infected(), "{whole:?}");
     }
 

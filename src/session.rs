@@ -2,12 +2,23 @@
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::matcher::AtomStream;
-use crate::scan::{Early, Prescan};
+use crate::filetype::FileType;
+use crate::matcher::hashes::StreamDigest;
+use crate::matcher::{AtomStream, PreVerified, View};
+use crate::scan::{Early, Prescan, Sparse};
 use crate::verdict::{Detection, Verdict};
 
 /// The least growth of the message between two looks for newly completed parts (every chunk).
 const PRESCAN_STEP: usize = 1;
+
+/// The least number of bytes a session lets go of at once: each time costs a move of what it keeps.
+const LET_GO_STEP: usize = 256 << 10;
+
+/// How far the heuristics look for a password in the message's text (as `mentions_password` does).
+const PASSWORD_REACH: usize = 1 << 20;
+
+/// Longer than any word the password heuristic looks for.
+const PASSWORD_OVERLAP: usize = 64;
 
 /// The scan of one message, fed chunk by chunk during SMTP DATA.
 ///
@@ -34,13 +45,33 @@ const PRESCAN_STEP: usize = 1;
 /// part. [`Engine::scan_bytes`] does the same two steps on the whole message, so the verdict does not depend
 /// on how the message was split. [`decided`](Self::decided) tells early when a signature has matched.
 ///
+/// # Memory
+/// A session lets go of the parts it has scanned once nothing at the end can read them again. It then
+/// keeps the message's header block and preamble, the part in flight (a part is scanned, archives and all,
+/// when it is complete), what the matching of the message itself reads around signature hits and at its
+/// ends ([`Engine::session_reach`]: under 4 KiB with the built-in database), the hits verified so far, and
+/// what the parts found. It keeps the whole message instead (up to `max_message_size`) when the message
+/// can be read more than one way (two boundary candidates, a line that is a delimiter only by prefix, no
+/// declared boundary), when it is not multipart, and when the database needs the whole message
+/// ([`Engine::session_reach`] says why: the official ClamAV database's logical signatures with regular
+/// expressions for any file do). [`memory_usage`](Self::memory_usage) tells what it holds.
+///
 /// # Limits
-/// This version keeps the message in memory up to `max_message_size`; bytes beyond that size are counted,
-/// not kept, and the verdict reports `Heuristics.Limits.Exceeded.MaxMessageSize`.
+/// Bytes beyond `max_message_size` are counted, not kept, and the verdict reports
+/// `Heuristics.Limits.Exceeded.MaxMessageSize`.
 #[derive(Debug)]
 pub struct ScanSession {
     engine: Engine,
+    /// The message from `base` on.
     buffer: Vec<u8>,
+    base: usize,
+    /// Once `base` is past 0: the message's first bytes (its header block, its preamble and what anchored
+    /// signatures read), kept for the end.
+    head: Vec<u8>,
+    /// What the session keeps of the bytes it lets go of.
+    kept: Kept,
+    /// The least number of bytes let go of at once (tests set it low; `usize::MAX` never).
+    let_go_step: usize,
     received: u64,
     prescan: Prescan,
     /// Buffer length at the last look for completed parts.
@@ -56,6 +87,10 @@ impl ScanSession {
         ScanSession {
             engine,
             buffer,
+            base: 0,
+            head: Vec::new(),
+            kept: Kept::default(),
+            let_go_step: LET_GO_STEP,
             received: 0,
             prescan: Prescan::default(),
             prescanned_len: 0,
@@ -69,6 +104,14 @@ impl ScanSession {
     #[doc(hidden)]
     pub fn with_prescan_step(mut self, bytes: usize) -> ScanSession {
         self.step = bytes.max(1);
+        self
+    }
+
+    /// Lets go of the scanned parts of a message only in steps of at least `bytes` (by default 256 KiB;
+    /// `usize::MAX`: never): for tests that check that letting go changes no verdict whatever the split.
+    #[doc(hidden)]
+    pub fn with_let_go_step(mut self, bytes: usize) -> ScanSession {
+        self.let_go_step = bytes.max(1);
         self
     }
 
@@ -98,34 +141,91 @@ impl ScanSession {
     /// None today; the `Result` leaves room for streaming stages that can fail.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
         let max = self.engine.limits().get_max_message_size();
-        let room = max.saturating_sub(self.buffer.len() as u64);
+        let room = max.saturating_sub(self.len() as u64);
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
         self.buffer.extend_from_slice(&chunk[..take]);
         self.received = self.received.saturating_add(chunk.len() as u64);
-        if take > 0 {
-            self.engine
-                .db()
-                .body
-                .advance(&mut self.atoms, &self.buffer, false);
+        if take == 0 {
+            return Ok(());
         }
+        let db = self.engine.db();
+        db.body
+            .advance(&mut self.atoms, &self.buffer, self.base, false);
         // Finding newly completed parts searches only the new bytes, so it can follow every chunk.
-        let due = self.buffer.len() - self.prescanned_len >= self.step;
-        if take > 0 && due {
-            self.prescanned_len = self.buffer.len();
+        if self.len() - self.prescanned_len >= self.step {
+            self.prescanned_len = self.len();
             self.prescan.advance(
-                self.engine.db(),
+                db,
                 self.engine.limits(),
                 self.engine.heuristics(),
                 &self.buffer,
+                self.base,
             );
+            self.let_go();
         }
         Ok(())
     }
 
-    /// The heap memory the session holds, in bytes: the message so far, the state of the signature search
+    /// The length of the message so far (as kept: up to `max_message_size`).
+    fn len(&self) -> usize {
+        self.base + self.buffer.len()
+    }
+
+    /// Lets go of the bytes of the parts already scanned, when the final scan will not read them: the
+    /// message reads one way only ([`walker::Parts::unambiguous`](crate::mime::walker::Parts)), and the
+    /// matching of the message itself reads no further around its atom hits and from its ends than the
+    /// database says ([`RootSpan`](crate::matcher::RootSpan)). Before the bytes go, the atom hits among them
+    /// are verified, and they are hashed and searched for a password mention, as the end would.
+    fn let_go(&mut self) {
+        let db = self.engine.db();
+        let finder = self.prescan.finder();
+        if self.let_go_step == usize::MAX || self.atoms.overflowed || !finder.unambiguous() {
+            return;
+        }
+        let (Some((in_flight, preamble_end)), Ok(span)) = (finder.in_flight(), db.root_span())
+        else {
+            return;
+        };
+        let len = self.len();
+        let head_len = preamble_end.max(span.from_start);
+        let target = in_flight
+            .min(self.atoms.floor(len).saturating_sub(span.back))
+            .min(len.saturating_sub(span.back + span.fwd + span.from_end + MAX_ATOM_MARGIN));
+        if target <= self.base.max(head_len) || target - self.base < self.let_go_step {
+            return;
+        }
+        if self.base == 0 {
+            self.head = self.buffer[..head_len].to_vec();
+            // From now on the hits are all there is of the message's own search: never give it up.
+            self.atoms.keep_every_hit();
+        }
+        let view = view_of(&self.head, self.base, &self.buffer);
+        let upto = target - self.base;
+        self.kept
+            .digest
+            .update([&db.hashes, &db.allow], &self.buffer[..upto]);
+        self.kept
+            .look_for_password(&self.buffer, self.base, target + PASSWORD_OVERLAP);
+        db.body.preverify(
+            &self.atoms,
+            view,
+            FileType::Mail.target(),
+            target + span.back,
+            &mut self.kept.pre,
+        );
+        self.buffer.drain(..upto);
+        self.base = target;
+    }
+
+    /// The heap memory the session holds, in bytes: the message as kept (its buffer, perhaps reused from
+    /// an earlier session, and its head once the middle is let go of), the state of the signature search
     /// carried across chunks, and what the parts scanned early found.
     pub fn memory_usage(&self) -> usize {
-        self.buffer.capacity() + self.atoms.memory_usage() + self.prescan.memory_usage()
+        self.buffer.capacity()
+            + self.head.capacity()
+            + self.kept.pre.memory_usage()
+            + self.atoms.memory_usage()
+            + self.prescan.memory_usage()
     }
 
     /// How many bytes have been fed so far.
@@ -138,29 +238,84 @@ impl ScanSession {
     /// # Errors
     /// None today; see [`Engine::scan_bytes`].
     pub fn finish(mut self) -> Result<Verdict> {
-        let cut = self.received > self.buffer.len() as u64;
+        let cut = self.received > self.len() as u64;
+        let engine = self.engine.clone();
+        let db = engine.db();
         // Parts completed since the last look (when looks are spaced by a step) are scanned now, in order.
         self.prescan.advance(
-            self.engine.db(),
-            self.engine.limits(),
-            self.engine.heuristics(),
+            db,
+            engine.limits(),
+            engine.heuristics(),
             &self.buffer,
+            self.base,
         );
-        self.engine
-            .db()
-            .body
-            .advance(&mut self.atoms, &self.buffer, true);
+        db.body
+            .advance(&mut self.atoms, &self.buffer, self.base, true);
+        let sparse = self.base > 0;
+        if sparse {
+            self.kept
+                .digest
+                .update([&db.hashes, &db.allow], &self.buffer);
+            let end = self.len();
+            self.kept.look_for_password(&self.buffer, self.base, end);
+        }
+        let early = Early {
+            prescan: Some(&self.prescan),
+            root_atoms: Some(&self.atoms),
+            sparse: sparse.then_some(Sparse {
+                pre: &self.kept.pre,
+                digest: &self.kept.digest,
+                password: self.kept.password,
+            }),
+        };
         Ok(crate::scan::scan_message(
-            self.engine.db(),
-            self.engine.limits(),
-            self.engine.heuristics(),
-            &self.buffer,
+            db,
+            engine.limits(),
+            engine.heuristics(),
+            view_of(&self.head, self.base, &self.buffer),
             cut,
-            Early {
-                prescan: Some(&self.prescan),
-                root_atoms: Some(&self.atoms),
-            },
+            early,
         ))
+    }
+}
+
+/// The message as kept: `buffer` is the message from `base` on, `head` its first bytes once `base` is past 0.
+fn view_of<'a>(head: &'a [u8], base: usize, buffer: &'a [u8]) -> View<'a> {
+    match base {
+        0 => View::whole(buffer),
+        base => View::split(head, base, buffer),
+    }
+}
+
+/// Bytes kept at the end of the message beyond what signatures read: the atom search's own margin.
+const MAX_ATOM_MARGIN: usize = 64;
+
+/// What a session keeps of the bytes it lets go of.
+#[derive(Debug, Default)]
+struct Kept {
+    /// The message's atom hits among them, verified.
+    pre: PreVerified,
+    /// Their digests, for hash signatures and the allow-list.
+    digest: StreamDigest,
+    /// Whether the message's first MiB mentions a password, and how far it was looked at.
+    password: bool,
+    password_upto: usize,
+}
+
+impl Kept {
+    /// Looks for a password mention in the held bytes `data` (the message from `base` on) up to `end`,
+    /// within the heuristic's reach: from where the last look stopped, so a word across two looks is seen.
+    fn look_for_password(&mut self, data: &[u8], base: usize, end: usize) {
+        let end = end.min(PASSWORD_REACH).min(base + data.len());
+        let from = self
+            .password_upto
+            .saturating_sub(PASSWORD_OVERLAP)
+            .max(base);
+        if self.password || end <= from {
+            return;
+        }
+        self.password = crate::heuristics::html::mentions_password(&data[from - base..end - base]);
+        self.password_upto = end;
     }
 }
 

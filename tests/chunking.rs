@@ -10,7 +10,9 @@ use proptest::prelude::*;
 use support::corpusgen;
 
 fn feed_in_chunks(engine: &Engine, bytes: &[u8], cuts: &[usize]) -> portcullis::Verdict {
-    let mut session = engine.session().with_prescan_step(1);
+    // Letting go of scanned parts as soon as possible too, at a step that depends on the split.
+    let step = 1 + cuts.first().copied().unwrap_or(0) % 512;
+    let mut session = engine.session().with_prescan_step(1).with_let_go_step(step);
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
     points.sort_unstable();
     let mut from = 0;
@@ -186,4 +188,125 @@ fn a_header_block_that_never_ends_is_searched_once() {
         session.feed(c).unwrap();
     }
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
+}
+
+/// A multipart message of `parts` parts of `size` bytes of base64 text each, the last one holding `last`.
+fn many_parts(parts: usize, size: usize, last: &[u8]) -> Vec<u8> {
+    let mut msg =
+        b"Subject: many\r\nContent-Type: multipart/mixed; boundary=\"sep\"\r\n\r\npreamble\r\n"
+            .to_vec();
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    for i in 0..parts {
+        msg.extend_from_slice(
+            format!(
+                "--sep\r\nContent-Type: application/octet-stream; name=\"p{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        for _ in 0..size / line.len() {
+            msg.extend_from_slice(line.as_bytes());
+        }
+    }
+    msg.extend_from_slice(b"--sep\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    msg.extend_from_slice(corpusgen::base64(last).as_bytes());
+    msg.extend_from_slice(b"\r\n--sep--\r\n");
+    msg
+}
+
+#[test]
+fn a_session_lets_go_of_the_parts_it_has_scanned() {
+    // 24 MiB in 120 parts, fed in 64 KiB chunks: the session holds the part in flight and what the end
+    // needs, never the message; the verdict is the one of the whole message (EICAR in the last part).
+    let engine = Engine::builder().session_buffers(0).build().unwrap();
+    let msg = many_parts(120, 200 << 10, &corpusgen::eicar());
+    let mut session = engine.session();
+    let mut most = 0;
+    for chunk in msg.chunks(64 << 10) {
+        session.feed(chunk).unwrap();
+        most = most.max(session.memory_usage());
+    }
+    assert!(
+        most < 2 << 20,
+        "held {most} bytes of a {} byte message",
+        msg.len()
+    );
+    let verdict = session.finish().unwrap();
+    assert!(verdict.is_infected(), "{verdict:?}");
+    assert_eq!(verdict, engine.scan_bytes(&msg).unwrap());
+}
+
+#[test]
+fn letting_go_keeps_what_the_message_itself_is_matched_on() {
+    // Signatures over the raw message: one in a part let go of (its atom hit verified before the bytes
+    // went), one across a delimiter, one anchored at the start and one at the end, a hash of the whole
+    // message, and the same message on the allow-list: every verdict as the whole message's.
+    let msg = many_parts(12, 20 << 10, b"the last part");
+    let md5 = {
+        use std::fmt::Write;
+        let digest = md5_of(&msg);
+        digest.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let ndb = format!(
+        "Raw.Middle:4:*:{}\nRaw.Across:0:*:{}\nRaw.Start:0:0:{}\nRaw.End:0:EOF-11:{}\nRaw.Gap:0:*:{}{{10-40}}{}\n",
+        hex("p5.bin"),
+        hex("\r\n--sep\r\nContent-Type: application/octet-stream; name=\"p7"),
+        hex("Subject: many"),
+        hex("\r\n--sep--\r\n"),
+        hex("name=\"p9.bin\""),
+        hex("base64"),
+    );
+    let hdb = format!("{md5}:{}:Raw.Hash\n", msg.len());
+    let engines = [
+        Engine::builder().load_str("raw.ndb", &ndb).unwrap(),
+        Engine::builder()
+            .load_str("raw.ndb", &ndb)
+            .unwrap()
+            .load_str("raw.hdb", &hdb)
+            .unwrap(),
+        Engine::builder()
+            .load_str("raw.ndb", &ndb)
+            .unwrap()
+            .load_str("raw.fp", &hdb)
+            .unwrap(),
+    ];
+    for (i, builder) in engines.into_iter().enumerate() {
+        let engine = builder.build().unwrap();
+        let whole = engine.scan_bytes(&msg).unwrap();
+        match i {
+            0 | 1 => {
+                let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+                let mut want = vec![
+                    "Raw.Across",
+                    "Raw.End",
+                    "Raw.Gap",
+                    "Raw.Middle",
+                    "Raw.Start",
+                ];
+                if i == 1 {
+                    want.insert(3, "Raw.Hash");
+                }
+                assert_eq!(names, want, "{whole:?}");
+            }
+            _ => assert!(whole.is_clean(), "{whole:?}"),
+        }
+        for chunk in [1000, 4096, 65536] {
+            for step in [1, 5000] {
+                let mut session = engine.session().with_let_go_step(step);
+                for c in msg.chunks(chunk) {
+                    session.feed(c).unwrap();
+                }
+                assert!(session.memory_usage() < msg.len(), "{chunk} {step}");
+                assert_eq!(session.finish().unwrap(), whole, "{i} {chunk} {step}");
+            }
+        }
+    }
+}
+
+fn md5_of(data: &[u8]) -> [u8; 16] {
+    use md5::{Digest, Md5};
+    Md5::digest(data).into()
 }

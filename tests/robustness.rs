@@ -88,7 +88,10 @@ fn mutated_corpus_never_panics() {
         let case = &cases[round % cases.len()];
         let input = mutate(&mut rng, &case.bytes);
         let whole = engine.scan_bytes(&input).unwrap();
-        let mut session = engine.session().with_prescan_step(1 + rng.below(3000));
+        let mut session = engine
+            .session()
+            .with_prescan_step(1 + rng.below(3000))
+            .with_let_go_step(1 + rng.below(3000));
         for chunk in input.chunks(1 + rng.below(5000)) {
             session.feed(chunk).unwrap();
         }

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     let step = u.int_in_range(1usize..=4096).unwrap_or(1);
     let message = u.take_rest();
     let engine = portcullis::Engine::builder().limits(limits).build().unwrap();
-    let mut session = engine.session().with_prescan_step(step);
+    let mut session = engine
+        .session()
+        .with_prescan_step(step)
+        .with_let_go_step(step);
     let mut rest = message;
     for s in splits {
         let at = (s as usize).min(rest.len());

@@ -11,7 +11,7 @@
 //! Office and PDF documents (`documents.rs`), archives and MIME structure (the scanner).
 
 mod documents;
-mod html;
+pub(crate) mod html;
 mod names;
 mod types;
 
@@ -337,13 +337,19 @@ impl Collector {
     /// Message-level rules; returns the findings sorted, and the score. `message` is the raw message: only
     /// when it holds an encrypted archive is its text searched for a password, so that the common case
     /// costs nothing.
-    pub(crate) fn finish(mut self, config: &Heuristics, message: &[u8]) -> (Vec<Finding>, u32) {
+    /// The findings and the score; `mentions_password` says whether the message's text gives a password
+    /// (asked only when it matters).
+    pub(crate) fn finish(
+        mut self,
+        config: &Heuristics,
+        mentions_password: impl FnOnce() -> bool,
+    ) -> (Vec<Finding>, u32) {
         if config.mode == HeuristicMode::Off {
             return (Vec::new(), 0);
         }
         if let Some(first) = self.encrypted.first().cloned()
             && let Some(body) = self.text_bodies.first().cloned()
-            && html::mentions_password(message)
+            && mentions_password()
         {
             let reason = format!("the message text ({body}) reads like it gives a password");
             self.add(config, PASSWORD_IN_MESSAGE, &first, reason);

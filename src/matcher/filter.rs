@@ -386,6 +386,8 @@ pub(crate) struct AtomStream {
     started: bool,
     /// Too many hits: the stream was given up.
     pub(crate) overflowed: bool,
+    /// Never given up ([`Self::keep_every_hit`]).
+    unbounded: bool,
 }
 
 impl AtomStream {
@@ -394,6 +396,23 @@ impl AtomStream {
         for &(a, p) in self.tier_hits.iter().chain(&self.short_hits).flatten() {
             found(a, p);
         }
+    }
+
+    /// A position below which every atom occurrence of an object of `len` bytes so far has been found, and
+    /// from which on the next call needs the object's bytes.
+    pub(crate) fn floor(&self, len: usize) -> usize {
+        let tiers = self.next.iter().copied().min().unwrap_or(len);
+        let short = if self.short_hits.is_empty() {
+            len
+        } else {
+            self.short_done
+        };
+        tiers.min(short).min(len).saturating_sub(MAX_ATOM_LEN)
+    }
+
+    /// Never give up: for a message whose bytes a session lets go of, the stream's hits are all there is.
+    pub(crate) fn keep_every_hit(&mut self) {
+        self.unbounded = true;
     }
 
     /// The heap memory the stream holds.
@@ -539,7 +558,7 @@ impl AtomSet {
     ///
     /// The state is a few positions per tier plus the hits themselves; past [`MAX_STREAM_HITS`] hits the
     /// stream gives up (`overflowed`), and the caller searches the whole object instead.
-    pub(crate) fn advance(&self, stream: &mut AtomStream, data: &[u8], last: bool) {
+    pub(crate) fn advance(&self, stream: &mut AtomStream, data: &[u8], base: usize, last: bool) {
         if stream.overflowed {
             return;
         }
@@ -549,34 +568,39 @@ impl AtomSet {
             stream.tier_hits = vec![Vec::new(); self.tiers.len()];
             stream.short_hits = vec![Vec::new(); self.short.len()];
         }
+        // `data` is the object from `base` on: positions below are the object's, `local` ones the slice's.
         // Before the end, only windows far enough from it that the longest atom around them is complete.
         let bound = match last {
             true => data.len().checked_sub(WINDOW),
             false => data.len().checked_sub(MAX_ATOM_LEN),
         };
         for (t, tier) in self.tiers.iter().enumerate() {
+            let Some(from) = stream.next[t].checked_sub(base) else {
+                continue;
+            };
             if let Some(bound) = bound
-                && stream.next[t] <= bound
+                && from <= bound
             {
                 let hits = &mut stream.tier_hits[t];
-                stream.next[t] =
-                    self.sample_range(tier, data, stream.next[t], bound, &mut |a, p| {
-                        hits.push((a, p))
-                    });
+                let next = self.sample_range(tier, data, from, bound, &mut |a, p| {
+                    hits.push((a, base + p))
+                });
+                stream.next[t] = base + next;
             }
         }
+        let short_done = stream.short_done.saturating_sub(base);
         for (i, set) in self.short.iter().enumerate() {
             let hits = &mut stream.short_hits[i];
-            set.find(data, stream.short_done, &mut |a, p| hits.push((a, p)));
+            set.find(data, short_done, &mut |a, p| hits.push((a, base + p)));
         }
-        stream.short_done = data.len();
+        stream.short_done = base + data.len();
         let total: usize = stream
             .tier_hits
             .iter()
             .chain(&stream.short_hits)
             .map(Vec::len)
             .sum();
-        if total > MAX_STREAM_HITS {
+        if total > MAX_STREAM_HITS && !stream.unbounded {
             *stream = AtomStream {
                 started: true,
                 overflowed: true,
@@ -766,9 +790,9 @@ mod tests {
             let mut end = 0;
             while end < data.len() {
                 end = (end + chunk).min(data.len());
-                set.advance(&mut stream, &data[..end], false);
+                set.advance(&mut stream, &data[..end], 0, false);
             }
-            set.advance(&mut stream, &data, true);
+            set.advance(&mut stream, &data, 0, true);
             let mut streamed = Vec::new();
             stream.replay(&mut |a, p| streamed.push((a, p)));
             assert_eq!(streamed, whole, "chunk {chunk}");

@@ -232,7 +232,16 @@ impl HashIndex {
 
     /// Every signature name whose hash and size match `data`.
     pub(crate) fn lookup(&self, data: &[u8]) -> Vec<&str> {
-        let size = data.len() as u64;
+        self.lookup_with(data.len() as u64, &mut |kind| digest_of(kind, data))
+    }
+
+    /// Every signature name whose hash and size match an object of `size` bytes, whose digest of each kind
+    /// `digest` gives when asked (only for kinds with signatures of that size or of any size).
+    pub(crate) fn lookup_with(
+        &self,
+        size: u64,
+        digest: &mut dyn FnMut(HashKind) -> Option<[u8; 32]>,
+    ) -> Vec<&str> {
         let mut ids = Vec::new();
         for (k, kind) in KINDS.into_iter().enumerate() {
             let t = &self.tables[k];
@@ -240,12 +249,9 @@ impl HashIndex {
             if !sized && !any {
                 continue;
             }
-            let mut digest = [0u8; 32];
-            match kind {
-                HashKind::Md5 => digest[..16].copy_from_slice(&Md5::digest(data)),
-                HashKind::Sha1 => digest[..20].copy_from_slice(&Sha1::digest(data)),
-                HashKind::Sha256 => digest.copy_from_slice(&Sha256::digest(data)),
-            }
+            let Some(digest) = digest(kind) else {
+                continue;
+            };
             let digest = &digest[..kind.len()];
             if sized {
                 t.find(size, digest, &mut ids);
@@ -257,6 +263,11 @@ impl HashIndex {
         ids.into_iter().map(|id| self.names.get(id)).collect()
     }
 
+    /// Whether an object of `len` bytes or more may still match a signature of kind `k`.
+    fn may_need(&self, k: usize, len: u64) -> bool {
+        self.tables[k].sizes.last().is_some_and(|&s| s >= len)
+    }
+
     /// Whether any signature matches `data`.
     pub(crate) fn contains(&self, data: &[u8]) -> bool {
         !self.is_empty() && !self.lookup(data).is_empty()
@@ -264,6 +275,74 @@ impl HashIndex {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn digest_of(kind: HashKind, data: &[u8]) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    match kind {
+        HashKind::Md5 => digest[..16].copy_from_slice(&Md5::digest(data)),
+        HashKind::Sha1 => digest[..20].copy_from_slice(&Sha1::digest(data)),
+        HashKind::Sha256 => digest.copy_from_slice(&Sha256::digest(data)),
+    }
+    Some(digest)
+}
+
+/// The digests of an object computed as its bytes go by, in order, for the kinds that signatures (and
+/// allow-list entries) of its size so far or larger, or of any size, may need: a session hashes the bytes of
+/// a message it lets go of.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StreamDigest {
+    md5: Option<Md5>,
+    sha1: Option<Sha1>,
+    sha256: Option<Sha256>,
+    len: u64,
+    started: bool,
+}
+
+impl StreamDigest {
+    /// Hashes the next bytes.
+    pub(crate) fn update(&mut self, indexes: [&HashIndex; 2], bytes: &[u8]) {
+        if !self.started {
+            self.started = true;
+            let any = |k: usize| indexes.iter().any(|i| !i.tables[k].sizes.is_empty());
+            self.md5 = any(0).then(Md5::new);
+            self.sha1 = any(1).then(Sha1::new);
+            self.sha256 = any(2).then(Sha256::new);
+        }
+        self.len += bytes.len() as u64;
+        // A kind no signature of this size or more uses is no longer needed.
+        let len = self.len;
+        let keep = |k: usize| indexes.iter().any(|i| i.may_need(k, len));
+        if !keep(0) {
+            self.md5 = None;
+        }
+        if !keep(1) {
+            self.sha1 = None;
+        }
+        if !keep(2) {
+            self.sha256 = None;
+        }
+        if let Some(h) = &mut self.md5 {
+            h.update(bytes);
+        }
+        if let Some(h) = &mut self.sha1 {
+            h.update(bytes);
+        }
+        if let Some(h) = &mut self.sha256 {
+            h.update(bytes);
+        }
+    }
+
+    /// The digest of kind `kind` of all the bytes, if it was kept.
+    pub(crate) fn digest(&self, kind: HashKind) -> Option<[u8; 32]> {
+        let mut digest = [0u8; 32];
+        match kind {
+            HashKind::Md5 => digest[..16].copy_from_slice(&self.md5.clone()?.finalize()),
+            HashKind::Sha1 => digest[..20].copy_from_slice(&self.sha1.clone()?.finalize()),
+            HashKind::Sha256 => digest.copy_from_slice(&self.sha256.clone()?.finalize()),
+        }
+        Some(digest)
     }
 }
 

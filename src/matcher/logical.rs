@@ -12,7 +12,10 @@ const MAX_PCRE_MATCHES: u32 = 1024;
 
 /// What the scanner knows of the object being matched.
 pub(crate) struct Subject<'d> {
+    /// The object's bytes, for regular expressions (empty when a session let go of them: then no
+    /// signature that applies runs one).
     pub(crate) data: &'d [u8],
+    pub(crate) len: usize,
     pub(crate) target: u8,
     /// The type of the container the object came out of (`Mail` for a MIME part).
     pub(crate) container: Option<FileType>,
@@ -28,7 +31,7 @@ pub(crate) fn evaluate<'a>(
     for (&(sig, sub), &n) in subs {
         by_sig.entry(sig).or_default().push((sub, n));
     }
-    let len = subject.data.len();
+    let len = subject.len;
     let mut out = Vec::new();
     for (index, counts_found) in by_sig {
         let Some(sig) = sigs.get(index as usize) else {

@@ -45,6 +45,117 @@ pub(crate) struct Hits<'a> {
     pub(crate) subs: HashMap<(u32, u8), u32>,
 }
 
+/// The bytes of an object, whole or in two pieces: a session may keep only the head and the tail of a
+/// large message ([`crate::session`]). Positions are always the object's own.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct View<'a> {
+    head: &'a [u8],
+    tail_start: usize,
+    tail: &'a [u8],
+}
+
+impl<'a> View<'a> {
+    /// The whole object.
+    pub(crate) fn whole(data: &'a [u8]) -> View<'a> {
+        View {
+            head: data,
+            tail_start: data.len(),
+            tail: &[],
+        }
+    }
+
+    /// Bytes `0..head.len()` and `tail_start..tail_start + tail.len()` of an object that long.
+    pub(crate) fn split(head: &'a [u8], tail_start: usize, tail: &'a [u8]) -> View<'a> {
+        View {
+            head,
+            tail_start,
+            tail,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tail_start.max(self.head.len()) + self.tail.len()
+    }
+
+    /// The first piece: the whole object, or its head.
+    pub(crate) fn head(&self) -> &'a [u8] {
+        self.head
+    }
+
+    fn is_whole(&self) -> bool {
+        self.tail.is_empty() && self.tail_start == self.head.len()
+    }
+
+    /// The piece holding `lo..hi` (clipped to the object), as its start and its bytes.
+    pub(crate) fn covering(&self, lo: usize, hi: usize) -> Option<(usize, &'a [u8])> {
+        let hi = hi.min(self.len());
+        if hi <= self.head.len() {
+            return Some((0, self.head));
+        }
+        (lo >= self.tail_start).then_some((self.tail_start, self.tail))
+    }
+
+    /// Bytes `range` of the object, if held.
+    pub(crate) fn get(&self, range: std::ops::Range<usize>) -> Option<&'a [u8]> {
+        let (base, piece) = self.covering(range.start, range.end)?;
+        piece.get(range.start.checked_sub(base)?..range.end.checked_sub(base)?)
+    }
+}
+
+/// One verified occurrence of a signature part: its possible starts with the byte before each (for
+/// `fullword`), and its least end with the byte after it.
+#[derive(Clone, Debug)]
+pub(crate) struct Outcome {
+    starts: Vec<usize>,
+    before: Vec<Option<u8>>,
+    end: usize,
+    after: Option<u8>,
+}
+
+impl Outcome {
+    /// From a verification in `piece`, which starts at `base` in the object.
+    fn new(piece: &[u8], base: usize, starts: Vec<usize>, end: usize) -> Outcome {
+        let before = starts
+            .iter()
+            .map(|&s| s.checked_sub(1).and_then(|i| piece.get(i).copied()))
+            .collect();
+        Outcome {
+            starts: starts.into_iter().map(|s| s + base).collect(),
+            before,
+            end: end + base,
+            after: piece.get(end).copied(),
+        }
+    }
+}
+
+/// Occurrences verified ahead of the end of an object, while the bytes around them were still held: every
+/// atom hit at a position below `below`, by (position, signature, part). A hit there without an entry did
+/// not verify.
+#[derive(Debug, Default)]
+pub(crate) struct PreVerified {
+    pub(crate) below: usize,
+    found: HashMap<(usize, u32, u16), Outcome>,
+}
+
+impl PreVerified {
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.found.len() * 96
+    }
+}
+
+/// How far around an atom hit, and from the start and the end of the object, the matching of a message
+/// itself may look: what a session must hold of it (`None`: it needs every byte, because some signature
+/// for mail has no atom or a logical signature for mail runs a regular expression over the whole).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RootSpan {
+    /// Bytes before an atom's start and from it on that a verification may read.
+    pub(crate) back: usize,
+    pub(crate) fwd: usize,
+    /// Bytes from the start that anchored signatures read, and from the end.
+    pub(crate) from_start: usize,
+    pub(crate) from_end: usize,
+}
+
 /// The compiled body signatures.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct BodyMatcher {
@@ -180,31 +291,184 @@ impl BodyMatcher {
 
     /// Matches `data`, an object of ClamAV target type `target`.
     pub(crate) fn scan<'a>(&'a self, data: &[u8], target: u8) -> Hits<'a> {
-        self.scan_with(data, target, &mut |found| self.atoms.find(data, found))
+        self.scan_with(
+            View::whole(data),
+            target,
+            &mut |found| self.atoms.find(data, found),
+            None,
+        )
     }
 
-    /// Searches the bytes of `data` (the object so far) that have arrived since the last call.
-    pub(crate) fn advance(&self, stream: &mut AtomStream, data: &[u8], last: bool) {
-        self.atoms.advance(stream, data, last);
+    /// Searches the bytes of an object that have arrived since the last call: `data` holds the object
+    /// from position `base` on (a session may have let go of what came before).
+    pub(crate) fn advance(&self, stream: &mut AtomStream, data: &[u8], base: usize, last: bool) {
+        self.atoms.advance(stream, data, base, last);
     }
 
-    /// As [`scan`](Self::scan), with the atoms found by a stream that was completed on `data`.
+    /// As [`scan`](Self::scan), with the atoms found by a stream that was completed on the object, and the
+    /// occurrences verified while it arrived (`pre`), for the hits in bytes `view` no longer holds.
     pub(crate) fn scan_streamed<'a>(
         &'a self,
-        data: &[u8],
+        view: View<'_>,
         target: u8,
         stream: &AtomStream,
+        pre: Option<&PreVerified>,
     ) -> Hits<'a> {
         if stream.overflowed {
-            return self.scan(data, target);
+            return match (view.is_whole(), view.get(0..view.len())) {
+                (true, Some(data)) => self.scan(data, target),
+                // A session stops letting go of a message's bytes before its stream can give up.
+                _ => Hits::default(),
+            };
         }
-        self.scan_with(data, target, &mut |found| stream.replay(found))
+        self.scan_with(view, target, &mut |found| stream.replay(found), pre)
     }
 
-    /// Matches `data`, with the atom occurrences reported by `atoms`.
-    fn scan_with<'a>(&'a self, data: &[u8], target: u8, atoms: &mut AtomSource<'_>) -> Hits<'a> {
-        let applies = |sig: &BodySig| sig.target == 0 || sig.target == target;
-        let len = data.len();
+    /// Whether signature `sig` applies to an object of type `target`.
+    fn applies(&self, sig: &BodySig, target: u8) -> bool {
+        sig.target == 0 || sig.target == target
+    }
+
+    /// Verifies `part` around an atom at `at`, in the piece of `view` that holds all it may read.
+    fn verify_atom(
+        &self,
+        view: &View<'_>,
+        part: &pattern::Part,
+        at: usize,
+        scratch: &mut Scratch,
+    ) -> Option<Outcome> {
+        let (base, piece) = if view.is_whole() {
+            view.covering(0, 0)?
+        } else {
+            // One byte more on each side: what `fullword` and the classes look at.
+            let (back, fwd) = part.extent();
+            let found = view.covering(at.saturating_sub(back + 1), at.saturating_add(fwd + 1));
+            debug_assert!(found.is_some(), "bytes around an atom hit were let go");
+            found?
+        };
+        let (starts, end) = part.verify_at_atom(piece, at.checked_sub(base)?, scratch)?;
+        Some(Outcome::new(piece, base, starts, end))
+    }
+
+    /// Verifies `part` starting exactly at `start`.
+    fn verify_start(
+        &self,
+        view: &View<'_>,
+        part: &pattern::Part,
+        start: usize,
+        scratch: &mut Scratch,
+    ) -> Option<Outcome> {
+        let (base, piece) = if view.is_whole() {
+            view.covering(0, 0)?
+        } else {
+            let found = view.covering(
+                start.saturating_sub(1),
+                start.saturating_add(part.max_width() + 1),
+            );
+            debug_assert!(found.is_some(), "bytes at an anchored offset were let go");
+            found?
+        };
+        let end = part.verify_from(piece, start.checked_sub(base)?, scratch)?;
+        Some(Outcome::new(piece, base, vec![start - base], end))
+    }
+
+    /// Verifies, while their bytes are still held, the stream's hits at positions `pre.below..below` for
+    /// an object of type `target`, and records what verified in `pre`.
+    pub(crate) fn preverify(
+        &self,
+        stream: &AtomStream,
+        view: View<'_>,
+        target: u8,
+        below: usize,
+        pre: &mut PreVerified,
+    ) {
+        let from = pre.below;
+        if below <= from {
+            return;
+        }
+        let mut scratch = Scratch::default();
+        stream.replay(&mut |atom, at| {
+            if at < from || at >= below {
+                return;
+            }
+            for &u in self.users_of(atom) {
+                let sig = &self.sigs[u.sig as usize];
+                if !self.applies(sig, target) {
+                    continue;
+                }
+                let part = &sig.pattern.parts[u.part as usize];
+                if let Some(o) = self.verify_atom(&view, part, at, &mut scratch) {
+                    pre.found.insert((at, u.sig, u.part), o);
+                }
+            }
+        });
+        pre.below = below;
+    }
+
+    /// What matching a message (target `mail`) reads beyond its atom hits; an error saying why if it needs
+    /// the whole.
+    pub(crate) fn root_span(
+        &self,
+        logical: &[crate::signatures::ldb::LogicalSig],
+    ) -> Result<RootSpan, &'static str> {
+        const MAIL: u8 = 4;
+        let pcre = logical.iter().any(|l| {
+            (l.target == 0 || l.target == MAIL)
+                && l.subs
+                    .iter()
+                    .any(|s| matches!(s, crate::signatures::ldb::SubSig::Pcre(_)))
+        });
+        let unanchored = self
+            .unanchored
+            .iter()
+            .any(|u| self.applies(&self.sigs[u.sig as usize], MAIL));
+        if pcre {
+            return Err(
+                "a logical signature for mail runs a regular expression over the whole message",
+            );
+        }
+        if unanchored {
+            return Err("a signature for mail has no run of exact bytes to find it by");
+        }
+        let mut span = RootSpan::default();
+        for sig in self.sigs.iter().filter(|s| self.applies(s, MAIL)) {
+            for part in &sig.pattern.parts {
+                let (back, fwd) = part.extent();
+                span.back = span.back.max(back.saturating_add(2));
+                span.fwd = span.fwd.max(fwd.saturating_add(2));
+            }
+        }
+        for &s in &self.anchored {
+            let sig = &self.sigs[s as usize];
+            if !self.applies(sig, MAIL) {
+                continue;
+            }
+            let width = sig.pattern.parts[0].max_width().saturating_add(2);
+            let to_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+            match sig.offset {
+                crate::signatures::offset::Offset::Absolute { at, shift } => {
+                    let reach = to_usize(at.saturating_add(shift)).saturating_add(width);
+                    span.from_start = span.from_start.max(reach);
+                }
+                crate::signatures::offset::Offset::FromEnd { back, .. } => {
+                    span.from_end = span.from_end.max(to_usize(back).saturating_add(2));
+                }
+                crate::signatures::offset::Offset::Any => {}
+            }
+        }
+        Ok(span)
+    }
+
+    /// Matches an object, with the atom occurrences reported by `atoms`; occurrences at positions below
+    /// `pre.below` were verified ahead ([`Self::preverify`]).
+    fn scan_with<'a>(
+        &'a self,
+        view: View<'_>,
+        target: u8,
+        atoms: &mut AtomSource<'_>,
+        pre: Option<&PreVerified>,
+    ) -> Hits<'a> {
+        let len = view.len();
         let mut scratch = Scratch::default();
         let mut matched: HashSet<u32> = HashSet::new();
         let mut counted: HashSet<(u32, usize)> = HashSet::new();
@@ -213,61 +477,54 @@ impl BodyMatcher {
 
         // Records one verified occurrence of a part. Plain single-part signatures are then done; counted
         // ones add one match per distinct start; multi-part ones keep the occurrence for the chain check.
-        let mut record = |u: AtomUse,
-                          starts: &[usize],
-                          end: usize,
-                          matched: &mut HashSet<u32>,
-                          hits: &mut Hits<'a>| {
-            let sig = &self.sigs[u.sig as usize];
-            let whole = sig.pattern.parts.len() == 1;
-            let first = u.part == 0;
-            let last = u.part as usize + 1 == sig.pattern.parts.len();
-            let start = starts.iter().rev().copied().find(|&st| {
-                (!first || sig.offset.allows(st, len))
-                    && (!sig.fullword || !first || st == 0 || !word_byte(data[st - 1]))
-            });
-            let Some(start) = start else { return };
-            if sig.fullword && last && end < len && word_byte(data[end]) {
-                return;
-            }
-            if whole {
-                match sig.owner {
-                    None => {
-                        matched.insert(u.sig);
-                    }
-                    Some(owner) => {
-                        if counted.insert((u.sig, start)) {
-                            let c = hits.subs.entry(owner).or_insert(0);
-                            *c = (*c + 1).min(MAX_COUNT);
-                            if *c >= MAX_COUNT {
-                                matched.insert(u.sig);
+        let mut record =
+            |u: AtomUse, o: &Outcome, matched: &mut HashSet<u32>, hits: &mut Hits<'a>| {
+                let sig = &self.sigs[u.sig as usize];
+                let whole = sig.pattern.parts.len() == 1;
+                let first = u.part == 0;
+                let last = u.part as usize + 1 == sig.pattern.parts.len();
+                let start = o.starts.iter().zip(&o.before).rev().find(|&(&st, before)| {
+                    (!first || sig.offset.allows(st, len))
+                        && (!sig.fullword || !first || before.is_none_or(|b| !word_byte(b)))
+                });
+                let Some((&start, _)) = start else { return };
+                let end = o.end;
+                if sig.fullword && last && o.after.is_some_and(word_byte) {
+                    return;
+                }
+                if whole {
+                    match sig.owner {
+                        None => {
+                            matched.insert(u.sig);
+                        }
+                        Some(owner) => {
+                            if counted.insert((u.sig, start)) {
+                                let c = hits.subs.entry(owner).or_insert(0);
+                                *c = (*c + 1).min(MAX_COUNT);
+                                if *c >= MAX_COUNT {
+                                    matched.insert(u.sig);
+                                }
                             }
                         }
                     }
+                    return;
                 }
-                return;
-            }
-            let list = occurrences.entry((u.sig, u.part)).or_default();
-            if list.len() < MAX_OCCURRENCES {
-                list.push((start, end));
-            }
-        };
+                let list = occurrences.entry((u.sig, u.part)).or_default();
+                if list.len() < MAX_OCCURRENCES {
+                    list.push((start, end));
+                }
+            };
 
         for &s in &self.anchored {
             let sig = &self.sigs[s as usize];
-            if !applies(sig) {
+            if !self.applies(sig, target) {
                 continue;
             }
             if let Some((first, last)) = sig.offset.window(len) {
                 for start in first..=last {
-                    if let Some(end) = sig.pattern.parts[0].verify_from(data, start, &mut scratch) {
-                        record(
-                            AtomUse { sig: s, part: 0 },
-                            &[start],
-                            end,
-                            &mut matched,
-                            &mut hits,
-                        );
+                    let part = &sig.pattern.parts[0];
+                    if let Some(o) = self.verify_start(&view, part, start, &mut scratch) {
+                        record(AtomUse { sig: s, part: 0 }, &o, &mut matched, &mut hits);
                         if matched.contains(&s) {
                             break;
                         }
@@ -279,26 +536,35 @@ impl BodyMatcher {
         atoms(&mut |atom, at| {
             for &u in self.users_of(atom) {
                 let sig = &self.sigs[u.sig as usize];
-                if matched.contains(&u.sig) || !applies(sig) {
+                if matched.contains(&u.sig) || !self.applies(sig, target) {
                     continue;
                 }
                 let part = &sig.pattern.parts[u.part as usize];
-                if let Some((starts, end)) = part.verify_at_atom(data, at, &mut scratch) {
-                    record(u, &starts, end, &mut matched, &mut hits);
+                match pre.filter(|p| at < p.below) {
+                    Some(p) => {
+                        if let Some(o) = p.found.get(&(at, u.sig, u.part)) {
+                            record(u, o, &mut matched, &mut hits);
+                        }
+                    }
+                    None => {
+                        if let Some(o) = self.verify_atom(&view, part, at, &mut scratch) {
+                            record(u, &o, &mut matched, &mut hits);
+                        }
+                    }
                 }
             }
         });
 
         for &u in &self.unanchored {
             let sig = &self.sigs[u.sig as usize];
-            if matched.contains(&u.sig) || !applies(sig) {
+            if matched.contains(&u.sig) || !self.applies(sig, target) {
                 continue;
             }
             let part = &sig.pattern.parts[u.part as usize];
             let mut found = 0;
             for start in 0..=len {
-                if let Some(end) = part.verify_from(data, start, &mut scratch) {
-                    record(u, &[start], end, &mut matched, &mut hits);
+                if let Some(o) = self.verify_start(&view, part, start, &mut scratch) {
+                    record(u, &o, &mut matched, &mut hits);
                     found += 1;
                     if found >= 64 || matched.contains(&u.sig) {
                         break;

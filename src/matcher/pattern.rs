@@ -204,6 +204,38 @@ impl Part {
             .sum()
     }
 
+    /// The most bytes each element may cover.
+    fn widths(&self) -> impl Iterator<Item = usize> + '_ {
+        self.elems.iter().map(|e| match e {
+            Elem::Byte { .. } => 1,
+            Elem::Lit(b) => b.len(),
+            Elem::Gap { max, .. } => *max as usize,
+            Elem::Alt { alts, .. } => alts.iter().map(Vec::len).max().unwrap_or(0),
+            Elem::Class(Class::Line) => 2,
+            Elem::Class(_) => 1,
+        })
+    }
+
+    /// The most bytes a match may cover before its atom's start and from it on (the atom included).
+    pub(crate) fn extent(&self) -> (usize, usize) {
+        let a = self.atom.unwrap_or(0);
+        let mut back = 0usize;
+        let mut fwd = 0usize;
+        for (i, w) in self.widths().enumerate() {
+            if i < a {
+                back = back.saturating_add(w);
+            } else {
+                fwd = fwd.saturating_add(w);
+            }
+        }
+        (back, fwd)
+    }
+
+    /// The most bytes a match may cover.
+    pub(crate) fn max_width(&self) -> usize {
+        self.widths().fold(0usize, usize::saturating_add)
+    }
+
     /// Verifies the part around an atom found at `pos`. Returns the possible start positions (sorted) and
     /// the smallest end position, or `None` when the part does not match there.
     pub(crate) fn verify_at_atom(

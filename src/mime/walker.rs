@@ -12,6 +12,7 @@ use std::ops::Range;
 
 use super::header::{Structured, decode_words, parse_block, parse_structured};
 use crate::decode::{base64, qp, uu};
+use crate::matcher::View;
 
 /// Most boundary candidates tried for one entity.
 const MAX_CANDIDATES: usize = 8;
@@ -56,22 +57,42 @@ pub(crate) struct Walked {
     pub(crate) declares_html: bool,
 }
 
-/// One delimiter line: where it starts, where the next line starts, and whether it closes.
+/// One delimiter line: where it starts, where the next line starts, whether it closes, and where the part
+/// before it ends (the line break before a delimiter belongs to the delimiter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Delimiter {
     start: usize,
     end: usize,
     close: bool,
+    before: usize,
 }
 
-/// The delimiters of both modes from one search: strict ones are the prefix ones whose line has nothing
-/// after the boundary but blanks.
-fn find_delimiters_both(body: &[u8], boundary: &str) -> (Vec<Delimiter>, Vec<Delimiter>) {
+impl Delimiter {
+    fn shifted(self, by: usize) -> Delimiter {
+        Delimiter {
+            start: self.start + by,
+            end: self.end + by,
+            close: self.close,
+            before: self.before + by,
+        }
+    }
+}
+
+/// The delimiters of both modes from one search of `body` from `from` (a line start): strict ones are the
+/// prefix ones whose line has nothing after the boundary but blanks. Positions are `body`'s.
+fn find_delimiters_both(
+    body: &[u8],
+    from: usize,
+    boundary: &str,
+) -> (Vec<Delimiter>, Vec<Delimiter>) {
     let needle = format!("--{boundary}");
     let mut strict = Vec::new();
     let mut out = Vec::new();
-    for p in memchr::memmem::find_iter(body, needle.as_bytes()) {
-        if p > 0 && body[p - 1] != b'\n' {
+    let Some(searched) = body.get(from..) else {
+        return (strict, out);
+    };
+    for p in memchr::memmem::find_iter(searched, needle.as_bytes()).map(|p| p + from) {
+        if p > from && body[p - 1] != b'\n' {
             continue;
         }
         let line_end = memchr::memchr(b'\n', &body[p..]).map_or(body.len(), |e| p + e + 1);
@@ -83,6 +104,7 @@ fn find_delimiters_both(body: &[u8], boundary: &str) -> (Vec<Delimiter>, Vec<Del
             start: p,
             end: line_end,
             close,
+            before: part_end(body, p),
         };
         if blank {
             strict.push(d);
@@ -172,13 +194,26 @@ pub(crate) struct Parts {
     /// Delimiters already paired into parts, and the parts counted so far.
     paired: usize,
     k: usize,
+    /// The header block gives one boundary candidate only.
+    single: bool,
+    /// A line is a delimiter by prefix and not strictly: the two readings differ.
+    diverged: bool,
 }
 
 impl Parts {
-    /// Looks at the message so far; returns the parts completed since the last call, as (segment, range in
-    /// the message).
-    pub(crate) fn advance(&mut self, message: &[u8]) -> Vec<(String, std::ops::Range<usize>)> {
+    /// Looks at the message so far, of which `data` holds the bytes from `base` on (a session lets go of
+    /// the parts it has scanned; the header block is read while `base` is 0); returns the parts completed
+    /// since the last call, as (segment, range in the message).
+    pub(crate) fn advance(
+        &mut self,
+        data: &[u8],
+        base: usize,
+    ) -> Vec<(String, std::ops::Range<usize>)> {
         if self.head.is_none() {
+            if base > 0 {
+                return Vec::new();
+            }
+            let message = data;
             // Only once the header block has ended: what it says cannot change after that. The search
             // resumes where it stopped, so a header block that never ends costs one pass, not one per chunk.
             let from = self.header_searched.saturating_sub(2);
@@ -199,42 +234,45 @@ impl Parts {
                 .collect();
             let multipart = cts.iter().any(|c| c.value.starts_with("multipart/"));
             // A boundary found by sniffing the body (none declared) depends on the whole body: not here.
-            let first = boundary_candidates(&cts, &cds, b"").into_iter().next();
+            let candidates = boundary_candidates(&cts, &cds, b"");
+            self.single = candidates.len() == 1;
+            let first = candidates.into_iter().next();
             self.head = Some(first.filter(|_| multipart).map(|b| (body_start, b)));
         }
         let Some(Some((body_start, boundary))) = &self.head else {
             return Vec::new();
         };
-        let Some(body) = message.get(*body_start..) else {
+        // The body as held: `body[i]` is the body's byte `body_base + i`.
+        let (body, body_base) = match body_start.checked_sub(base) {
+            Some(skip) => (data.get(skip..).unwrap_or(&[]), 0),
+            None => (data, base - body_start),
+        };
+        let Some(new) = (self.scanned.checked_sub(body_base)).and_then(|s| body.get(s..)) else {
             return Vec::new();
         };
         // Nothing can complete before a new line ends: a long line arriving in small chunks must not be
         // searched again with every chunk.
-        let new = body.get(self.scanned..).unwrap_or(&[]);
         let Some(last_newline) = memchr::memrchr(b'\n', new).map(|n| self.scanned + n) else {
-            self.scanned = body.len();
+            self.scanned = body_base + body.len();
             return Vec::new();
         };
-        self.scanned = body.len();
+        self.scanned = body_base + body.len();
         // Only delimiter lines that are complete: what follows them on their line decides whether they are
         // delimiters at all.
-        let resume = self.resume;
-        let (found, prefix_found) = find_delimiters_both(&body[resume..=last_newline], boundary);
+        let Some(resume) = self.resume.checked_sub(body_base) else {
+            return Vec::new();
+        };
+        let upto = &body[..=last_newline - body_base];
+        let (found, prefix_found) = find_delimiters_both(upto, resume, boundary);
+        // The strict delimiters are those of the prefix reading whose line is blank after the boundary.
+        self.diverged |= found.len() != prefix_found.len();
         self.prefix_delimiters
-            .extend(prefix_found.into_iter().map(|d| Delimiter {
-                start: d.start + resume,
-                end: d.end + resume,
-                close: d.close,
-            }));
+            .extend(prefix_found.into_iter().map(|d| d.shifted(body_base)));
         self.delimiters.extend(
             found
                 .into_iter()
-                .filter(|d| body.get(resume + d.end - 1) == Some(&b'\n'))
-                .map(|d| Delimiter {
-                    start: d.start + resume,
-                    end: d.end + resume,
-                    close: d.close,
-                }),
+                .filter(|d| upto.get(d.end - 1) == Some(&b'\n'))
+                .map(|d| d.shifted(body_base)),
         );
         self.resume = last_newline + 1;
         let mut parts = Vec::new();
@@ -244,7 +282,7 @@ impl Parts {
                 self.delimiters[self.paired + 1],
             );
             self.paired += 1;
-            let end = part_end(body, next.start);
+            let end = next.before;
             if d.close || end <= d.end {
                 continue;
             }
@@ -255,6 +293,24 @@ impl Parts {
             ));
         }
         parts
+    }
+
+    /// Whether the message is read one way only so far: a multipart with one boundary candidate, whose
+    /// delimiter lines all read alike strictly and by prefix. Then the final walk of the message needs its
+    /// header block, its preamble and the bytes from the last delimiter on, nothing of the parts before.
+    pub(crate) fn unambiguous(&self) -> bool {
+        matches!(self.head, Some(Some(_))) && self.single && !self.diverged
+    }
+
+    /// Where the part in flight starts (its delimiter line's start), and where the preamble ends, in the
+    /// message; `None` before the first delimiter.
+    pub(crate) fn in_flight(&self) -> Option<(usize, usize)> {
+        let Some(Some((body_start, _))) = &self.head else {
+            return None;
+        };
+        let first = self.delimiters.first()?;
+        let last = self.delimiters.last()?;
+        Some((body_start + last.start, body_start + first.start))
     }
 }
 
@@ -293,20 +349,31 @@ fn has_blank_line(bytes: &[u8]) -> bool {
 
 /// Walks one entity.
 pub(crate) fn walk(bytes: &[u8]) -> Walked {
-    walk_known(bytes, None)
+    walk_known(View::whole(bytes), None)
 }
 
 /// [`walk`], with the delimiters of the message already found while it arrived (by [`Parts`] on the same
 /// bytes): the same result, with only the bytes after them searched.
-pub(crate) fn walk_known(bytes: &[u8], known: Option<Known<'_>>) -> Walked {
+///
+/// The entity may be held in pieces ([`View::split`]): a session lets go of the parts of a message it has
+/// scanned when [`Parts::unambiguous`] says the walk reads only the header block, the preamble and the
+/// bytes from the last known delimiter on.
+pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
     let mut w = Walked::default();
-    let (fields, body_start, truncated) = parse_block(bytes);
+    let (fields, body_start, truncated) = parse_block(view.head());
     if truncated {
         w.damage
             .push("too many header fields; the rest were ignored".to_string());
     }
-    let body_range = body_start..bytes.len();
-    let body = &bytes[body_range.clone()];
+    let len = view.len();
+    let body_range = body_start..len;
+    // Bytes of the body, which must be held.
+    let held = |r: Range<usize>| -> &[u8] {
+        let bytes = view.get(body_start + r.start..body_start + r.end);
+        debug_assert!(bytes.is_some(), "the walk needs bytes that were let go");
+        bytes.unwrap_or(&[])
+    };
+    let body_len = len - body_start.min(len);
     fn values<'f>(
         fields: &'f [super::header::Field],
         name: &'f str,
@@ -346,31 +413,32 @@ pub(crate) fn walk_known(bytes: &[u8], known: Option<Known<'_>>) -> Walked {
 
     // Multipart readings.
     let mut readings: Vec<Vec<Delimiter>> = Vec::new();
-    for cand in boundary_candidates(&cts, &cds, body) {
+    // The body is read for a boundary only when the header block declares none.
+    let mut candidates = boundary_candidates(&cts, &cds, b"");
+    if candidates.is_empty() {
+        candidates = boundary_candidates(&cts, &cds, held(0..body_len));
+    }
+    for cand in candidates {
         let reuse = known.filter(|k| {
             k.body_start == body_start
                 && k.boundary == cand
-                && k.upto <= body.len()
+                && k.upto <= body_len
                 && !cand.contains('\n')
         });
         let (strict, prefix) = match reuse {
             // A delimiter lies within its line and the known part ends at a line start, so the search of
             // the rest finds exactly the others.
             Some(k) => {
-                let (s, p) = find_delimiters_both(&body[k.upto..], &cand);
-                let shift = |v: Vec<Delimiter>| {
-                    v.into_iter().map(move |d| Delimiter {
-                        start: d.start + k.upto,
-                        end: d.end + k.upto,
-                        close: d.close,
-                    })
-                };
+                // From two bytes before: where the part before the first delimiter found ends.
+                let lo = k.upto.saturating_sub(2);
+                let (s, p) = find_delimiters_both(held(lo..body_len), k.upto - lo, &cand);
+                let shift = |v: Vec<Delimiter>| v.into_iter().map(move |d| d.shifted(lo));
                 (
                     k.strict.iter().copied().chain(shift(s)).collect(),
                     k.prefix.iter().copied().chain(shift(p)).collect(),
                 )
             }
-            None => find_delimiters_both(body, &cand),
+            None => find_delimiters_both(held(0..body_len), 0, &cand),
         };
         for d in [strict, prefix] {
             if !d.is_empty() && !readings.contains(&d) {
@@ -385,13 +453,13 @@ pub(crate) fn walk_known(bytes: &[u8], known: Option<Known<'_>>) -> Walked {
             let mut k = 0;
             for (i, d) in delims.iter().enumerate() {
                 let end = match delims.get(i + 1) {
-                    Some(next) => part_end(body, next.start),
+                    Some(next) => next.before,
                     None if d.close => break,
                     None => {
-                        if !is_blank(&body[d.end..]) {
+                        if !is_blank(held(d.end..body_len)) {
                             w.damage.push("multipart is not terminated".to_string());
                         }
-                        body.len()
+                        body_len
                     }
                 };
                 if d.close || end <= d.end {
@@ -417,13 +485,15 @@ pub(crate) fn walk_known(bytes: &[u8], known: Option<Known<'_>>) -> Walked {
             if r == 0 {
                 // Text outside the parts is content some clients show: scan what it plausibly holds.
                 let first = delims[0].start;
-                if !is_blank(&body[..first]) {
-                    add_text_outside(&mut w, body_start, &body[..first], "preamble");
+                let preamble = held(0..first);
+                if !is_blank(preamble) {
+                    add_text_outside(&mut w, body_start, preamble, "preamble");
                 }
                 if let Some(last) = delims.last().filter(|d| d.close)
-                    && !is_blank(&body[last.end..])
+                    && !is_blank(held(last.end..body_len))
                 {
-                    add_text_outside(&mut w, body_start + last.end, &body[last.end..], "epilogue");
+                    let epilogue = held(last.end..body_len);
+                    add_text_outside(&mut w, body_start + last.end, epilogue, "epilogue");
                 }
             }
         }
@@ -434,7 +504,7 @@ pub(crate) fn walk_known(bytes: &[u8], known: Option<Known<'_>>) -> Walked {
             .push("multipart without boundary lines".to_string());
     }
 
-    let payloads = decodings(body, &ctes, &mut w.damage);
+    let payloads = decodings(held(0..body_len), &ctes, &mut w.damage);
     let is_message = cts
         .iter()
         .any(|c| matches!(c.value.as_str(), "message/rfc822" | "message/global"));

@@ -94,6 +94,10 @@ fn sigtool(args: &[String]) -> u8 {
         "Compiled memory: {:.1} MiB",
         engine.memory_usage() as f64 / (1 << 20) as f64
     );
+    match engine.session_reach() {
+        Ok(n) => println!("Sessions keep of a message: the part in flight and {n} bytes more"),
+        Err(why) => println!("Sessions keep of a message: all of it ({why})"),
+    }
     println!("Load time: {:.3} s", started.elapsed().as_secs_f64());
     0
 }
