@@ -115,6 +115,13 @@ impl ScanSession {
         self
     }
 
+    /// How many bytes at the start of the message (after its head) the session has let go of so far: for
+    /// tests.
+    #[doc(hidden)]
+    pub fn let_go_bytes(&self) -> usize {
+        self.base.saturating_sub(self.head.len())
+    }
+
     /// A signature or hash detection already found in a completed part, before the end of the message: a
     /// caller may stop spending effort on it (an SMTP server still answers only after the final dot, with
     /// [`finish`](Self::finish)'s verdict). A part's outcome is final once it is scanned, so the final

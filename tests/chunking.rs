@@ -230,6 +230,7 @@ fn a_session_lets_go_of_the_parts_it_has_scanned() {
         "held {most} bytes of a {} byte message",
         msg.len()
     );
+    assert!(session.let_go_bytes() > msg.len() - (1 << 20));
     let verdict = session.finish().unwrap();
     assert!(verdict.is_infected(), "{verdict:?}");
     assert_eq!(verdict, engine.scan_bytes(&msg).unwrap());
@@ -309,4 +310,71 @@ fn letting_go_keeps_what_the_message_itself_is_matched_on() {
 fn md5_of(data: &[u8]) -> [u8; 16] {
     use md5::{Digest, Md5};
     Md5::digest(data).into()
+}
+
+/// Signatures over a small alphabet, so that they hit often: every hex form (gaps, nibbles, alternatives,
+/// classes, several parts), anchored offsets at both ends, and logical signatures that count matches.
+const DENSE_SIGNATURES: &str = "\
+Dense.Gap:0:*:6162{2-5}6361
+Dense.Nibble:0:*:61?2??62
+Dense.Alt:0:*:(6161|6262)63{-3}20
+Dense.Multi:0:*:616263*636261{3-}202061
+Dense.Class:0:*:(B)616263(B)
+Dense.Line:0:*:(L)6363(L)
+Dense.Start:0:0,40:6261
+Dense.End:0:EOF-30,20:636320
+Dense.Mail:4:*:0d0a2d2d710d0a0d0a6162
+";
+
+const DENSE_LOGICAL: &str = "\
+Dense.Counted;Target:0;0>20&1<30;6162;2020
+Dense.Word;Target:4;0|1;616263::f;636261::fi
+";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn letting_go_of_parts_never_changes_a_verdict(
+        parts in proptest::collection::vec(proptest::collection::vec(0u8..6, 0..1500), 1..25),
+        cuts in proptest::collection::vec(any::<usize>(), 0..60),
+        step in 1usize..3000,
+        prefix_line in proptest::option::of(0usize..25),
+    ) {
+        let alphabet = b"abc \r\n";
+        let mut msg = b"Subject: dense\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\nabc\r\n".to_vec();
+        for (i, p) in parts.iter().enumerate() {
+            msg.extend_from_slice(b"--q\r\n\r\n");
+            msg.extend(p.iter().map(|&i| alphabet[i as usize]));
+            // A line that is a delimiter by prefix only: from there on the message reads two ways, and the
+            // session must keep what the second reading needs.
+            if prefix_line == Some(i) {
+                msg.extend_from_slice(b"\r\n--qz\r\nabc ab");
+            }
+            msg.extend_from_slice(b"\r\n");
+        }
+        msg.extend_from_slice(b"--q--\r\nab cc \r\n");
+        let engine = Engine::builder()
+            .load_str("dense.ndb", DENSE_SIGNATURES)
+            .unwrap()
+            .load_str("dense.ldb", DENSE_LOGICAL)
+            .unwrap()
+            .build()
+            .unwrap();
+        prop_assert!(engine.session_reach().is_ok());
+        let whole = engine.scan_bytes(&msg).unwrap();
+        let mut session = engine.session().with_prescan_step(1).with_let_go_step(step);
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (msg.len() + 1)).collect();
+        points.sort_unstable();
+        let mut from = 0;
+        for p in points {
+            session.feed(&msg[from..p]).unwrap();
+            from = p;
+        }
+        session.feed(&msg[from..]).unwrap();
+        if msg.len() > 12_000 && step < 1000 && prefix_line.is_none() {
+            prop_assert!(session.let_go_bytes() > 0);
+        }
+        prop_assert_eq!(session.finish().unwrap(), whole);
+    }
 }
