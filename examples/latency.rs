@@ -75,6 +75,10 @@ fn clamd_once(addr: &str, message: &[u8]) -> (Duration, String) {
     )
 }
 
+fn kib(bytes: usize) -> String {
+    format!("{:.0} KiB", bytes as f64 / 1024.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let repeat: usize = arg(&args, "--repeat").map_or(20, |r| r.parse().unwrap());
@@ -96,15 +100,19 @@ fn main() {
             "plain attachments"
         }
     );
-    println!("| size | portcullis finish() | clamd INSTREAM | ratio (median) |");
-    println!("|---|---|---|---|");
+    println!(
+        "| size | portcullis finish() | clamd INSTREAM | ratio (median) | session memory, peak |"
+    );
+    println!("|---|---|---|---|---|");
     for (label, size) in probes::SIZES {
         let message = probes::message(size, zip);
         let mut ours = Vec::new();
+        let mut peak = 0;
         for _ in 0..repeat {
             let mut session = engine.session();
             for c in message.chunks(CHUNK) {
                 session.feed(c).unwrap();
+                peak = peak.max(session.memory_usage());
             }
             let start = Instant::now();
             let verdict = session.finish().unwrap();
@@ -122,11 +130,12 @@ fn main() {
                 }
                 let (cm, cp) = summary(theirs);
                 println!(
-                    "| {label} | {om:.3} / {op:.3} | {cm:.1} / {cp:.1} | {:.0}x |",
-                    cm / om
+                    "| {label} | {om:.3} / {op:.3} | {cm:.1} / {cp:.1} | {:.0}x | {} |",
+                    cm / om,
+                    kib(peak)
                 );
             }
-            None => println!("| {label} | {om:.3} / {op:.3} | - | - |"),
+            None => println!("| {label} | {om:.3} / {op:.3} | - | - | {} |", kib(peak)),
         }
     }
 }

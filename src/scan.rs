@@ -92,14 +92,14 @@ struct Scan<'a, 'd> {
     /// The message itself, whole or as its session kept it.
     root_view: Option<View<'a>>,
     sparse: Option<Sparse<'d>>,
+    /// The message's atom hits verified while it arrived.
+    root_pre: Option<&'d PreVerified>,
 }
 
 /// What a session kept of a message whose middle it let go of (see `session.rs`): besides the bytes of
-/// [`View::split`], the occurrences verified before their bytes went, the digests of every byte, and whether
-/// the first MiB mentions a password.
+/// [`View::split`], the digests of every byte and whether the first MiB mentions a password.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sparse<'e> {
-    pub(crate) pre: &'e PreVerified,
     pub(crate) digest: &'e StreamDigest,
     pub(crate) password: bool,
 }
@@ -186,10 +186,11 @@ impl Prescan {
         base: usize,
     ) {
         for (segment, range) in self.finder.advance(data, base) {
-            let Some(bytes) = data
-                .get(range.start - base.min(range.start)..range.end.saturating_sub(base))
-                .filter(|_| range.start >= base)
-            else {
+            let held = range
+                .start
+                .checked_sub(base)
+                .zip(range.end.checked_sub(base));
+            let Some(bytes) = held.and_then(|(start, end)| data.get(start..end)) else {
                 debug_assert!(false, "a completed part was let go before it was scanned");
                 continue;
             };
@@ -273,11 +274,13 @@ pub(crate) fn scan_whole(
 }
 
 /// What a session did while the message arrived: its completed parts scanned, the message's own atoms found
-/// (a stream completed on the whole message), and what it kept of a message it let go of in part.
+/// (a stream completed on the whole message) and those verified already (by position, see
+/// [`PreVerified`]), and what it kept of a message it let go of in part.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Early<'e> {
     pub(crate) prescan: Option<&'e Prescan>,
     pub(crate) root_atoms: Option<&'e AtomStream>,
+    pub(crate) pre: Option<&'e PreVerified>,
     pub(crate) sparse: Option<Sparse<'e>>,
 }
 
@@ -324,6 +327,7 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
     scan.root_atoms = early.root_atoms;
     scan.root_view = Some(view);
     scan.sparse = early.sparse;
+    scan.root_pre = early.pre;
     scan.st = Carried::start();
     if let Some(p) = early.prescan {
         scan.root_known = p.finder.known();
@@ -398,6 +402,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             root_known: None,
             root_view: None,
             sparse: None,
+            root_pre: None,
         }
     }
 
@@ -514,7 +519,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             (Some(stream), true, _) => {
                 self.db
                     .body
-                    .scan_streamed(view, target, stream, sparse.map(|s| s.pre))
+                    .scan_streamed(view, target, stream, self.root_pre)
             }
             (_, _, Some(data)) => self.db.body.scan(data, target),
             (_, _, None) => crate::matcher::Hits::default(),

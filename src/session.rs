@@ -17,6 +17,9 @@ const LET_GO_STEP: usize = 256 << 10;
 /// How far the heuristics look for a password in the message's text (as `mentions_password` does).
 const PASSWORD_REACH: usize = 1 << 20;
 
+/// The least number of bytes between two verifications of the message's atom hits ahead of its end.
+const PREVERIFY_STEP: usize = 64 << 10;
+
 /// Longer than any word the password heuristic looks for.
 const PASSWORD_OVERLAP: usize = 64;
 
@@ -169,8 +172,41 @@ impl ScanSession {
                 self.base,
             );
             self.let_go();
+            self.verify_hits(PREVERIFY_STEP.min(self.let_go_step));
         }
         Ok(())
+    }
+
+    /// Verifies the message's atom hits whose bytes have all arrived (at least `step` bytes' worth more
+    /// than last time) and drops those that change nothing: a hit is 16 bytes, and text can hold one every
+    /// few bytes. Only for a multipart message (so the message is matched as mail) when the database's
+    /// signatures for mail read a bounded span around their atoms.
+    fn verify_hits(&mut self, step: usize) {
+        let db = self.engine.db();
+        if self.atoms.overflowed || self.prescan.finder().in_flight().is_none() {
+            return;
+        }
+        let Ok(span) = db.root_span() else {
+            return;
+        };
+        let len = self.len();
+        let below = self
+            .atoms
+            .floor(len)
+            .min(len.saturating_sub(span.fwd + MAX_ATOM_MARGIN));
+        if below < self.kept.pre.below.saturating_add(step) {
+            return;
+        }
+        let view = view_of(&self.head, self.base, &self.buffer);
+        db.body.preverify(
+            &self.atoms,
+            view,
+            FileType::Mail.target(),
+            below,
+            &mut self.kept.pre,
+        );
+        let pre = &self.kept.pre;
+        self.atoms.retain(|atom, at| pre.needs(atom, at));
     }
 
     /// The length of the message so far (as kept: up to `max_message_size`).
@@ -220,6 +256,8 @@ impl ScanSession {
             target + span.back,
             &mut self.kept.pre,
         );
+        let pre = &self.kept.pre;
+        self.atoms.retain(|atom, at| pre.needs(atom, at));
         self.buffer.drain(..upto);
         self.base = target;
     }
@@ -269,8 +307,8 @@ impl ScanSession {
         let early = Early {
             prescan: Some(&self.prescan),
             root_atoms: Some(&self.atoms),
+            pre: Some(&self.kept.pre).filter(|p| p.below > 0),
             sparse: sparse.then_some(Sparse {
-                pre: &self.kept.pre,
                 digest: &self.kept.digest,
                 password: self.kept.password,
             }),

@@ -378,3 +378,45 @@ proptest! {
         prop_assert_eq!(session.finish().unwrap(), whole);
     }
 }
+
+#[test]
+fn hits_everywhere_do_not_pile_up() {
+    // A signature whose atom is everywhere in 10 MB: the hits verified are let go of with their bytes, but
+    // for the few that still decide something (the first of a plain signature, the first distinct starts of
+    // a counted one).
+    let engine = Engine::builder()
+        .load_str("dense.ndb", "Dense.Plain:0:*:616220\n")
+        .unwrap()
+        .load_str("dense.ldb", "Dense.Many;Target:0;0>500;62206162\n")
+        .unwrap()
+        .session_buffers(0)
+        .build()
+        .unwrap();
+    let mut msg = b"Subject: dense\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n".to_vec();
+    for _ in 0..100 {
+        msg.extend_from_slice(b"--q\r\n\r\n");
+        for _ in 0..1000 {
+            msg.extend_from_slice("ab ".repeat(33).as_bytes());
+            msg.extend_from_slice(b"\r\n");
+        }
+    }
+    msg.extend_from_slice(b"--q--\r\n");
+    let mut session = engine.session();
+    let mut most = 0;
+    for chunk in msg.chunks(64 << 10) {
+        session.feed(chunk).unwrap();
+        most = most.max(session.memory_usage());
+    }
+    assert!(
+        most < 4 << 20,
+        "held {most} bytes of a {} byte message",
+        msg.len()
+    );
+    let verdict = session.finish().unwrap();
+    let names: Vec<&str> = verdict.detections().iter().map(|d| d.name()).collect();
+    assert!(
+        names.contains(&"Dense.Plain") && names.contains(&"Dense.Many"),
+        "{names:?}"
+    );
+    assert_eq!(verdict, engine.scan_bytes(&msg).unwrap());
+}

@@ -410,6 +410,13 @@ impl AtomStream {
         tiers.min(short).min(len).saturating_sub(MAX_ATOM_LEN)
     }
 
+    /// Keeps only the hits `keep` says are needed.
+    pub(crate) fn retain(&mut self, keep: impl Fn(u32, usize) -> bool) {
+        for list in self.tier_hits.iter_mut().chain(&mut self.short_hits) {
+            list.retain(|&(a, p)| keep(a, p));
+        }
+    }
+
     /// Never give up: for a message whose bytes a session lets go of, the stream's hits are all there is.
     pub(crate) fn keep_every_hit(&mut self) {
         self.unbounded = true;

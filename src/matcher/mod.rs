@@ -131,15 +131,29 @@ impl Outcome {
 /// Occurrences verified ahead of the end of an object, while the bytes around them were still held: every
 /// atom hit at a position below `below`, by (position, signature, part). A hit there without an entry did
 /// not verify.
+///
+/// Only what can still change the outcome is kept: for a plain signature that matches anywhere, its first
+/// occurrence; for a counted subsignature, its first [`MAX_COUNT`] distinct starts. A hit none of whose
+/// users verified is dropped from the stream ([`Self::needs`]).
 #[derive(Debug, Default)]
 pub(crate) struct PreVerified {
     pub(crate) below: usize,
     found: HashMap<(usize, u32, u16), Outcome>,
+    /// Hits with at least one occurrence kept.
+    kept: HashSet<(u32, usize)>,
+    /// Plain signatures with an occurrence kept, and the starts kept of counted subsignatures.
+    plain: HashSet<u32>,
+    counted: HashMap<u32, HashSet<usize>>,
 }
 
 impl PreVerified {
     pub(crate) fn memory_usage(&self) -> usize {
-        self.found.len() * 96
+        self.found.len() * 112 + self.kept.len() * 24
+    }
+
+    /// Whether the hit of `atom` at `at` is still needed: not verified yet, or with an occurrence kept.
+    pub(crate) fn needs(&self, atom: u32, at: usize) -> bool {
+        at >= self.below || self.kept.contains(&(atom, at))
     }
 }
 
@@ -317,8 +331,12 @@ impl BodyMatcher {
         if stream.overflowed {
             return match (view.is_whole(), view.get(0..view.len())) {
                 (true, Some(data)) => self.scan(data, target),
-                // A session stops letting go of a message's bytes before its stream can give up.
-                _ => Hits::default(),
+                // A session never lets go of a message's bytes once its stream gave up, and its stream
+                // never gives up once it let go of bytes.
+                _ => {
+                    debug_assert!(false, "a stream that gave up on a message held in pieces");
+                    Hits::default()
+                }
             };
         }
         self.scan_with(view, target, &mut |found| stream.replay(found), pre)
@@ -397,8 +415,25 @@ impl BodyMatcher {
                     continue;
                 }
                 let part = &sig.pattern.parts[u.part as usize];
-                if let Some(o) = self.verify_atom(&view, part, at, &mut scratch) {
+                let Some(o) = self.verify_atom(&view, part, at, &mut scratch) else {
+                    continue;
+                };
+                // Matching anywhere and not by whole words, every occurrence counts alike: past the first
+                // (plain) or the first MAX_COUNT distinct starts (counted), more change nothing.
+                let simple = sig.pattern.parts.len() == 1
+                    && !sig.fullword
+                    && sig.offset == crate::signatures::offset::Offset::Any;
+                let needed = match (simple, sig.owner, o.starts.last()) {
+                    (true, None, _) => pre.plain.insert(u.sig),
+                    (true, Some(_), Some(&start)) => {
+                        let starts = pre.counted.entry(u.sig).or_default();
+                        starts.len() < MAX_COUNT as usize && starts.insert(start)
+                    }
+                    _ => true,
+                };
+                if needed {
                     pre.found.insert((at, u.sig, u.part), o);
+                    pre.kept.insert((atom, at));
                 }
             }
         });
