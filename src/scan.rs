@@ -97,11 +97,13 @@ struct Scan<'a, 'd> {
 }
 
 /// What a session kept of a message whose middle it let go of (see `session.rs`): besides the bytes of
-/// [`View::split`], the digests of every byte and whether the first MiB mentions a password.
+/// [`View::split`], the digests of every byte and whether the first MiB mentions a password in the bytes
+/// before `password_from` (the rest is held).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sparse<'e> {
     pub(crate) digest: &'e StreamDigest,
     pub(crate) password: bool,
+    pub(crate) password_from: usize,
 }
 
 /// What a scan has found and spent so far: all that passes from one part of a message to the next.
@@ -366,8 +368,15 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
         let more = format!("{} more damage entries not listed", st.damage_dropped);
         st.verdict.damage.push(Damage::new(Location::root(), more));
     }
+    // Asked only when an encrypted archive makes it matter.
     let password = || match early.sparse {
-        Some(s) => s.password,
+        Some(s) => {
+            let reach = view.len().min(crate::heuristics::html::PASSWORD_REACH);
+            s.password
+                || view
+                    .get(s.password_from.min(reach)..reach)
+                    .is_some_and(crate::heuristics::html::mentions_password)
+        }
         None => crate::heuristics::html::mentions_password(head),
     };
     let (findings, score) = st.collector.finish(heuristics, password);

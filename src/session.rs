@@ -14,8 +14,7 @@ const PRESCAN_STEP: usize = 1;
 /// The least number of bytes a session lets go of at once: each time costs a move of what it keeps.
 const LET_GO_STEP: usize = 256 << 10;
 
-/// How far the heuristics look for a password in the message's text (as `mentions_password` does).
-const PASSWORD_REACH: usize = 1 << 20;
+use crate::heuristics::html::PASSWORD_REACH;
 
 /// The least number of bytes between two verifications of the message's atom hits ahead of its end.
 const PREVERIFY_STEP: usize = 64 << 10;
@@ -301,8 +300,6 @@ impl ScanSession {
             self.kept
                 .digest
                 .update([&db.hashes, &db.allow], &self.buffer);
-            let end = self.len();
-            self.kept.look_for_password(&self.buffer, self.base, end);
         }
         let early = Early {
             prescan: Some(&self.prescan),
@@ -311,6 +308,7 @@ impl ScanSession {
             sparse: sparse.then_some(Sparse {
                 digest: &self.kept.digest,
                 password: self.kept.password,
+                password_from: self.kept.password_upto.saturating_sub(PASSWORD_OVERLAP),
             }),
         };
         Ok(crate::scan::scan_message(

@@ -243,3 +243,49 @@ fn alerts_can_be_switched_off() {
             .any(|f| f.rule() == "Heuristics.Executable.DoubleExtension")
     );
 }
+
+#[test]
+fn a_password_in_text_let_go_of_is_still_seen() {
+    // The text that gives the password comes first, 200 KB of other parts follow (let go of by a session
+    // fed in small chunks), the encrypted archive comes last: the finding needs the mention that is gone.
+    let engine = Engine::builder().build().unwrap();
+    for (filler, mention) in [
+        (0, "The password is 1234."),
+        (5000, "PaSsWoRd: 1234"),
+        (0, "Here are the files."),
+    ] {
+        let mut msg = "From: a@example.com\r\nSubject: t\r\nContent-Type: multipart/mixed; boundary=hb\r\n\r\n".to_string();
+        msg += &format!(
+            "--hb\r\nContent-Type: text/plain\r\n\r\n{}{mention}\r\n",
+            "words ".repeat(filler)
+        );
+        for i in 0..40 {
+            msg += &format!(
+                "--hb\r\nContent-Type: text/plain\r\n\r\n{}\r\n",
+                format!("part {i} ").repeat(700)
+            );
+        }
+        msg += &format!(
+            "--hb\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"secret.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--hb--\r\n",
+            base64(&encrypted_zip())
+        );
+        let whole = engine.scan_bytes(msg.as_bytes()).unwrap();
+        let gives = whole
+            .findings()
+            .iter()
+            .any(|f| f.rule() == "Heuristics.Encrypted.PasswordInMessage");
+        assert_eq!(
+            gives,
+            mention.to_lowercase().contains("password"),
+            "{mention}"
+        );
+        for chunk in [1000, 7000] {
+            let mut session = engine.session().with_let_go_step(1);
+            for c in msg.as_bytes().chunks(chunk) {
+                session.feed(c).unwrap();
+            }
+            assert!(session.let_go_bytes() > 100_000);
+            assert_eq!(session.finish().unwrap(), whole, "{mention} {chunk}");
+        }
+    }
+}

@@ -273,6 +273,9 @@ const PASSWORD_WORDS: &[&str] = &[
     "пароль",
 ];
 
+/// How far into a message's text a password mention is looked for.
+pub(crate) const PASSWORD_REACH: usize = 1 << 20;
+
 /// Whether a text reads as giving a password (for an encrypted attachment). One case-insensitive automaton
 /// pass over the first MiB, no copy.
 pub(crate) fn mentions_password(data: &[u8]) -> bool {
@@ -283,7 +286,7 @@ pub(crate) fn mentions_password(data: &[u8]) -> bool {
                 .build(PASSWORD_WORDS)
                 .ok()
         });
-    let head = &data[..data.len().min(1 << 20)];
+    let head = &data[..data.len().min(PASSWORD_REACH)];
     WORDS.as_ref().is_some_and(|ac| ac.is_match(head))
 }
 
