@@ -57,6 +57,7 @@ mod signatures;
 mod smtp;
 mod unpack;
 mod verdict;
+mod view;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -16,6 +16,7 @@ pub(crate) mod pattern;
 use std::collections::{HashMap, HashSet};
 
 use crate::signatures::BodySig;
+pub(crate) use crate::view::View;
 pub(crate) use filter::AtomStream;
 use filter::{AtomSet, AtomSetBuilder};
 use pattern::Scratch;
@@ -43,63 +44,6 @@ pub(crate) struct Hits<'a> {
     pub(crate) names: Vec<&'a str>,
     /// Matches counted per logical-signature subsignature.
     pub(crate) subs: HashMap<(u32, u8), u32>,
-}
-
-/// The bytes of an object, whole or in two pieces: a session may keep only the head and the tail of a
-/// large message ([`crate::session`]). Positions are always the object's own.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct View<'a> {
-    head: &'a [u8],
-    tail_start: usize,
-    tail: &'a [u8],
-}
-
-impl<'a> View<'a> {
-    /// The whole object.
-    pub(crate) fn whole(data: &'a [u8]) -> View<'a> {
-        View {
-            head: data,
-            tail_start: data.len(),
-            tail: &[],
-        }
-    }
-
-    /// Bytes `0..head.len()` and `tail_start..tail_start + tail.len()` of an object that long.
-    pub(crate) fn split(head: &'a [u8], tail_start: usize, tail: &'a [u8]) -> View<'a> {
-        View {
-            head,
-            tail_start,
-            tail,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.tail_start.max(self.head.len()) + self.tail.len()
-    }
-
-    /// The first piece: the whole object, or its head.
-    pub(crate) fn head(&self) -> &'a [u8] {
-        self.head
-    }
-
-    fn is_whole(&self) -> bool {
-        self.tail.is_empty() && self.tail_start == self.head.len()
-    }
-
-    /// The piece holding `lo..hi` (clipped to the object), as its start and its bytes.
-    pub(crate) fn covering(&self, lo: usize, hi: usize) -> Option<(usize, &'a [u8])> {
-        let hi = hi.min(self.len());
-        if hi <= self.head.len() {
-            return Some((0, self.head));
-        }
-        (lo >= self.tail_start).then_some((self.tail_start, self.tail))
-    }
-
-    /// Bytes `range` of the object, if held.
-    pub(crate) fn get(&self, range: std::ops::Range<usize>) -> Option<&'a [u8]> {
-        let (base, piece) = self.covering(range.start, range.end)?;
-        piece.get(range.start.checked_sub(base)?..range.end.checked_sub(base)?)
-    }
 }
 
 /// One verified occurrence of a signature part: its possible starts with the byte before each (for

@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use super::header::{Structured, decode_words, parse_block, parse_structured};
 use crate::decode::{base64, qp, uu};
-use crate::matcher::View;
+use crate::view::View;
 
 /// Most boundary candidates tried for one entity.
 const MAX_CANDIDATES: usize = 8;
