@@ -70,7 +70,8 @@ mod tests {
         let whole = View::whole(message);
         assert_eq!((split.len(), whole.len()), (20, 20));
         assert!(whole.is_whole() && !split.is_whole());
-        let table: &[(std::ops::Range<usize>, Option<&[u8]>, Option<&[u8]>)] = &[
+        type Held<'a> = Option<&'a [u8]>;
+        let table: &[(std::ops::Range<usize>, Held, Held)] = &[
             (0..4, Some(b"0123"), Some(b"0123")),
             (1..3, Some(b"12"), Some(b"12")),
             (2..6, None, Some(b"2345")),
