@@ -597,6 +597,22 @@ impl<'a, 'd> Scan<'a, 'd> {
         if self.already_scanned(&obj) {
             return;
         }
+        // A part of the message whose bytes its session let go of is one it scanned early: never another.
+        // Should it be, the part is reported as not scanned, never passed over in silence.
+        if let Some(range) = &obj.root_range
+            && obj.data.len() != range.len()
+        {
+            debug_assert!(false, "a part let go of before it was scanned");
+            self.damage(
+                &obj.location,
+                "internal error: the part was let go of before it was scanned",
+            );
+            self.st
+                .verdict
+                .unscanned
+                .push(Unscanned::new(obj.location, UnscannedReason::Undecodable));
+            return;
+        }
         let Some(obj) = self.admit(obj) else {
             return;
         };
