@@ -1,0 +1,46 @@
+//! The work of scanning one 10 MB probe message (`tests/support/probes.rs`) fed to a session, against
+//! `scan_bytes` on the same message, for an instruction counter, whose counts do not move with the load of a
+//! shared machine as the wall clock does:
+//!
+//! ```text
+//! cargo build --release --example feed_cost
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/feed_cost MODE [CHUNK]
+//! ```
+//! `MODE` is `none` (only builds the message: subtract it), `whole` (`scan_bytes`), `keep` (a session that
+//! keeps the message) or `letgo` (a session that lets go of scanned parts, the default); `CHUNK` is the size
+//! of each `feed` (4096).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/support/corpusgen.rs"]
+mod corpusgen;
+#[path = "../tests/support/probes.rs"]
+mod probes;
+#[path = "../tests/support/synth.rs"]
+mod synth;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map_or("letgo", String::as_str);
+    let chunk: usize = args.get(1).map_or(4096, |c| c.parse().expect("CHUNK"));
+    let engine = portcullis::Engine::builder().build().unwrap();
+    let message = probes::message(10_000_000, false);
+    let verdict = match mode {
+        "none" => return,
+        "whole" => engine.scan_bytes(&message).unwrap(),
+        "keep" | "letgo" => {
+            let step = if mode == "keep" {
+                usize::MAX
+            } else {
+                256 << 10
+            };
+            let mut session = engine.session().with_let_go_step(step);
+            for c in message.chunks(chunk) {
+                session.feed(c).unwrap();
+            }
+            session.finish().unwrap()
+        }
+        other => panic!("unknown mode {other}"),
+    };
+    assert!(verdict.is_clean(), "{verdict:?}");
+}
