@@ -246,8 +246,11 @@ impl ScanSession {
         self.kept
             .digest
             .update([&db.hashes, &db.allow], &self.buffer[..upto]);
-        self.kept
-            .look_for_password(&self.buffer, self.base, target + PASSWORD_OVERLAP);
+        // The heuristic that reads it is off: nothing to look for.
+        if self.engine.heuristics().get_mode() != crate::HeuristicMode::Off {
+            self.kept
+                .look_for_password(&self.buffer, self.base, target + PASSWORD_OVERLAP);
+        }
         db.body.preverify(
             &self.atoms,
             view,

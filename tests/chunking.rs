@@ -420,3 +420,47 @@ fn hits_everywhere_do_not_pile_up() {
     );
     assert_eq!(verdict, engine.scan_bytes(&msg).unwrap());
 }
+
+#[test]
+fn what_needs_the_whole_message_keeps_it() {
+    // A logical signature for any file with a regular expression runs over the whole message, so the
+    // session keeps it (and the engine says why); so does a message that reads two ways. Either way the
+    // verdict is the whole message's: here the regular expression matches in the first part and its
+    // trigger in the last.
+    let ldb = "Re.Any;Target:0;0&1;6e6565646c65;0/abc[0-9]+xyz/\n";
+    let engine = Engine::builder()
+        .load_str("re.ldb", ldb)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert!(
+        engine
+            .session_reach()
+            .is_err_and(|why| why.contains("regular expression")),
+    );
+    let mut msg = many_parts(30, 20 << 10, b"the last part");
+    let at = msg.windows(4).position(|w| w == b"--se").unwrap() + 200;
+    msg.splice(at..at, b"\r\nabc12345xyz\r\n".iter().copied());
+    let end = msg.len() - b"--sep--\r\n".len();
+    msg.splice(end..end, b"a needle\r\n".iter().copied());
+    let whole = engine.scan_bytes(&msg).unwrap();
+    assert_eq!(whole.detections()[0].name(), "Re.Any", "{whole:?}");
+    let two_ways = String::from_utf8(msg.clone())
+        .unwrap()
+        .replacen(
+            "boundary=\"sep\"",
+            "boundary=\"sep\"; boundary=\"other\"",
+            1,
+        )
+        .into_bytes();
+    let plain = Engine::builder().build().unwrap();
+    for (engine, msg) in [(&engine, &msg), (&plain, &two_ways)] {
+        let mut session = engine.session().with_let_go_step(1);
+        for c in msg.chunks(4096) {
+            session.feed(c).unwrap();
+        }
+        assert_eq!(session.let_go_bytes(), 0);
+        assert!(session.memory_usage() >= msg.len());
+        assert_eq!(session.finish().unwrap(), engine.scan_bytes(msg).unwrap());
+    }
+}
