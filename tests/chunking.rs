@@ -190,6 +190,20 @@ fn a_header_block_that_never_ends_is_searched_once() {
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
 }
 
+/// Feeds `msg` in chunks of `chunk` bytes; returns the session and the most memory it held meanwhile.
+fn feed_watching(
+    mut session: portcullis::ScanSession,
+    msg: &[u8],
+    chunk: usize,
+) -> (portcullis::ScanSession, usize) {
+    let mut most = 0;
+    for c in msg.chunks(chunk) {
+        session.feed(c).unwrap();
+        most = most.max(session.memory_usage());
+    }
+    (session, most)
+}
+
 /// A multipart message of `parts` parts of `size` bytes of base64 text each, the last one holding `last`.
 fn many_parts(parts: usize, size: usize, last: &[u8]) -> Vec<u8> {
     let mut msg =
@@ -219,12 +233,7 @@ fn a_session_lets_go_of_the_parts_it_has_scanned() {
     // needs, never the message; the verdict is the one of the whole message (EICAR in the last part).
     let engine = Engine::builder().session_buffers(0).build().unwrap();
     let msg = many_parts(120, 200 << 10, &corpusgen::eicar());
-    let mut session = engine.session();
-    let mut most = 0;
-    for chunk in msg.chunks(64 << 10) {
-        session.feed(chunk).unwrap();
-        most = most.max(session.memory_usage());
-    }
+    let (session, most) = feed_watching(engine.session(), &msg, 64 << 10);
     assert!(
         most < 2 << 20,
         "held {most} bytes of a {} byte message",
@@ -401,12 +410,7 @@ fn hits_everywhere_do_not_pile_up() {
         }
     }
     msg.extend_from_slice(b"--q--\r\n");
-    let mut session = engine.session();
-    let mut most = 0;
-    for chunk in msg.chunks(64 << 10) {
-        session.feed(chunk).unwrap();
-        most = most.max(session.memory_usage());
-    }
+    let (session, most) = feed_watching(engine.session(), &msg, 64 << 10);
     assert!(
         most < 4 << 20,
         "held {most} bytes of a {} byte message",
@@ -455,12 +459,9 @@ fn what_needs_the_whole_message_keeps_it() {
         .into_bytes();
     let plain = Engine::builder().build().unwrap();
     for (engine, msg) in [(&engine, &msg), (&plain, &two_ways)] {
-        let mut session = engine.session().with_let_go_step(1);
-        for c in msg.chunks(4096) {
-            session.feed(c).unwrap();
-        }
+        let (session, most) = feed_watching(engine.session().with_let_go_step(1), msg, 4096);
         assert_eq!(session.let_go_bytes(), 0);
-        assert!(session.memory_usage() >= msg.len());
+        assert!(most >= msg.len());
         assert_eq!(session.finish().unwrap(), engine.scan_bytes(msg).unwrap());
     }
 }
