@@ -174,11 +174,10 @@ impl Prescan {
             .find(|d| matches!(d.kind(), DetectionKind::Signature | DetectionKind::Hash))
     }
 
-    /// Scans the parts of `prefix` (the message so far) that are complete and not scanned yet. Only a
-    /// multipart message's own parts are scanned here; a part counts as complete when the delimiter line
-    /// after it is. The parts are found by searching only the bytes new since the last call
-    /// ([`walker::Parts`]).
-    /// `data` holds the message from `base` on.
+    /// Scans the parts of the message so far (`data` holds it from `base` on) that are complete and not
+    /// scanned yet. Only a multipart message's own parts are scanned here; a part counts as complete when
+    /// the delimiter line after it is. The parts are found by searching only the bytes new since the last
+    /// call ([`walker::Parts`]).
     pub(crate) fn advance(
         &mut self,
         db: &Database,
@@ -299,18 +298,23 @@ struct Run<'r> {
 impl Run<'_> {
     /// Whether the message as a whole is on the allow-list.
     fn allowed(&self) -> bool {
-        let allow = &self.db.allow;
-        if allow.is_empty() {
-            return false;
-        }
-        let len = self.view.len() as u64;
-        match (self.early.sparse, self.view.get(0..self.view.len())) {
-            (Some(s), _) => !allow
-                .lookup_with(len, &mut |k| s.digest.digest(k))
-                .is_empty(),
-            (None, Some(whole)) => allow.contains(whole),
-            (None, None) => false,
-        }
+        !self.db.allow.is_empty()
+            && !lookup(&self.db.allow, self.view, self.early.sparse).is_empty()
+    }
+}
+
+/// The signatures of `index` that an object's size and digests match: hashed here when the object is
+/// held whole, from the digests its session kept (`sparse`) when it is not.
+fn lookup<'i>(
+    index: &'i crate::matcher::hashes::HashIndex,
+    view: View<'_>,
+    sparse: Option<Sparse<'_>>,
+) -> Vec<&'i str> {
+    let len = view.len() as u64;
+    match (sparse, view.get(0..view.len())) {
+        (Some(s), _) => index.lookup_with(len, &mut |k| s.digest.digest(k)),
+        (None, Some(whole)) => index.lookup(whole),
+        (None, None) => Vec::new(),
     }
 }
 
@@ -497,26 +501,12 @@ impl<'a, 'd> Scan<'a, 'd> {
         self.st.verdict.objects += 1;
         self.st.verdict.bytes_scanned += len as u64;
         let is_root = *location == Location::root();
-        // The message itself, when its session let go of bytes: digests and verified occurrences it kept.
+        // The message itself, when its session let go of bytes: the digests it kept.
         let sparse = self.sparse.filter(|_| is_root);
-        let (allowed, names) = match (sparse, view.get(0..len)) {
-            (Some(s), _) => {
-                let mut digest = |k| s.digest.digest(k);
-                let allowed = !self.db.allow.is_empty()
-                    && !self
-                        .db
-                        .allow
-                        .lookup_with(len as u64, &mut digest)
-                        .is_empty();
-                (allowed, self.db.hashes.lookup_with(len as u64, &mut digest))
-            }
-            (None, Some(data)) => (self.db.allow.contains(data), self.db.hashes.lookup(data)),
-            (None, None) => (false, Vec::new()),
-        };
-        if allowed {
+        if !self.db.allow.is_empty() && !lookup(&self.db.allow, view, sparse).is_empty() {
             return false;
         }
-        for name in names {
+        for name in lookup(&self.db.hashes, view, sparse) {
             self.st.verdict.detections.push(Detection::new(
                 name,
                 DetectionKind::Hash,
@@ -524,7 +514,8 @@ impl<'a, 'd> Scan<'a, 'd> {
             ));
         }
         let target = file_type.target();
-        let hits = match (self.root_atoms, is_root, view.get(0..len)) {
+        let whole = view.get(0..len);
+        let hits = match (self.root_atoms, is_root, whole) {
             (Some(stream), true, _) => {
                 self.db
                     .body
@@ -534,7 +525,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             (_, _, None) => crate::matcher::Hits::default(),
         };
         let subject = Subject {
-            data: view.get(0..len).unwrap_or(&[]),
+            data: whole.unwrap_or(&[]),
             len,
             target,
             container,
@@ -550,10 +541,8 @@ impl<'a, 'd> Scan<'a, 'd> {
         true
     }
 
-    /// Stages a child for the work list; `counted` when its object slot and bytes were already taken from
-    /// the budget (archive members). It is admitted when it is worked ([`Self::admit`]).
-    fn push(&mut self, mut child: Object<'a>, counted: bool) {
-        child.counted = counted;
+    /// Stages a child for the work list; it is admitted when it is worked ([`Self::admit`]).
+    fn push(&mut self, child: Object<'a>) {
         self.staged.push(Work::Object(child));
     }
 
@@ -735,7 +724,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                 root_range,
                 counted: false,
             };
-            self.push(child, false);
+            self.push(child);
         }
     }
 
@@ -783,7 +772,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             root_range: None,
             counted: true,
         };
-        self.push(member, true);
+        self.push(member);
     }
 
     /// Lists an archive's members; they are extracted one at a time by [`Self::next_member`].
@@ -915,7 +904,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                 root_range: None,
                 counted: true,
             };
-            self.push(member, true);
+            self.push(member);
         }
     }
 }

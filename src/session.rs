@@ -3,6 +3,7 @@
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::filetype::FileType;
+use crate::heuristics::html::PASSWORD_REACH;
 use crate::matcher::hashes::StreamDigest;
 use crate::matcher::{AtomStream, PreVerified, View};
 use crate::scan::{Early, Prescan, Sparse};
@@ -13,8 +14,6 @@ const PRESCAN_STEP: usize = 1;
 
 /// The least number of bytes a session lets go of at once: each time costs a move of what it keeps.
 const LET_GO_STEP: usize = 256 << 10;
-
-use crate::heuristics::html::PASSWORD_REACH;
 
 /// The least number of bytes between two verifications of the message's atom hits ahead of its end.
 const PREVERIFY_STEP: usize = 64 << 10;
@@ -241,7 +240,6 @@ impl ScanSession {
             // From now on the hits are all there is of the message's own search: never give it up.
             self.atoms.keep_every_hit();
         }
-        let view = view_of(&self.head, self.base, &self.buffer);
         let upto = target - self.base;
         self.kept
             .digest
@@ -251,15 +249,10 @@ impl ScanSession {
             self.kept
                 .look_for_password(&self.buffer, self.base, target + PASSWORD_OVERLAP);
         }
-        db.body.preverify(
-            &self.atoms,
-            view,
-            FileType::Mail.target(),
-            target + span.back,
-            &mut self.kept.pre,
-        );
-        let pre = &self.kept.pre;
-        self.atoms.retain(|atom, at| pre.needs(atom, at));
+        // Every hit whose verification reads the bytes that go (below `target + span.back`) is verified now:
+        // the target leaves `span.back` under the search's floor and `span.fwd` before the end.
+        self.verify_hits(0);
+        debug_assert!(self.kept.pre.below >= target + span.back);
         self.buffer.drain(..upto);
         self.base = target;
     }

@@ -583,6 +583,11 @@ impl AtomSet {
         };
         for (t, tier) in self.tiers.iter().enumerate() {
             let Some(from) = stream.next[t].checked_sub(base) else {
+                // The caller lets go of bytes only below the stream's floor.
+                debug_assert!(
+                    false,
+                    "a stream's bytes were let go before it searched them"
+                );
                 continue;
             };
             if let Some(bound) = bound

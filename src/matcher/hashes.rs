@@ -268,24 +268,24 @@ impl HashIndex {
         self.tables[k].sizes.last().is_some_and(|&s| s >= len)
     }
 
-    /// Whether any signature matches `data`.
-    pub(crate) fn contains(&self, data: &[u8]) -> bool {
-        !self.is_empty() && !self.lookup(data).is_empty()
-    }
-
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
-fn digest_of(kind: HashKind, data: &[u8]) -> Option<[u8; 32]> {
+/// A digest in the 32-byte form lookups take (shorter kinds first, the rest zero).
+fn widened(bytes: &[u8]) -> [u8; 32] {
     let mut digest = [0u8; 32];
-    match kind {
-        HashKind::Md5 => digest[..16].copy_from_slice(&Md5::digest(data)),
-        HashKind::Sha1 => digest[..20].copy_from_slice(&Sha1::digest(data)),
-        HashKind::Sha256 => digest.copy_from_slice(&Sha256::digest(data)),
-    }
-    Some(digest)
+    digest[..bytes.len().min(32)].copy_from_slice(&bytes[..bytes.len().min(32)]);
+    digest
+}
+
+fn digest_of(kind: HashKind, data: &[u8]) -> Option<[u8; 32]> {
+    Some(match kind {
+        HashKind::Md5 => widened(&Md5::digest(data)),
+        HashKind::Sha1 => widened(&Sha1::digest(data)),
+        HashKind::Sha256 => widened(&Sha256::digest(data)),
+    })
 }
 
 /// The digests of an object computed as its bytes go by, in order, for the kinds that signatures (and
@@ -303,17 +303,17 @@ pub(crate) struct StreamDigest {
 impl StreamDigest {
     /// Hashes the next bytes.
     pub(crate) fn update(&mut self, indexes: [&HashIndex; 2], bytes: &[u8]) {
-        if !self.started {
-            self.started = true;
-            let any = |k: usize| indexes.iter().any(|i| !i.tables[k].sizes.is_empty());
-            self.md5 = any(0).then(Md5::new);
-            self.sha1 = any(1).then(Sha1::new);
-            self.sha256 = any(2).then(Sha256::new);
-        }
         self.len += bytes.len() as u64;
-        // A kind no signature of this size or more uses is no longer needed.
+        // The kinds some signature of this size or more uses: set up at the first bytes, dropped when none
+        // is left (a kind dropped never comes back: sizes only grow).
         let len = self.len;
         let keep = |k: usize| indexes.iter().any(|i| i.may_need(k, len));
+        if !self.started {
+            self.started = true;
+            self.md5 = keep(0).then(Md5::new);
+            self.sha1 = keep(1).then(Sha1::new);
+            self.sha256 = keep(2).then(Sha256::new);
+        }
         if !keep(0) {
             self.md5 = None;
         }
@@ -336,13 +336,11 @@ impl StreamDigest {
 
     /// The digest of kind `kind` of all the bytes, if it was kept.
     pub(crate) fn digest(&self, kind: HashKind) -> Option<[u8; 32]> {
-        let mut digest = [0u8; 32];
-        match kind {
-            HashKind::Md5 => digest[..16].copy_from_slice(&self.md5.clone()?.finalize()),
-            HashKind::Sha1 => digest[..20].copy_from_slice(&self.sha1.clone()?.finalize()),
-            HashKind::Sha256 => digest.copy_from_slice(&self.sha256.clone()?.finalize()),
-        }
-        Some(digest)
+        Some(match kind {
+            HashKind::Md5 => widened(&self.md5.clone()?.finalize()),
+            HashKind::Sha1 => widened(&self.sha1.clone()?.finalize()),
+            HashKind::Sha256 => widened(&self.sha256.clone()?.finalize()),
+        })
     }
 }
 

@@ -102,8 +102,8 @@ impl PreVerified {
 }
 
 /// How far around an atom hit, and from the start and the end of the object, the matching of a message
-/// itself may look: what a session must hold of it (`None`: it needs every byte, because some signature
-/// for mail has no atom or a logical signature for mail runs a regular expression over the whole).
+/// itself may look: what a session must hold of it ([`BodyMatcher::root_span`] says instead why it needs
+/// every byte, when some signature for mail has no atom or a logical one runs a regular expression).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RootSpan {
     /// Bytes before an atom's start and from it on that a verification may read.
@@ -291,6 +291,21 @@ impl BodyMatcher {
         sig.target == 0 || sig.target == target
     }
 
+    /// The piece of `view` that holds bytes `lo..hi`, as its start and its bytes: the whole object when it is
+    /// held whole (then no span need be worked out).
+    fn piece<'v>(
+        view: &View<'v>,
+        span: impl FnOnce() -> (usize, usize),
+    ) -> Option<(usize, &'v [u8])> {
+        if view.is_whole() {
+            return view.covering(0, 0);
+        }
+        let (lo, hi) = span();
+        let found = view.covering(lo, hi);
+        debug_assert!(found.is_some(), "bytes a verification reads were let go");
+        found
+    }
+
     /// Verifies `part` around an atom at `at`, in the piece of `view` that holds all it may read.
     fn verify_atom(
         &self,
@@ -299,15 +314,11 @@ impl BodyMatcher {
         at: usize,
         scratch: &mut Scratch,
     ) -> Option<Outcome> {
-        let (base, piece) = if view.is_whole() {
-            view.covering(0, 0)?
-        } else {
-            // One byte more on each side: what `fullword` and the classes look at.
+        // One byte more on each side: what `fullword` and the classes look at.
+        let (base, piece) = Self::piece(view, || {
             let (back, fwd) = part.extent();
-            let found = view.covering(at.saturating_sub(back + 1), at.saturating_add(fwd + 1));
-            debug_assert!(found.is_some(), "bytes around an atom hit were let go");
-            found?
-        };
+            (at.saturating_sub(back + 1), at.saturating_add(fwd + 1))
+        })?;
         let (starts, end) = part.verify_at_atom(piece, at.checked_sub(base)?, scratch)?;
         Some(Outcome::new(piece, base, starts, end))
     }
@@ -320,18 +331,15 @@ impl BodyMatcher {
         start: usize,
         scratch: &mut Scratch,
     ) -> Option<Outcome> {
-        let (base, piece) = if view.is_whole() {
-            view.covering(0, 0)?
-        } else {
-            let found = view.covering(
+        let (base, piece) = Self::piece(view, || {
+            (
                 start.saturating_sub(1),
                 start.saturating_add(part.max_width() + 1),
-            );
-            debug_assert!(found.is_some(), "bytes at an anchored offset were let go");
-            found?
-        };
-        let end = part.verify_from(piece, start.checked_sub(base)?, scratch)?;
-        Some(Outcome::new(piece, base, vec![start - base], end))
+            )
+        })?;
+        let local = start.checked_sub(base)?;
+        let end = part.verify_from(piece, local, scratch)?;
+        Some(Outcome::new(piece, base, vec![local], end))
     }
 
     /// Verifies, while their bytes are still held, the stream's hits at positions `pre.below..below` for
@@ -390,9 +398,9 @@ impl BodyMatcher {
         &self,
         logical: &[crate::signatures::ldb::LogicalSig],
     ) -> Result<RootSpan, &'static str> {
-        const MAIL: u8 = 4;
+        let mail = crate::filetype::FileType::Mail.target();
         let pcre = logical.iter().any(|l| {
-            (l.target == 0 || l.target == MAIL)
+            (l.target == 0 || l.target == mail)
                 && l.subs
                     .iter()
                     .any(|s| matches!(s, crate::signatures::ldb::SubSig::Pcre(_)))
@@ -400,7 +408,7 @@ impl BodyMatcher {
         let unanchored = self
             .unanchored
             .iter()
-            .any(|u| self.applies(&self.sigs[u.sig as usize], MAIL));
+            .any(|u| self.applies(&self.sigs[u.sig as usize], mail));
         if pcre {
             return Err(
                 "a logical signature for mail runs a regular expression over the whole message",
@@ -410,7 +418,7 @@ impl BodyMatcher {
             return Err("a signature for mail has no run of exact bytes to find it by");
         }
         let mut span = RootSpan::default();
-        for sig in self.sigs.iter().filter(|s| self.applies(s, MAIL)) {
+        for sig in self.sigs.iter().filter(|s| self.applies(s, mail)) {
             for part in &sig.pattern.parts {
                 let (back, fwd) = part.extent();
                 span.back = span.back.max(back.saturating_add(2));
@@ -419,7 +427,7 @@ impl BodyMatcher {
         }
         for &s in &self.anchored {
             let sig = &self.sigs[s as usize];
-            if !self.applies(sig, MAIL) {
+            if !self.applies(sig, mail) {
                 continue;
             }
             let width = sig.pattern.parts[0].max_width().saturating_add(2);

@@ -164,6 +164,17 @@ fn boundary_candidates(cts: &[Structured], cds: &[Structured], body: &[u8]) -> V
     out
 }
 
+/// The values of the header fields named `name` (lower case).
+fn values<'f>(
+    fields: &'f [super::header::Field],
+    name: &'f str,
+) -> impl Iterator<Item = &'f str> + 'f {
+    fields
+        .iter()
+        .filter(move |f| f.name == name)
+        .map(|f| f.value.as_str())
+}
+
 fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| b.is_ascii_whitespace())
 }
@@ -176,8 +187,8 @@ pub(crate) fn is_ambiguity(damage: &str) -> bool {
 
 /// The parts of a multipart message found while it is still arriving, bytes only ever appended: what
 /// [`walk`]'s first reading (the first boundary candidate, strict delimiters) names `part[k]`, found by
-/// searching only the new bytes each time. A session uses these to scan parts early; whether a part is
-/// exactly what the final walk yields is checked there, so a difference here costs time, never a verdict.
+/// searching only the new bytes each time. A session scans these parts early, and the final walk of the
+/// message must meet them first and in order (the scan checks it; see `scan.rs`'s `Prescan`).
 #[derive(Debug, Default)]
 pub(crate) struct Parts {
     /// `None` until the header block is complete; then the body's start and the first boundary, if any.
@@ -222,15 +233,11 @@ impl Parts {
                 return Vec::new();
             }
             let (fields, body_start, _) = parse_block(message);
-            let cts: Vec<Structured> = fields
-                .iter()
-                .filter(|f| f.name == "content-type")
-                .map(|f| parse_structured(&f.value))
+            let cts: Vec<Structured> = values(&fields, "content-type")
+                .map(parse_structured)
                 .collect();
-            let cds: Vec<Structured> = fields
-                .iter()
-                .filter(|f| f.name == "content-disposition")
-                .map(|f| parse_structured(&f.value))
+            let cds: Vec<Structured> = values(&fields, "content-disposition")
+                .map(parse_structured)
                 .collect();
             let multipart = cts.iter().any(|c| c.value.starts_with("multipart/"));
             // A boundary found by sniffing the body (none declared) depends on the whole body: not here.
@@ -268,12 +275,9 @@ impl Parts {
         self.diverged |= found.len() != prefix_found.len();
         self.prefix_delimiters
             .extend(prefix_found.into_iter().map(|d| d.shifted(body_base)));
-        self.delimiters.extend(
-            found
-                .into_iter()
-                .filter(|d| upto.get(d.end - 1) == Some(&b'\n'))
-                .map(|d| d.shifted(body_base)),
-        );
+        // `upto` ends with a line end, so every delimiter line found in it is complete.
+        self.delimiters
+            .extend(found.into_iter().map(|d| d.shifted(body_base)));
         self.resume = last_newline + 1;
         let mut parts = Vec::new();
         while self.paired + 1 < self.delimiters.len() {
@@ -312,9 +316,7 @@ impl Parts {
         let last = self.delimiters.last()?;
         Some((body_start + last.start, body_start + first.start))
     }
-}
 
-impl Parts {
     /// What the search found so far, for the final walk of the same message ([`walk_known`]).
     pub(crate) fn known(&self) -> Option<Known<'_>> {
         let Some(Some((body_start, boundary))) = &self.head else {
@@ -374,15 +376,6 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
         bytes.unwrap_or(&[])
     };
     let body_len = len - body_start.min(len);
-    fn values<'f>(
-        fields: &'f [super::header::Field],
-        name: &'f str,
-    ) -> impl Iterator<Item = &'f str> + 'f {
-        fields
-            .iter()
-            .filter(move |f| f.name == name)
-            .map(|f| f.value.as_str())
-    }
     let cts: Vec<Structured> = values(&fields, "content-type")
         .map(parse_structured)
         .collect();
