@@ -562,6 +562,12 @@ impl<'a, 'd> Scan<'a, 'd> {
             return None;
         }
         self.st.objects += 1;
+        child.counted = true;
+        // A part is structure: what it holds is counted and cut when decoded, its bytes are not (else a
+        // part's bytes would count twice, and how much of a part may be decoded would depend on its end).
+        if child.role == Role::Part {
+            return Some(child);
+        }
         let room = self
             .limits
             .get_max_scan_size()

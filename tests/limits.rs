@@ -137,3 +137,21 @@ fn corpus_limit_cases_exist() {
             .any(|c| c.file.starts_with("limits-"))
     );
 }
+
+#[test]
+fn scan_size_counts_what_parts_hold_not_their_encoded_bytes() {
+    // 90 KB decoded from 120 KB of base64: within 100 KB of scanning, which counts decoded content only.
+    let mut data = vec![b'a'; 90_000];
+    data.extend(eicar());
+    let msg = with_attachment("a.bin", &data);
+    let v = scan(Limits::default().max_scan_size(100_000), &msg);
+    assert!(limits_hit(&v).is_empty(), "{:?}", v.detections());
+    assert!(v.is_infected());
+    // One byte of content fewer than the attachment holds: crossed, cut, and said.
+    let v = scan(Limits::default().max_scan_size(90_000), &msg);
+    assert_eq!(limits_hit(&v), [LimitName::MaxScanSize]);
+    assert!(!v.is_infected(), "EICAR lies beyond the cut");
+    // A part larger than the largest file is not cut as sent: what it decodes to is.
+    let v = scan(Limits::default().max_file_size(100_000), &msg);
+    assert!(limits_hit(&v).is_empty(), "{:?}", v.detections());
+}

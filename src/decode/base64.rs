@@ -33,76 +33,126 @@ const TABLE: [u8; 256] = {
 
 pub(crate) fn decode(input: &[u8]) -> Decoded {
     let mut data = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let mut invalid = 0;
-    let mut acc: u32 = 0;
-    let mut n = 0;
-    let flush = |acc: u32, n: usize, data: &mut Vec<u8>| match n {
+    let mut decoder = Decoder::default();
+    decoder.feed(input, &mut data);
+    let (invalid, shaped) = decoder.finish(&mut data);
+    Decoded {
+        data,
+        invalid,
+        shaped,
+    }
+}
+
+/// [`decode`] a piece at a time: the input may be split anywhere, and the output is the same as for the
+/// whole (a session decodes a part of a message as it arrives).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Decoder {
+    acc: u32,
+    n: usize,
+    invalid: usize,
+    /// The counts of `looks_like`: the standard alphabet and '=', and everything but line ends.
+    alphabet: usize,
+    other: usize,
+}
+
+impl Decoder {
+    /// Decodes the next piece of the input, appending to `data`.
+    pub(crate) fn feed(&mut self, input: &[u8], data: &mut Vec<u8>) {
+        let Decoder {
+            mut acc,
+            mut n,
+            mut invalid,
+            mut alphabet,
+            mut other,
+        } = *self;
+        let mut i = 0;
+        while i < input.len() {
+            // Fast path: a whole quantum of the standard alphabet at a quantum boundary (most of any real
+            // body).
+            if n == 0
+                && let Some(&[a, b, c, d]) = input.get(i..i + 4)
+            {
+                let (a, b, c, d) = (
+                    STRICT[a as usize],
+                    STRICT[b as usize],
+                    STRICT[c as usize],
+                    STRICT[d as usize],
+                );
+                if (a | b | c | d) & 0xC0 == 0 {
+                    alphabet += 4;
+                    let v =
+                        u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+                    data.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+                    i += 4;
+                    continue;
+                }
+            }
+            let c = input[i];
+            i += 1;
+            match OTHER[c as usize] {
+                0 if c != b'\r' && c != b'\n' => alphabet += 1,
+                0 => {}
+                _ => other += 1,
+            }
+            let v = TABLE[c as usize];
+            if v == INVALID {
+                match c {
+                    b'=' => {
+                        flush(acc, n, data);
+                        acc = 0;
+                        n = 0;
+                    }
+                    b' ' | b'\t' | b'\r' | b'\n' => {}
+                    _ => invalid += 1,
+                }
+                continue;
+            }
+            acc = acc << 6 | v as u32;
+            n += 1;
+            if n == 4 {
+                data.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+                acc = 0;
+                n = 0;
+            }
+        }
+        *self = Decoder {
+            acc,
+            n,
+            invalid,
+            alphabet,
+            other,
+        };
+    }
+
+    /// Ends the input: appends what its last quantum holds; returns how many characters were skipped,
+    /// and whether the input looks like base64 ([`looks_like`]).
+    pub(crate) fn finish(self, data: &mut Vec<u8>) -> (usize, bool) {
+        flush(self.acc, self.n, data);
+        let invalid = self.invalid + usize::from(self.n == 1);
+        (invalid, shaped(self.alphabet, self.other))
+    }
+}
+
+/// Appends what a partial quantum of `n` characters holds.
+fn flush(acc: u32, n: usize, data: &mut Vec<u8>) {
+    match n {
         2 => data.push((acc >> 4) as u8),
         3 => {
             data.push((acc >> 10) as u8);
             data.push((acc >> 2) as u8);
         }
         _ => {}
-    };
-    // The counts of `looks_like`: the standard alphabet and '=', and everything but line ends.
-    let (mut alphabet, mut other) = (0usize, 0usize);
-    let mut i = 0;
-    while i < input.len() {
-        // Fast path: a whole quantum of the standard alphabet at a quantum boundary (most of any real body).
-        if n == 0
-            && let Some(&[a, b, c, d]) = input.get(i..i + 4)
-        {
-            let (a, b, c, d) = (
-                STRICT[a as usize],
-                STRICT[b as usize],
-                STRICT[c as usize],
-                STRICT[d as usize],
-            );
-            if (a | b | c | d) & 0xC0 == 0 {
-                alphabet += 4;
-                let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
-                data.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
-                i += 4;
-                continue;
-            }
-        }
-        let c = input[i];
-        i += 1;
-        match OTHER[c as usize] {
-            0 if c != b'\r' && c != b'\n' => alphabet += 1,
-            0 => {}
-            _ => other += 1,
-        }
-        let v = TABLE[c as usize];
-        if v == INVALID {
-            match c {
-                b'=' => {
-                    flush(acc, n, &mut data);
-                    acc = 0;
-                    n = 0;
-                }
-                b' ' | b'\t' | b'\r' | b'\n' => {}
-                _ => invalid += 1,
-            }
-            continue;
-        }
-        acc = acc << 6 | v as u32;
-        n += 1;
-        if n == 4 {
-            data.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
-            acc = 0;
-            n = 0;
-        }
     }
-    flush(acc, n, &mut data);
-    if n == 1 {
-        invalid += 1;
-    }
-    Decoded {
-        data,
-        invalid,
-        shaped: shaped(alphabet, other),
-    }
+}
+
+/// Whether a line (without its line end) is base64 and nothing else: the standard alphabet and `=`, then
+/// perhaps blanks. A body declared base64 is also read as sent from its first line that is not.
+pub(crate) fn is_base64_line(line: &[u8]) -> bool {
+    let end = line
+        .iter()
+        .rposition(|&b| !matches!(b, b' ' | b'\t' | b'\r'))
+        .map_or(0, |p| p + 1);
+    line[..end].iter().all(|&c| OTHER[c as usize] == 0)
 }
 
 fn shaped(alphabet: usize, other: usize) -> bool {

@@ -503,7 +503,7 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
         .any(|c| matches!(c.value.as_str(), "message/rfc822" | "message/global"));
     for (i, (suffix, data)) in payloads.into_iter().enumerate() {
         let data = match data {
-            Decoding::Identity => ChildData::Range(body_range.clone()),
+            Decoding::Identity(from) => ChildData::Range(body_range.start + from..body_range.end),
             Decoding::Bytes(b) => ChildData::Owned(b),
         };
         let kind = if is_message && i == 0 {
@@ -529,7 +529,7 @@ fn add_text_outside(w: &mut Walked, offset: usize, text: &[u8], segment: &str) {
             segment: Some(segment.to_string()),
             suffix,
             data: match data {
-                Decoding::Identity => ChildData::Range(offset..offset + text.len()),
+                Decoding::Identity(from) => ChildData::Range(offset + from..offset + text.len()),
                 Decoding::Bytes(b) => ChildData::Owned(b),
             },
         });
@@ -537,19 +537,20 @@ fn add_text_outside(w: &mut Walked, offset: usize, text: &[u8], segment: &str) {
 }
 
 enum Decoding {
-    Identity,
+    /// The body as sent, from this offset in it on.
+    Identity(usize),
     Bytes(Vec<u8>),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Encoding {
+pub(crate) enum Encoding {
     Identity,
     Base64,
     QuotedPrintable,
     Uuencode,
 }
 
-fn encoding_of(cte: &str) -> Encoding {
+pub(crate) fn encoding_of(cte: &str) -> Encoding {
     match cte {
         "base64" => Encoding::Base64,
         "quoted-printable" => Encoding::QuotedPrintable,
@@ -558,27 +559,51 @@ fn encoding_of(cte: &str) -> Encoding {
     }
 }
 
+/// Where a body declared base64 stops being base64: the start of its first line that is not
+/// ([`base64::is_base64_line`]), or its length. From there on it is also read as undeclared text.
+pub(crate) fn base64_ends(body: &[u8]) -> usize {
+    let mut start = 0;
+    while start < body.len() {
+        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |n| start + n);
+        if !base64::is_base64_line(&body[start..end]) {
+            return start;
+        }
+        start = end + 1;
+    }
+    body.len()
+}
+
 /// Every plausible decoding of a leaf body: the declared ones first, then what the body looks like.
+///
+/// A body declared base64 is decoded whole as base64; what else it is read as (as sent, uuencode,
+/// quoted-printable) is read only from its first line that is not base64 ([`base64_ends`]), so that a
+/// session can decode a large attachment as it arrives and keep only that tail (see `stream.rs`).
 fn decodings(
     body: &[u8],
     ctes: &[String],
     damage: &mut Vec<String>,
 ) -> Vec<(Option<String>, Decoding)> {
-    let mut declared: Vec<Encoding> = ctes.iter().map(|c| encoding_of(c)).collect();
-    declared.dedup();
-    if declared.len() > 1 {
-        damage.push("Content-Transfer-Encoding headers that disagree".to_string());
-    }
-    if declared.is_empty() {
-        declared.push(Encoding::Identity);
-    }
+    let declared = declared_encodings(ctes, damage);
+    let declared_base64 = declared.contains(&Encoding::Base64);
+    // What is read otherwise than as declared base64: the whole body, or the tail of a base64 one.
+    let from = if declared_base64 {
+        base64_ends(body)
+    } else {
+        0
+    };
+    let text = &body[from..];
     let mut out: Vec<(Option<String>, Decoding)> = Vec::new();
-    let push = |out: &mut Vec<(Option<String>, Decoding)>, suffix: Option<String>, d: Decoding| {
+    // Readings of `text` are not compared with the base64 reading of the whole body.
+    let mut compare_from = 0;
+    let push = |out: &mut Vec<(Option<String>, Decoding)>,
+                compare_from: usize,
+                suffix: Option<String>,
+                d: Decoding| {
         if let Decoding::Bytes(b) = &d {
-            if b.is_empty() || b == body {
+            if b.is_empty() || b == text {
                 return;
             }
-            if out
+            if out[compare_from.min(out.len())..]
                 .iter()
                 .any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b))
             {
@@ -588,67 +613,88 @@ fn decodings(
         let suffix = if out.is_empty() { None } else { suffix };
         out.push((suffix, d));
     };
-    // Decoded once when declared: decoding counts what sniffing would.
-    let declared_base64 = declared
-        .contains(&Encoding::Base64)
-        .then(|| base64::decode(body));
-    let base64_shaped = match &declared_base64 {
-        Some(d) => d.shaped,
-        None => base64::looks_like(body),
-    };
-    let mut declared_base64 = declared_base64;
+    let text_shaped = base64::looks_like(text);
     for enc in &declared {
         match enc {
-            Encoding::Identity => push(&mut out, Some("(as sent)".into()), Decoding::Identity),
+            Encoding::Identity => push(
+                &mut out,
+                compare_from,
+                Some("(as sent)".into()),
+                Decoding::Identity(0),
+            ),
             Encoding::Base64 => {
-                let Some(d) = declared_base64.take() else {
-                    continue;
-                };
+                let d = base64::decode(body);
                 if d.invalid > 0 {
                     damage.push(format!("base64: {} invalid characters skipped", d.invalid));
                 }
-                push(
-                    &mut out,
-                    Some("(as base64)".into()),
-                    Decoding::Bytes(d.data),
-                );
-                if !base64_shaped {
-                    // Declared base64 but does not look it: the declaration may be the lie.
-                    push(&mut out, Some("(as sent)".into()), Decoding::Identity);
+                if !d.data.is_empty() && d.data != body {
+                    out.push((None, Decoding::Bytes(d.data)));
+                }
+                compare_from = out.len();
+                if !text.is_empty() {
+                    // Not base64 from here on: the declaration may be the lie.
+                    push(
+                        &mut out,
+                        compare_from,
+                        Some("(as sent)".into()),
+                        Decoding::Identity(from),
+                    );
                 }
             }
             Encoding::QuotedPrintable => push(
                 &mut out,
+                compare_from,
                 Some("(as quoted-printable)".into()),
                 Decoding::Bytes(qp::decode(body)),
             ),
             Encoding::Uuencode => {}
         }
     }
-    if !declared.contains(&Encoding::Base64) && base64_shaped {
+    if !declared_base64 && text_shaped {
         push(
             &mut out,
+            compare_from,
             Some("(as base64)".into()),
             Decoding::Bytes(base64::decode(body).data),
         );
     }
-    if declared.contains(&Encoding::Uuencode) || uu::looks_like(body) {
-        for block in uu::decode_all(body) {
+    if declared.contains(&Encoding::Uuencode) || uu::looks_like(text) {
+        for block in uu::decode_all(text) {
             let suffix = format!("(uuencoded \"{}\")", block.name);
-            push(&mut out, Some(suffix), Decoding::Bytes(block.data));
+            push(
+                &mut out,
+                compare_from,
+                Some(suffix),
+                Decoding::Bytes(block.data),
+            );
         }
     }
-    if !declared.contains(&Encoding::QuotedPrintable) && !base64_shaped && qp::looks_like(body) {
+    if !declared.contains(&Encoding::QuotedPrintable) && !text_shaped && qp::looks_like(text) {
         push(
             &mut out,
+            compare_from,
             Some("(as quoted-printable)".into()),
-            Decoding::Bytes(qp::decode(body)),
+            Decoding::Bytes(qp::decode(text)),
         );
     }
     if out.is_empty() {
-        out.push((None, Decoding::Identity));
+        out.push((None, Decoding::Identity(0)));
     }
     out
+}
+
+/// The transfer encodings the header fields declare, in order (the same one repeated counts once); a note
+/// in `damage` when they disagree.
+pub(crate) fn declared_encodings(ctes: &[String], damage: &mut Vec<String>) -> Vec<Encoding> {
+    let mut declared: Vec<Encoding> = ctes.iter().map(|c| encoding_of(c)).collect();
+    declared.dedup();
+    if declared.len() > 1 {
+        damage.push("Content-Transfer-Encoding headers that disagree".to_string());
+    }
+    if declared.is_empty() {
+        declared.push(Encoding::Identity);
+    }
+    declared
 }
 
 #[cfg(test)]
@@ -717,6 +763,46 @@ mod tests {
             })
             .collect();
         assert_eq!(owned, [&b"hello world hello world"[..]]);
+        // Declared base64: decoded whole; read otherwise only from its first line that is not base64.
+        let b64 = "Content-Transfer-Encoding: base64\r\n\r\n";
+        let table: &[(&str, &[&str])] = &[
+            ("aGVsbG8gd29y\r\nbGQ=  \r\n", &["(none) hello world"]),
+            (
+                "aGVsbG8gd29y\r\nnot base64 at all\r\nbGQ=\r\n",
+                &[
+                    "(none) hello wor",
+                    "(as sent) not base64 at all\r\nbGQ=\r\n",
+                ],
+            ),
+            (
+                "aGVsbG8=\r\nbegin 644 cat.txt\r\n#0V%T\r\n`\r\nend\r\n",
+                &[
+                    "(none) hello",
+                    "(as sent) begin 644 cat.txt",
+                    "(uuencoded \"cat.txt\") Cat",
+                ],
+            ),
+        ];
+        for (body, want) in table {
+            let msg = format!("{b64}{body}");
+            let w = walk(msg.as_bytes());
+            let got: Vec<String> = w
+                .children
+                .iter()
+                .map(|c| {
+                    let bytes = match &c.data {
+                        ChildData::Range(r) => &msg.as_bytes()[r.clone()],
+                        ChildData::Owned(v) => &v[..],
+                    };
+                    let suffix = c.suffix.as_deref().unwrap_or("(none)");
+                    format!("{suffix} {}", String::from_utf8_lossy(bytes))
+                })
+                .collect();
+            assert_eq!(got.len(), want.len(), "{body:?}: {got:?}");
+            for (g, w) in got.iter().zip(*want) {
+                assert!(g.starts_with(w), "{g:?} {w:?}");
+            }
+        }
         let msg = "Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n";
         let w = walk(msg.as_bytes());
         assert_eq!(w.children[0].kind, ChildKind::Message);
