@@ -23,19 +23,29 @@ pub(crate) struct Database {
     pub(crate) allow: HashIndex,
     #[serde(with = "crate::signatures::report_serde")]
     pub(crate) report: LoadReport,
-    /// What matching a message reads around its atom hits (see [`BodyMatcher::root_span`]), worked out on
-    /// first use.
+    /// What matching an object of each target type reads around its atom hits (see
+    /// [`BodyMatcher::span`]), worked out on first use.
     #[serde(skip)]
-    root_span: std::sync::OnceLock<std::result::Result<crate::matcher::RootSpan, &'static str>>,
+    spans: [std::sync::OnceLock<std::result::Result<crate::matcher::RootSpan, &'static str>>; 16],
 }
 
 impl Database {
     /// What a session must hold of a message for matching the message itself; an error saying why it
     /// must hold all of it.
     pub(crate) fn root_span(&self) -> std::result::Result<crate::matcher::RootSpan, &'static str> {
-        *self
-            .root_span
-            .get_or_init(|| self.body.root_span(&self.logical))
+        self.span(crate::filetype::FileType::Mail.target())
+    }
+
+    /// What must be held of an object of ClamAV target type `target` for matching it as it arrives; an
+    /// error saying why all of it must be.
+    pub(crate) fn span(
+        &self,
+        target: u8,
+    ) -> std::result::Result<crate::matcher::RootSpan, &'static str> {
+        match self.spans.get(usize::from(target)) {
+            Some(cell) => *cell.get_or_init(|| self.body.span(&self.logical, target)),
+            None => Err("an unknown target type"),
+        }
     }
 }
 
@@ -330,7 +340,7 @@ impl EngineBuilder {
             hashes: hashes.build(&ignored),
             allow: allow.build(&HashSet::new()),
             report,
-            root_span: std::sync::OnceLock::new(),
+            spans: Default::default(),
         };
         Ok(Engine {
             inner: Arc::new(Inner {

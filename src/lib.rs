@@ -55,6 +55,7 @@ mod scan;
 mod session;
 mod signatures;
 mod smtp;
+mod stream;
 mod unpack;
 mod verdict;
 mod view;

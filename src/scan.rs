@@ -19,6 +19,7 @@ use crate::matcher::hashes::StreamDigest;
 use crate::matcher::logical::{self, Subject};
 use crate::matcher::{AtomStream, PreVerified, View};
 use crate::mime::walker::{self, ChildData, ChildKind};
+use crate::stream::{self, PartStream, Sink};
 use crate::unpack::{self, Budget, Entry, Inflated, Unpacked};
 use crate::verdict::{
     Damage, Detection, DetectionKind, Location, Unscanned, UnscannedReason, Verdict,
@@ -48,6 +49,34 @@ struct Object<'a> {
     root_range: Option<std::ops::Range<usize>>,
     /// Its object slot and bytes are taken from the budget (when it is worked, or when extracted).
     counted: bool,
+    /// A part its session decoded as it arrived, or the payload of one matched as it arrived: what the
+    /// scan has of it instead of its bytes (`stream.rs`).
+    streamed: Option<Box<Streamed>>,
+}
+
+/// What a session kept of an object it did not hold whole.
+enum Streamed {
+    Part(stream::Finished),
+    /// A payload's length (before any cut), and what was kept of it.
+    Payload(u64, Sink),
+}
+
+impl Object<'_> {
+    /// Its length: what a payload decoded as it arrived had before any cut.
+    fn len(&self) -> u64 {
+        match self.streamed.as_deref() {
+            Some(Streamed::Payload(len, _)) => *len,
+            _ => self.data.len() as u64,
+        }
+    }
+
+    /// Keeps its first `len` bytes.
+    fn cut(&mut self, len: u64) {
+        self.data = cut(std::mem::take(&mut self.data), len);
+        if let Some(Streamed::Payload(l, _)) = self.streamed.as_deref_mut() {
+            *l = (*l).min(len);
+        }
+    }
 }
 
 /// An archive whose members are listed and are extracted one by one.
@@ -106,6 +135,15 @@ pub(crate) struct Sparse<'e> {
     pub(crate) password_from: usize,
 }
 
+/// What was found of an object while it arrived, for matching it without all of its bytes: its atom hits,
+/// those verified already, and its digests when it is not held whole.
+#[derive(Clone, Copy)]
+struct Evidence<'e> {
+    atoms: &'e AtomStream,
+    pre: Option<&'e PreVerified>,
+    digest: Option<&'e StreamDigest>,
+}
+
 /// What a scan has found and spent so far: all that passes from one part of a message to the next.
 #[derive(Clone, Debug, Default)]
 struct Carried {
@@ -146,6 +184,8 @@ pub(crate) struct Prescan {
     /// The parts scanned, in order: their ranges in the message and their locations.
     parts: Vec<(std::ops::Range<usize>, Location)>,
     finder: walker::Parts,
+    /// The part in flight, decoded as it arrives when it can be (`stream.rs`); only in a session.
+    stream: Option<PartStream>,
 }
 
 impl Prescan {
@@ -156,7 +196,9 @@ impl Prescan {
             (v.detections.len() + v.damage.len() + v.unscanned.len()) * 96
                 + c.collector.findings.len() * 128
         });
-        found + self.parts.capacity() * std::mem::size_of::<(std::ops::Range<usize>, Location)>()
+        found
+            + self.parts.capacity() * std::mem::size_of::<(std::ops::Range<usize>, Location)>()
+            + self.stream.as_ref().map_or(0, PartStream::memory_usage)
     }
 
     /// The search for the message's parts ([`walker::Parts`]).
@@ -177,7 +219,8 @@ impl Prescan {
     /// Scans the parts of the message so far (`data` holds it from `base` on) that are complete and not
     /// scanned yet. Only a multipart message's own parts are scanned here; a part counts as complete when
     /// the delimiter line after it is. The parts are found by searching only the bytes new since the last
-    /// call ([`walker::Parts`]).
+    /// call ([`walker::Parts`]). With `follow` (a session), the part in flight is decoded as it arrives
+    /// when it can be ([`PartStream`]).
     pub(crate) fn advance(
         &mut self,
         db: &Database,
@@ -185,36 +228,114 @@ impl Prescan {
         heuristics: &Heuristics,
         data: &[u8],
         base: usize,
+        follow: bool,
     ) {
         for (segment, range) in self.finder.advance(data, base) {
-            let held = range
-                .start
-                .checked_sub(base)
-                .zip(range.end.checked_sub(base));
-            let Some(bytes) = held.and_then(|(start, end)| data.get(start..end)) else {
-                debug_assert!(false, "a completed part was let go before it was scanned");
-                continue;
-            };
-            let location = Location::root().child(&segment);
-            let mut scan = Scan::new(db, limits, heuristics);
-            scan.st = self.carried.take().unwrap_or_else(Carried::start);
-            // Exactly the object the final walk of the message stages for this part.
-            scan.queue.push_back(Work::Object(Object {
-                data: Cow::Borrowed(bytes),
-                location: location.clone(),
-                depth: 1,
-                role: Role::Part,
-                html_hint: false,
-                name: None,
-                in_archive: false,
-                container: Some(FileType::Mail),
-                root_range: Some(range.clone()),
-                counted: false,
-            }));
-            scan.run();
-            self.carried = Some(scan.st);
-            self.parts.push((range, location));
+            self.complete(db, limits, heuristics, data, base, segment, range);
         }
+        if !follow || !self.finder.unambiguous() {
+            return;
+        }
+        let Some(start) = self.finder.part_in_flight() else {
+            return;
+        };
+        if self.stream.as_ref().is_none_or(|s| s.start != start) {
+            self.stream = Some(PartStream::new(start));
+        }
+        // What the part's payload may keep, as its admission will find the limits: the part and its
+        // payload are the next objects worked.
+        let st = self.carried.clone().unwrap_or_else(Carried::start);
+        let room = limits.get_max_scan_size().saturating_sub(st.produced);
+        let cut =
+            (limits.get_max_recursion() >= 2 && st.objects < limits.get_max_files() && room > 0)
+                .then(|| room.min(limits.get_max_file_size()));
+        if let Some(stream) = &mut self.stream {
+            stream.advance(db, cut, data, base);
+        }
+    }
+
+    /// At the end of the message: the parts its last line completes, and the part in flight, if it was
+    /// decoded as it arrived (its bytes are not all held); any other part in flight is left to the end.
+    pub(crate) fn finish(
+        &mut self,
+        db: &Database,
+        limits: &Limits,
+        heuristics: &Heuristics,
+        data: &[u8],
+        base: usize,
+    ) {
+        if self.stream.is_none() {
+            return;
+        }
+        for (segment, range, unterminated) in self.finder.finish(data, base) {
+            let streamed = self.stream.as_ref().is_some_and(|s| s.start == range.start);
+            if !unterminated || streamed {
+                self.complete(db, limits, heuristics, data, base, segment, range);
+            }
+        }
+    }
+
+    /// Scans a completed part, with the state the parts before it left.
+    #[allow(clippy::too_many_arguments)]
+    fn complete(
+        &mut self,
+        db: &Database,
+        limits: &Limits,
+        heuristics: &Heuristics,
+        data: &[u8],
+        base: usize,
+        segment: String,
+        range: std::ops::Range<usize>,
+    ) {
+        let finished = match self.stream.take() {
+            Some(s) if s.start == range.start => s.finish(db, data, base, range.end),
+            Some(s) => {
+                self.stream = Some(s);
+                None
+            }
+            None => None,
+        };
+        let held = range
+            .start
+            .checked_sub(base)
+            .zip(range.end.checked_sub(base));
+        let bytes = match (
+            &finished,
+            held.and_then(|(start, end)| data.get(start..end)),
+        ) {
+            (Some(_), _) => &[][..],
+            (None, Some(bytes)) => bytes,
+            (None, None) => {
+                debug_assert!(false, "a completed part was let go before it was scanned");
+                return;
+            }
+        };
+        let location = Location::root().child(&segment);
+        let mut scan = Scan::new(db, limits, heuristics);
+        scan.st = self.carried.take().unwrap_or_else(Carried::start);
+        // Exactly the object the final walk of the message stages for this part.
+        scan.queue.push_back(Work::Object(Object {
+            data: Cow::Borrowed(bytes),
+            location: location.clone(),
+            depth: 1,
+            role: Role::Part,
+            html_hint: false,
+            name: None,
+            in_archive: false,
+            container: Some(FileType::Mail),
+            root_range: Some(range.clone()),
+            counted: false,
+            streamed: finished.map(|f| Box::new(Streamed::Part(f))),
+        }));
+        scan.run();
+        self.carried = Some(scan.st);
+        self.parts.push((range, location));
+    }
+
+    /// From where the session must hold the message for the part in flight, if it follows one.
+    pub(crate) fn needed_from(&self) -> Option<usize> {
+        let stream = self.stream.as_ref()?;
+        (self.finder.part_in_flight() == Some(stream.start)).then(|| stream.needed_from())
     }
 }
 
@@ -266,7 +387,7 @@ pub(crate) fn scan_whole(
     cut: bool,
 ) -> Verdict {
     let mut prescan = Prescan::default();
-    prescan.advance(db, limits, heuristics, message, 0);
+    prescan.advance(db, limits, heuristics, message, 0, false);
     let early = Early {
         prescan: Some(&prescan),
         ..Early::default()
@@ -299,7 +420,12 @@ impl Run<'_> {
     /// Whether the message as a whole is on the allow-list.
     fn allowed(&self) -> bool {
         !self.db.allow.is_empty()
-            && !lookup(&self.db.allow, self.view, self.early.sparse).is_empty()
+            && !lookup(
+                &self.db.allow,
+                self.view,
+                self.early.sparse.map(|s| s.digest),
+            )
+            .is_empty()
     }
 }
 
@@ -308,11 +434,11 @@ impl Run<'_> {
 fn lookup<'i>(
     index: &'i crate::matcher::hashes::HashIndex,
     view: View<'_>,
-    sparse: Option<Sparse<'_>>,
+    digest: Option<&StreamDigest>,
 ) -> Vec<&'i str> {
     let len = view.len() as u64;
-    match (sparse, view.get(0..view.len())) {
-        (Some(s), _) => index.lookup_with(len, &mut |k| s.digest.digest(k)),
+    match (digest, view.get(0..view.len())) {
+        (Some(d), _) => index.lookup_with(len, &mut |k| d.digest(k)),
         (None, Some(whole)) => index.lookup(whole),
         (None, None) => Vec::new(),
     }
@@ -364,6 +490,7 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
         container: None,
         root_range: None,
         counted: true,
+        streamed: None,
     }));
     scan.run();
     let met = scan.skipped == scan.skip.len();
@@ -496,17 +623,26 @@ impl<'a, 'd> Scan<'a, 'd> {
         file_type: FileType,
         container: Option<FileType>,
         location: &Location,
+        evidence: Option<Evidence<'_>>,
     ) -> bool {
         let len = view.len();
         self.st.verdict.objects += 1;
         self.st.verdict.bytes_scanned += len as u64;
         let is_root = *location == Location::root();
-        // The message itself, when its session let go of bytes: the digests it kept.
-        let sparse = self.sparse.filter(|_| is_root);
-        if !self.db.allow.is_empty() && !lookup(&self.db.allow, view, sparse).is_empty() {
+        // The message itself: what its session found as it arrived.
+        let evidence = evidence.or_else(|| {
+            let atoms = self.root_atoms.filter(|_| is_root)?;
+            Some(Evidence {
+                atoms,
+                pre: self.root_pre,
+                digest: self.sparse.map(|s| s.digest),
+            })
+        });
+        let digest = evidence.and_then(|e| e.digest);
+        if !self.db.allow.is_empty() && !lookup(&self.db.allow, view, digest).is_empty() {
             return false;
         }
-        for name in lookup(&self.db.hashes, view, sparse) {
+        for name in lookup(&self.db.hashes, view, digest) {
             self.st.verdict.detections.push(Detection::new(
                 name,
                 DetectionKind::Hash,
@@ -515,14 +651,10 @@ impl<'a, 'd> Scan<'a, 'd> {
         }
         let target = file_type.target();
         let whole = view.get(0..len);
-        let hits = match (self.root_atoms, is_root, whole) {
-            (Some(stream), true, _) => {
-                self.db
-                    .body
-                    .scan_streamed(view, target, stream, self.root_pre)
-            }
-            (_, _, Some(data)) => self.db.body.scan(data, target),
-            (_, _, None) => crate::matcher::Hits::default(),
+        let hits = match (evidence, whole) {
+            (Some(e), _) => self.db.body.scan_streamed(view, target, e.atoms, e.pre),
+            (None, Some(data)) => self.db.body.scan(data, target),
+            (None, None) => crate::matcher::Hits::default(),
         };
         let subject = Subject {
             data: whole.unwrap_or(&[]),
@@ -572,18 +704,18 @@ impl<'a, 'd> Scan<'a, 'd> {
             .limits
             .get_max_scan_size()
             .saturating_sub(self.st.produced);
-        if child.data.len() as u64 > room {
+        if child.len() > room {
             self.limit(LimitName::MaxScanSize, child.location.clone());
             if room == 0 {
                 return None;
             }
-            child.data = cut(child.data, room);
+            child.cut(room);
         }
-        if child.data.len() as u64 > self.limits.get_max_file_size() {
+        if child.len() > self.limits.get_max_file_size() {
             self.limit(LimitName::MaxFileSize, child.location.clone());
-            child.data = cut(child.data, self.limits.get_max_file_size());
+            child.cut(self.limits.get_max_file_size());
         }
-        self.st.produced += child.data.len() as u64;
+        self.st.produced += child.len();
         child.counted = true;
         Some(child)
     }
@@ -596,6 +728,7 @@ impl<'a, 'd> Scan<'a, 'd> {
         // Should it be, the part is reported as not scanned, never passed over in silence.
         if let Some(range) = &obj.root_range
             && obj.data.len() != range.len()
+            && obj.streamed.is_none()
         {
             debug_assert!(false, "a part let go of before it was scanned");
             self.damage(
@@ -623,21 +756,55 @@ impl<'a, 'd> Scan<'a, 'd> {
                     (0, Some(view)) => view,
                     _ => View::whole(&obj.data),
                 };
-                if self.match_object(view, FileType::Mail, obj.container, &obj.location) {
+                if self.match_object(view, FileType::Mail, obj.container, &obj.location, None) {
                     self.walk(obj, true);
                 }
             }
             Role::Payload => {
-                let mut file_type = filetype::detect(&obj.data);
-                if file_type == FileType::Text && obj.html_hint {
-                    file_type = FileType::Html;
-                }
-                let view = View::whole(&obj.data);
-                if !self.match_object(view, file_type, obj.container, &obj.location) {
+                let mut obj = obj;
+                // What its session decoded as the part arrived: held, or matched as it arrived.
+                let streamed = match obj.streamed.take().map(|b| *b) {
+                    Some(Streamed::Payload(len, Sink::Held(mut bytes))) => {
+                        bytes.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+                        obj.data = Cow::Owned(bytes);
+                        None
+                    }
+                    Some(Streamed::Payload(len, Sink::Streamed(s))) => Some((len, s)),
+                    _ => None,
+                };
+                let (file_type, evidence, view) = match &streamed {
+                    Some((_, s)) => {
+                        let evidence = Evidence {
+                            atoms: &s.atoms,
+                            pre: Some(&s.pre),
+                            digest: s.sparse().then_some(&s.digest),
+                        };
+                        (s.file_type, Some(evidence), s.view())
+                    }
+                    None => {
+                        let mut file_type = filetype::detect(&obj.data);
+                        if file_type == FileType::Text && obj.html_hint {
+                            file_type = FileType::Html;
+                        }
+                        (file_type, None, View::whole(&obj.data))
+                    }
+                };
+                debug_assert!(
+                    streamed
+                        .as_ref()
+                        .is_none_or(|(len, _)| *len == view.len() as u64)
+                );
+                if !self.match_object(view, file_type, obj.container, &obj.location, evidence) {
                     return;
                 }
+                let at = crate::heuristics::footer_offset(view.len());
+                let (data, footer) = match &streamed {
+                    Some((_, s)) => (s.head(), at.and_then(|at| s.footer(at))),
+                    None => (&obj.data[..], at.and_then(|at| obj.data.get(at..at + 8))),
+                };
                 let facts = ObjectFacts {
-                    data: &obj.data,
+                    data,
+                    footer,
                     file_type,
                     name: obj.name.as_deref(),
                     in_archive: obj.in_archive,
@@ -669,12 +836,19 @@ impl<'a, 'd> Scan<'a, 'd> {
     }
 
     /// Walks a message or part, staging its children.
-    fn walk(&mut self, obj: Object<'a>, is_message: bool) {
+    fn walk(&mut self, mut obj: Object<'a>, is_message: bool) {
         // The message itself (depth 0) is the bytes its session searched for delimiters as they arrived.
         let known = self.root_known.filter(|_| obj.depth == 0);
         // The message itself may be held in pieces; what its walk yields is taken from those.
         let root_view = self.root_view.filter(|_| obj.depth == 0);
-        let walked = walker::walk_known(root_view.unwrap_or(View::whole(&obj.data)), known);
+        // A part its session decoded as it arrived comes walked, with its payload apart.
+        let (walked, payload) = match obj.streamed.take().map(|b| *b) {
+            Some(Streamed::Part(finished)) => (finished.walked, finished.payload),
+            _ => (
+                walker::walk_known(root_view.unwrap_or(View::whole(&obj.data)), known),
+                None,
+            ),
+        };
         let location = match (&walked.filename, is_message) {
             (Some(name), false) => obj.location.suffixed(&quoted(name)),
             _ => obj.location.clone(),
@@ -684,6 +858,21 @@ impl<'a, 'd> Scan<'a, 'd> {
                 self.st.collector.broken_mime(&location, d);
             }
             self.damage(&location, d.clone());
+        }
+        if let Some((len, sink)) = payload {
+            self.push(Object {
+                data: Cow::Borrowed(&[]),
+                location: location.clone(),
+                depth: obj.depth + 1,
+                role: Role::Payload,
+                html_hint: walked.declares_html,
+                name: walked.filename.clone(),
+                in_archive: obj.in_archive,
+                container: Some(FileType::Mail),
+                root_range: None,
+                counted: false,
+                streamed: Some(Box::new(Streamed::Payload(len, sink))),
+            });
         }
         for child in walked.children {
             let mut loc = match (&child.segment, is_message) {
@@ -729,6 +918,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                 container: Some(FileType::Mail),
                 root_range,
                 counted: false,
+                streamed: None,
             };
             self.push(child);
         }
@@ -777,6 +967,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             container: Some(kind),
             root_range: None,
             counted: true,
+            streamed: None,
         };
         self.push(member);
     }
@@ -909,6 +1100,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                 container: Some(kind),
                 root_range: None,
                 counted: true,
+                streamed: None,
             };
             self.push(member);
         }
@@ -952,8 +1144,8 @@ mod tests {
             let whole = super::scan_whole(db, limits, heuristics, msg.as_bytes(), false);
             for cut in 0..=msg.len() {
                 let mut pre = super::Prescan::default();
-                pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut], 0);
-                pre.advance(db, limits, heuristics, msg.as_bytes(), 0);
+                pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut], 0, false);
+                pre.advance(db, limits, heuristics, msg.as_bytes(), 0, false);
                 assert_eq!(pre.parts.len(), 3, "{limits:?}");
                 let run = super::Run {
                     db,

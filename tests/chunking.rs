@@ -465,3 +465,88 @@ fn what_needs_the_whole_message_keeps_it() {
         assert_eq!(session.finish().unwrap(), engine.scan_bytes(msg).unwrap());
     }
 }
+
+/// Random bytes (xorshift).
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// A message whose one attachment is `data` (base64), followed by a short text part when `after`.
+fn one_attachment(name: &str, data: &[u8], after: bool) -> Vec<u8> {
+    let mut msg = format!(
+        "Subject: one\r\nContent-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n--sep\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--sep\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    )
+    .into_bytes();
+    msg.extend_from_slice(corpusgen::base64(data).as_bytes());
+    if after {
+        msg.extend_from_slice(b"\r\n--sep\r\nContent-Type: text/plain\r\n\r\nbye\r\n");
+    }
+    msg.extend_from_slice(b"\r\n--sep--\r\n");
+    msg
+}
+
+#[test]
+fn an_attachment_is_decoded_and_matched_as_it_arrives() {
+    // 6 MiB of binary with EICAR in the middle: the session holds neither the part as sent nor what it
+    // decodes to, and every signature form over the attachment gives the whole message's verdict: a body
+    // signature in bytes let go of, anchored at both ends of the attachment, its hash, and the same hash
+    // on the allow-list.
+    let mut data = noise(3 << 20, 7);
+    data.extend_from_slice(&corpusgen::eicar());
+    data.extend_from_slice(&noise(3 << 20, 8));
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let md5 = hex(&md5_of(&data));
+    let ndb = format!(
+        "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
+        hex(&data[..16]),
+        hex(&data[data.len() - 16..]),
+        hex(&data[4 << 20..(4 << 20) + 12]),
+    );
+    let hdb = format!("{md5}:{}:Att.Hash\n", data.len());
+    for after in [false, true] {
+        let msg = one_attachment("big.bin", &data, after);
+        let builders = [
+            Engine::builder(),
+            Engine::builder()
+                .with_default_database(true)
+                .load_str("att.ndb", &ndb)
+                .unwrap()
+                .load_str("att.hdb", &hdb)
+                .unwrap(),
+            Engine::builder()
+                .with_default_database(true)
+                .load_str("att.fp", &hdb)
+                .unwrap(),
+        ];
+        for (i, builder) in builders.into_iter().enumerate() {
+            let engine = builder.session_buffers(0).build().unwrap();
+            let whole = engine.scan_bytes(&msg).unwrap();
+            let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+            let want: &[&str] = match i {
+                0 => &["Eicar-Test-Signature"],
+                1 => &[
+                    "Att.End",
+                    "Att.Hash",
+                    "Att.Middle",
+                    "Att.Start",
+                    "Eicar-Test-Signature",
+                ],
+                _ => &[],
+            };
+            assert_eq!(names, want, "{i}: {whole:?}");
+            for chunk in [4096, 65536] {
+                let (session, most) = feed_watching(engine.session(), &msg, chunk);
+                assert!(most < 256 << 10, "{i} {chunk}: held {most} bytes");
+                assert_eq!(session.finish().unwrap(), whole, "{i} {chunk}");
+            }
+        }
+    }
+}

@@ -230,7 +230,10 @@ impl Finding {
 
 /// What the scanner knows of one object when heuristics look at it.
 pub(crate) struct ObjectFacts<'a> {
+    /// The object's bytes: all of them, or (for a part matched as it arrived) its first bytes, with
+    /// `footer` then what [`footer_offset`] points at.
     pub(crate) data: &'a [u8],
+    pub(crate) footer: Option<&'a [u8]>,
     pub(crate) file_type: FileType,
     /// The name the sender gave it (MIME file name, archive member name).
     pub(crate) name: Option<&'a str>,
@@ -257,6 +260,12 @@ const MAX_FINDINGS: usize = 256;
 
 /// How much of an object the content heuristics read: enough for any header or script, bounded for speed.
 const INSPECT_LIMIT: usize = 4 << 20;
+
+/// Where, in an object of `len` bytes, the footer that heuristics read is (a disk image's, 512 bytes from the
+/// end of what they read of it), if it is that long.
+pub(crate) fn footer_offset(len: usize) -> Option<usize> {
+    len.min(INSPECT_LIMIT).checked_sub(512)
+}
 
 impl Collector {
     fn add(
@@ -296,6 +305,7 @@ impl Collector {
         }
         types::inspect(
             data,
+            facts.footer,
             facts.file_type,
             facts.name,
             facts.in_archive,

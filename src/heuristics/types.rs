@@ -18,14 +18,17 @@ const LNK_MAGIC: &[u8] = b"\x4c\x00\x00\x00\x01\x14\x02\x00";
 const ONENOTE_MAGIC: &[u8] = b"\xe4\x52\x5c\x7b\x8c\xd8\xa7\x4d\xae\xb1\x53\x78\xd0\x29\x96\xd3";
 const CHM_MAGIC: &[u8] = b"ITSF";
 
-fn is_vhd(data: &[u8]) -> bool {
+fn is_vhd(data: &[u8], footer: Option<&[u8]>) -> bool {
     data.starts_with(b"conectix")
         || data.starts_with(b"vhdxfile")
-        || (data.len() >= 512 && data[data.len() - 512..].starts_with(b"conectix"))
+        || footer.is_some_and(|f| f.starts_with(b"conectix"))
 }
 
+/// `data` is the object's first bytes; `footer` the 8 bytes 512 from the end of what heuristics read of it
+/// ([`super::footer_offset`]).
 pub(crate) fn inspect(
     data: &[u8],
+    footer: Option<&[u8]>,
     file_type: FileType,
     name: Option<&str>,
     in_archive: bool,
@@ -69,7 +72,7 @@ pub(crate) fn inspect(
         found.push((SHORTCUT, format!("Windows shortcut{where_}")));
     }
     if file_type == FileType::Iso
-        || is_vhd(data)
+        || is_vhd(data, footer)
         || matches!(ext.as_deref(), Some("iso" | "img" | "vhd" | "vhdx"))
     {
         found.push((DISK_IMAGE, format!("disk image{where_}")));
@@ -88,7 +91,8 @@ mod tests {
 
     fn rules(data: &[u8], t: FileType, name: Option<&str>) -> Vec<&'static str> {
         let mut f = Vec::new();
-        inspect(data, t, name, false, &mut f);
+        let footer = super::super::footer_offset(data.len()).and_then(|at| data.get(at..at + 8));
+        inspect(data, footer, t, name, false, &mut f);
         f.into_iter().map(|(r, _)| r).collect()
     }
 

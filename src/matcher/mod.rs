@@ -102,7 +102,7 @@ impl PreVerified {
 }
 
 /// How far around an atom hit, and from the start and the end of the object, the matching of a message
-/// itself may look: what a session must hold of it ([`BodyMatcher::root_span`] says instead why it needs
+/// itself may look: what a session must hold of it ([`BodyMatcher::span`] says instead why it needs
 /// every byte, when some signature for mail has no atom or a logical one runs a regular expression).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RootSpan {
@@ -392,15 +392,15 @@ impl BodyMatcher {
         pre.below = below;
     }
 
-    /// What matching a message (target `mail`) reads beyond its atom hits; an error saying why if it needs
-    /// the whole.
-    pub(crate) fn root_span(
+    /// What matching an object of target type `target` (a message: `mail`) reads beyond its atom hits; an
+    /// error saying why if it needs the whole.
+    pub(crate) fn span(
         &self,
         logical: &[crate::signatures::ldb::LogicalSig],
+        target: u8,
     ) -> Result<RootSpan, &'static str> {
-        let mail = crate::filetype::FileType::Mail.target();
         let pcre = logical.iter().any(|l| {
-            (l.target == 0 || l.target == mail)
+            (l.target == 0 || l.target == target)
                 && l.subs
                     .iter()
                     .any(|s| matches!(s, crate::signatures::ldb::SubSig::Pcre(_)))
@@ -408,17 +408,17 @@ impl BodyMatcher {
         let unanchored = self
             .unanchored
             .iter()
-            .any(|u| self.applies(&self.sigs[u.sig as usize], mail));
+            .any(|u| self.applies(&self.sigs[u.sig as usize], target));
         if pcre {
             return Err(
-                "a logical signature for mail runs a regular expression over the whole message",
+                "a logical signature for the type runs a regular expression over the whole object",
             );
         }
         if unanchored {
-            return Err("a signature for mail has no run of exact bytes to find it by");
+            return Err("a signature for the type has no run of exact bytes to find it by");
         }
         let mut span = RootSpan::default();
-        for sig in self.sigs.iter().filter(|s| self.applies(s, mail)) {
+        for sig in self.sigs.iter().filter(|s| self.applies(s, target)) {
             for part in &sig.pattern.parts {
                 let (back, fwd) = part.extent();
                 span.back = span.back.max(back.saturating_add(2));
@@ -427,7 +427,7 @@ impl BodyMatcher {
         }
         for &s in &self.anchored {
             let sig = &self.sigs[s as usize];
-            if !self.applies(sig, mail) {
+            if !self.applies(sig, target) {
                 continue;
             }
             let width = sig.pattern.parts[0].max_width().saturating_add(2);

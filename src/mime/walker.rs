@@ -279,6 +279,70 @@ impl Parts {
         self.delimiters
             .extend(found.into_iter().map(|d| d.shifted(body_base)));
         self.resume = last_newline + 1;
+        self.pair(*body_start)
+    }
+
+    /// At the end of the message: the parts its last line completes (a delimiter line needs no line end
+    /// there), then, if the message ends inside a part, that part, running to the end as [`walk`] reads an
+    /// unterminated multipart (flagged `true`). `data` holds the message from `base` on.
+    pub(crate) fn finish(
+        &mut self,
+        data: &[u8],
+        base: usize,
+    ) -> Vec<(String, std::ops::Range<usize>, bool)> {
+        let Some(Some((body_start, boundary))) = &self.head else {
+            return Vec::new();
+        };
+        let body_start = *body_start;
+        let (body, body_base) = match body_start.checked_sub(base) {
+            Some(skip) => (data.get(skip..).unwrap_or(&[]), 0),
+            None => (data, base - body_start),
+        };
+        let body_len = body_base + body.len();
+        let mut parts = Vec::new();
+        if let Some(resume) = self.resume.checked_sub(body_base)
+            && resume <= body.len()
+        {
+            let (found, prefix_found) = find_delimiters_both(body, resume, boundary);
+            self.diverged |= found.len() != prefix_found.len();
+            self.prefix_delimiters
+                .extend(prefix_found.into_iter().map(|d| d.shifted(body_base)));
+            self.delimiters
+                .extend(found.into_iter().map(|d| d.shifted(body_base)));
+            self.resume = body_len;
+            self.scanned = body_len;
+            parts = self
+                .pair(body_start)
+                .into_iter()
+                .map(|(s, r)| (s, r, false))
+                .collect();
+        }
+        if let Some(last) = self.delimiters.last()
+            && !last.close
+            && body_len > last.end
+        {
+            self.k += 1;
+            parts.push((
+                format!("part[{}]", self.k),
+                body_start + last.end..body_start + body_len,
+                true,
+            ));
+        }
+        parts
+    }
+
+    /// Where the part in flight starts (after its delimiter line) in the message, if the message is inside
+    /// a part.
+    pub(crate) fn part_in_flight(&self) -> Option<usize> {
+        let Some(Some((body_start, _))) = &self.head else {
+            return None;
+        };
+        let last = self.delimiters.last().filter(|d| !d.close)?;
+        Some(body_start + last.end)
+    }
+
+    /// Pairs the delimiters found into parts: those completed since the last call.
+    fn pair(&mut self, body_start: usize) -> Vec<(String, std::ops::Range<usize>)> {
         let mut parts = Vec::new();
         while self.paired + 1 < self.delimiters.len() {
             let (d, next) = (
@@ -349,6 +413,85 @@ fn has_blank_line(bytes: &[u8]) -> bool {
         || memchr::memmem::find(bytes, b"\n\r\n").is_some()
 }
 
+/// What an entity's header block says, as the walk reads it.
+#[derive(Debug)]
+pub(crate) struct EntityHead {
+    /// Where the body starts.
+    pub(crate) body_start: usize,
+    cts: Vec<Structured>,
+    cds: Vec<Structured>,
+    ctes: Vec<String>,
+    pub(crate) filename: Option<String>,
+    pub(crate) declares_html: bool,
+    /// What is wrong with the header block.
+    pub(crate) damage: Vec<String>,
+}
+
+impl EntityHead {
+    /// Whether the entity is a leaf declared base64 and nothing else: then [`walk`] decodes its body whole
+    /// as base64 and reads it otherwise only from its first line that is not base64 ([`base64_readings`]).
+    pub(crate) fn only_base64(&self) -> bool {
+        let mut damage = Vec::new();
+        !self.ctes.is_empty()
+            && declared_encodings(&self.ctes, &mut damage) == [Encoding::Base64]
+            && !self.cts.iter().any(|c| {
+                c.value.starts_with("multipart/")
+                    || matches!(c.value.as_str(), "message/rfc822" | "message/global")
+            })
+            && boundary_candidates(&self.cts, &self.cds, b"").is_empty()
+    }
+}
+
+/// Reads an entity's header block (`bytes` holds at least all of it).
+fn read_head(bytes: &[u8]) -> EntityHead {
+    let (fields, body_start, truncated) = parse_block(bytes);
+    let mut damage = Vec::new();
+    if truncated {
+        damage.push("too many header fields; the rest were ignored".to_string());
+    }
+    let cts: Vec<Structured> = values(&fields, "content-type")
+        .map(parse_structured)
+        .collect();
+    let cds: Vec<Structured> = values(&fields, "content-disposition")
+        .map(parse_structured)
+        .collect();
+    let ctes: Vec<String> = values(&fields, "content-transfer-encoding")
+        .map(|v| v.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    let filename = cds
+        .iter()
+        .find_map(|c| c.decoded("filename"))
+        .or_else(|| cts.iter().find_map(|c| c.decoded("name")))
+        .map(|n| decode_words(&n));
+    let declares_html = cts.iter().any(|c| c.value == "text/html");
+    if cts.len() > 1 && cts.iter().any(|c| c.value != cts[0].value) {
+        damage.push(format!("{} Content-Type headers that disagree", cts.len()));
+    }
+    if cds.iter().any(|c| c.all("boundary").next().is_some()) {
+        damage.push("boundary parameter in Content-Disposition".to_string());
+    }
+    if cts.iter().any(|c| c.all("boundary").count() > 1) {
+        damage.push("more than one boundary parameter".to_string());
+    }
+    EntityHead {
+        body_start,
+        cts,
+        cds,
+        ctes,
+        filename,
+        declares_html,
+        damage,
+    }
+}
+
+/// The header block of an entity still arriving (`bytes`, its first bytes), once nothing that follows can
+/// change it: it has ended at a complete line.
+pub(crate) fn complete_head(bytes: &[u8]) -> Option<EntityHead> {
+    let upto = memchr::memrchr(b'\n', bytes)? + 1;
+    let head = read_head(&bytes[..upto]);
+    (head.body_start < upto).then_some(head)
+}
+
 /// Walks one entity.
 pub(crate) fn walk(bytes: &[u8]) -> Walked {
     walk_known(View::whole(bytes), None)
@@ -361,12 +504,21 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
 /// scanned when [`Parts::unambiguous`] says the walk reads only the header block, the preamble and the
 /// bytes from the last known delimiter on.
 pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
-    let mut w = Walked::default();
-    let (fields, body_start, truncated) = parse_block(view.head());
-    if truncated {
-        w.damage
-            .push("too many header fields; the rest were ignored".to_string());
-    }
+    let EntityHead {
+        body_start,
+        cts,
+        cds,
+        ctes,
+        filename,
+        declares_html,
+        damage,
+    } = read_head(view.head());
+    let mut w = Walked {
+        filename,
+        declares_html,
+        damage,
+        ..Walked::default()
+    };
     let len = view.len();
     let body_range = body_start..len;
     // Bytes of the body, which must be held.
@@ -376,33 +528,6 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
         bytes.unwrap_or(&[])
     };
     let body_len = len - body_start.min(len);
-    let cts: Vec<Structured> = values(&fields, "content-type")
-        .map(parse_structured)
-        .collect();
-    let cds: Vec<Structured> = values(&fields, "content-disposition")
-        .map(parse_structured)
-        .collect();
-    let ctes: Vec<String> = values(&fields, "content-transfer-encoding")
-        .map(|v| v.trim().trim_matches('"').to_ascii_lowercase())
-        .collect();
-    w.filename = cds
-        .iter()
-        .find_map(|c| c.decoded("filename"))
-        .or_else(|| cts.iter().find_map(|c| c.decoded("name")))
-        .map(|n| decode_words(&n));
-    w.declares_html = cts.iter().any(|c| c.value == "text/html");
-    if cts.len() > 1 && cts.iter().any(|c| c.value != cts[0].value) {
-        w.damage
-            .push(format!("{} Content-Type headers that disagree", cts.len()));
-    }
-    if cds.iter().any(|c| c.all("boundary").next().is_some()) {
-        w.damage
-            .push("boundary parameter in Content-Disposition".to_string());
-    }
-    if cts.iter().any(|c| c.all("boundary").count() > 1) {
-        w.damage
-            .push("more than one boundary parameter".to_string());
-    }
 
     // Multipart readings.
     let mut readings: Vec<Vec<Delimiter>> = Vec::new();
@@ -442,6 +567,8 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
     if !readings.is_empty() {
         let many = readings.len() > 1;
         let mut seen: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+        let mut first_ends: std::collections::HashMap<usize, usize> =
+            std::collections::HashMap::new();
         for (r, delims) in readings.iter().enumerate() {
             let mut k = 0;
             for (i, d) in delims.iter().enumerate() {
@@ -449,7 +576,9 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
                     Some(next) => next.before,
                     None if d.close => break,
                     None => {
-                        if !is_blank(held(d.end..body_len)) {
+                        // Bytes a session let go of belong to a part it decoded as it arrived: not blank.
+                        let rest = view.get(body_start + d.end..body_start + body_len);
+                        if !rest.is_some_and(is_blank) {
                             w.damage.push("multipart is not terminated".to_string());
                         }
                         body_len
@@ -462,6 +591,18 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
                 k += 1;
                 if !seen.insert((range.start, range.end)) {
                     continue;
+                }
+                // A part of a later reading that is the start of a part of the first (a prefix-only
+                // delimiter line inside it) holds nothing that part does not: its bytes are scanned there.
+                if r > 0
+                    && first_ends
+                        .get(&range.start)
+                        .is_some_and(|&e| range.end <= e)
+                {
+                    continue;
+                }
+                if r == 0 {
+                    first_ends.insert(range.start, range.end);
                 }
                 let segment = if many && r > 0 {
                     format!("reading[{}]/part[{k}]", r + 1)
@@ -536,7 +677,7 @@ fn add_text_outside(w: &mut Walked, offset: usize, text: &[u8], segment: &str) {
     }
 }
 
-enum Decoding {
+pub(crate) enum Decoding {
     /// The body as sent, from this offset in it on.
     Identity(usize),
     Bytes(Vec<u8>),
@@ -584,6 +725,20 @@ fn decodings(
     damage: &mut Vec<String>,
 ) -> Vec<(Option<String>, Decoding)> {
     let declared = declared_encodings(ctes, damage);
+    if declared == [Encoding::Base64] {
+        let d = base64::decode(body);
+        if d.invalid > 0 {
+            damage.push(base64_damage(d.invalid));
+        }
+        let from = base64_ends(body);
+        let payload = !d.data.is_empty() && d.data != body;
+        let mut out = Vec::new();
+        if payload {
+            out.push((None, Decoding::Bytes(d.data)));
+        }
+        out.extend(after_base64(payload, &body[from..], from));
+        return out;
+    }
     let declared_base64 = declared.contains(&Encoding::Base64);
     // What is read otherwise than as declared base64: the whole body, or the tail of a base64 one.
     let from = if declared_base64 {
@@ -625,7 +780,7 @@ fn decodings(
             Encoding::Base64 => {
                 let d = base64::decode(body);
                 if d.invalid > 0 {
-                    damage.push(format!("base64: {} invalid characters skipped", d.invalid));
+                    damage.push(base64_damage(d.invalid));
                 }
                 if !d.data.is_empty() && d.data != body {
                     out.push((None, Decoding::Bytes(d.data)));
@@ -678,6 +833,57 @@ fn decodings(
         );
     }
     if out.is_empty() {
+        out.push((None, Decoding::Identity(0)));
+    }
+    out
+}
+
+/// The damage note for a base64 body with characters outside the alphabet.
+pub(crate) fn base64_damage(invalid: usize) -> String {
+    format!("base64: {invalid} invalid characters skipped")
+}
+
+/// The readings of a body declared base64 and nothing else besides its base64 decoding (`payload`: that
+/// decoding is not empty): what `text`, the body from its first line that is not base64 (`from` in the
+/// body, [`base64_ends`]), plainly is. A session that decodes such a body as it arrives keeps only `text`.
+pub(crate) fn after_base64(
+    payload: bool,
+    text: &[u8],
+    from: usize,
+) -> Vec<(Option<String>, Decoding)> {
+    let mut out: Vec<(Option<String>, Decoding)> = Vec::new();
+    let mut push = |suffix: String, d: Decoding| {
+        if let Decoding::Bytes(b) = &d
+            && (b.is_empty()
+                || b == text
+                || out
+                    .iter()
+                    .any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b)))
+        {
+            return;
+        }
+        let suffix = (payload || !out.is_empty()).then_some(suffix);
+        out.push((suffix, d));
+    };
+    if !text.is_empty() {
+        // Not base64 from here on: the declaration may be the lie.
+        push("(as sent)".into(), Decoding::Identity(from));
+    }
+    if uu::looks_like(text) {
+        for block in uu::decode_all(text) {
+            push(
+                format!("(uuencoded \"{}\")", block.name),
+                Decoding::Bytes(block.data),
+            );
+        }
+    }
+    if !base64::looks_like(text) && qp::looks_like(text) {
+        push(
+            "(as quoted-printable)".into(),
+            Decoding::Bytes(qp::decode(text)),
+        );
+    }
+    if !payload && out.is_empty() {
         out.push((None, Decoding::Identity(0)));
     }
     out

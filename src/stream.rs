@@ -1,0 +1,475 @@
+//! A part of a message decoded and matched while it arrives, so that a session holds neither the part as
+//! sent nor, for a type that needs no more, the whole of what it decodes to.
+//!
+//! A session ([`crate::ScanSession`]) scans each part of a multipart message when the delimiter after it
+//! arrives (`scan.rs`'s `Prescan`). The part in flight would then be held whole until its end: 1.33 MB of
+//! base64 for a 1 MB attachment. A [`PartStream`] follows the part in flight instead. Once its header block
+//! has ended, if the part is a leaf declared base64 and nothing else (what almost every attachment is), it
+//! decodes each complete line as it arrives, exactly as the walk of the whole part would
+//! ([`walker::after_base64`]: the body is decoded whole, and what follows its first line that is not base64
+//! is kept as sent for the other readings). The raw bytes decoded are no longer needed.
+//!
+//! What the part decodes to goes to a [`Sink`]: held, while its type is not known, and for good when the
+//! type needs its whole (archives, documents, HTML, mail: the buffered containers); or, for the other types
+//! (images, executables, text, anything else), matched as it arrives: atoms searched, hits verified while
+//! their bytes are held, bytes hashed, and then let go of, keeping only the head and what signatures read
+//! around hits and at the end (the same bookkeeping as the session's own for the message, `session.rs`).
+//!
+//! When the part is complete, [`PartStream::finish`] hands the scan what it needs to scan the part exactly
+//! as it would the part held whole ([`Finished`]).
+
+use crate::decode::base64;
+use crate::engine::Database;
+use crate::filetype::{self, FileType};
+use crate::matcher::hashes::StreamDigest;
+use crate::matcher::{AtomStream, PreVerified, RootSpan, View};
+use crate::mime::walker::{self, Decoding, EntityHead};
+
+/// Decoded bytes after which a part's type is decided: more than type detection reads.
+const DECIDE: usize = 64 << 10;
+
+/// The least number of decoded bytes let go of at once.
+const LET_GO_STEP: usize = 32 << 10;
+
+/// Bytes kept beyond what signatures read at the end: the atom search's own margin, and the last 512 bytes
+/// and 8 that heuristics look at (a disk image's footer).
+const MARGIN: usize = 520 + 64;
+
+/// The first bytes of a streamed payload kept for its end: what heuristics read of its start.
+const KEEP_HEAD: usize = 4096;
+
+/// The part in flight of a message (see the module docs).
+#[derive(Debug)]
+pub(crate) struct PartStream {
+    /// Where the part starts in the message (after its delimiter line).
+    pub(crate) start: usize,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// The part's header block has not ended.
+    Head,
+    /// Not decoded as it arrives: held, and scanned when complete like any part.
+    Held,
+    Decoding(Box<Decoding64>),
+}
+
+/// A base64 body being decoded.
+#[derive(Debug)]
+struct Decoding64 {
+    head: EntityHead,
+    /// Where the body starts in the message.
+    body_start: usize,
+    decoder: base64::Decoder,
+    /// Raw bytes decoded up to here (a line start).
+    decoded_to: usize,
+    /// The start of the body's first line that is not base64, once seen: the raw bytes are kept from there.
+    rest_from: Option<usize>,
+    /// Bytes decoded in all, and how many of them the payload keeps (the limits, as at its admission).
+    total: u64,
+    cut: u64,
+    scratch: Vec<u8>,
+    sink: Sink,
+}
+
+/// What a part decodes to.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// Held whole.
+    Held(Vec<u8>),
+    /// Matched as it arrives.
+    Streamed(Box<Streamed>),
+}
+
+/// A payload matched as it arrives: its head and tail bytes, its atom hits and those verified, and its
+/// digests.
+#[derive(Debug)]
+pub(crate) struct Streamed {
+    pub(crate) file_type: FileType,
+    span: RootSpan,
+    /// The first bytes, once the middle is let go of.
+    head: Vec<u8>,
+    /// The payload from `base` on.
+    tail: Vec<u8>,
+    base: usize,
+    pub(crate) atoms: AtomStream,
+    pub(crate) pre: PreVerified,
+    pub(crate) digest: StreamDigest,
+    /// The 8 bytes at the heuristics' footer offset, when that lies in what was let go of.
+    footer: Vec<u8>,
+}
+
+impl Streamed {
+    /// The payload as held.
+    pub(crate) fn view(&self) -> View<'_> {
+        match self.base {
+            0 => View::whole(&self.tail),
+            base => View::split(&self.head, base, &self.tail),
+        }
+    }
+
+    /// The first bytes, for heuristics.
+    pub(crate) fn head(&self) -> &[u8] {
+        self.view().head()
+    }
+
+    /// The 8 bytes at `at`, if held or kept.
+    pub(crate) fn footer(&self, at: usize) -> Option<&[u8]> {
+        self.view()
+            .get(at..at + 8)
+            .or_else(|| (self.footer.len() == 8).then_some(&self.footer[..]))
+    }
+
+    fn len(&self) -> usize {
+        self.base + self.tail.len()
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.head.capacity()
+            + self.tail.capacity()
+            + self.atoms.memory_usage()
+            + self.pre.memory_usage()
+    }
+
+    /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
+    fn push(&mut self, db: &Database, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        db.body
+            .advance(&mut self.atoms, &self.tail, self.base, false);
+        let len = self.len();
+        let span = self.span;
+        let mut target = self
+            .atoms
+            .floor(len)
+            .saturating_sub(span.back)
+            .min(len.saturating_sub(span.back + span.fwd + span.from_end + MARGIN));
+        // The footer heuristics read of a large payload is let go of whole or not at all.
+        let footer = crate::heuristics::footer_offset(usize::MAX).unwrap_or(usize::MAX);
+        if target > footer && target < footer + 8 {
+            target = footer;
+        }
+        let keep = KEEP_HEAD.max(span.from_start);
+        if target <= self.base.max(keep) || target - self.base < LET_GO_STEP {
+            return;
+        }
+        if self.base == 0 {
+            self.head = self.tail[..keep].to_vec();
+        }
+        // Every hit whose verification reads the bytes that go is verified now.
+        let below = self
+            .atoms
+            .floor(len)
+            .min(len.saturating_sub(span.fwd + MARGIN));
+        let view = match self.base {
+            0 => View::whole(&self.tail),
+            base => View::split(&self.head, base, &self.tail),
+        };
+        db.body.preverify(
+            &self.atoms,
+            view,
+            self.file_type.target(),
+            below,
+            &mut self.pre,
+        );
+        debug_assert!(self.pre.below >= target + span.back || below == self.pre.below);
+        let pre = &self.pre;
+        self.atoms.retain(|atom, at| pre.needs(atom, at));
+        let upto = target - self.base;
+        self.digest
+            .update([&db.hashes, &db.allow], &self.tail[..upto]);
+        if self.base <= footer
+            && footer + 8 <= target
+            && let Some(f) = self.view().get(footer..footer + 8)
+        {
+            self.footer = f.to_vec();
+        }
+        self.tail.drain(..upto);
+        self.base = target;
+    }
+
+    /// Ends the payload: the search completed and every byte hashed.
+    fn finish(&mut self, db: &Database) {
+        db.body
+            .advance(&mut self.atoms, &self.tail, self.base, true);
+        if self.base > 0 {
+            self.digest.update([&db.hashes, &db.allow], &self.tail);
+        }
+    }
+
+    /// Whether the digests cover the payload (else it is held whole and hashed at the end).
+    pub(crate) fn sparse(&self) -> bool {
+        self.base > 0
+    }
+}
+
+/// A streamed part, complete: what the scan of the part needs instead of its bytes.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// The walk of the part, less its decoded payload; the children's bytes are owned.
+    pub(crate) walked: walker::Walked,
+    /// The payload (its decoded length before any cut, and what was kept of it), first of the children.
+    pub(crate) payload: Option<(u64, Sink)>,
+}
+
+impl PartStream {
+    pub(crate) fn new(start: usize) -> PartStream {
+        PartStream {
+            start,
+            state: State::Head,
+        }
+    }
+
+    /// From where the part's bytes as sent are still needed, in the message.
+    pub(crate) fn needed_from(&self) -> usize {
+        match &self.state {
+            // Two bytes before the last line start decoded: where the final walk of the message resumes its
+            // search for delimiters.
+            State::Decoding(d) if d.total > 0 => d
+                .decoded_to
+                .min(d.rest_from.unwrap_or(usize::MAX))
+                .saturating_sub(2)
+                .max(self.start),
+            _ => self.start,
+        }
+    }
+
+    pub(crate) fn memory_usage(&self) -> usize {
+        match &self.state {
+            State::Decoding(d) => match &d.sink {
+                Sink::Held(v) => v.capacity(),
+                Sink::Streamed(s) => s.memory_usage(),
+            },
+            _ => 0,
+        }
+    }
+
+    /// Looks at the part so far (`data` is the message from `base` on, and no line of it that is complete
+    /// is a delimiter). `cut`: how much of what it decodes to its payload may keep, `None` if the payload
+    /// would not be admitted at all (then the part is held, and scanned as any other).
+    pub(crate) fn advance(&mut self, db: &Database, cut: Option<u64>, data: &[u8], base: usize) {
+        if matches!(self.state, State::Head) {
+            let Some(bytes) = self.start.checked_sub(base).and_then(|s| data.get(s..)) else {
+                self.state = State::Held;
+                return;
+            };
+            let Some(head) = walker::complete_head(bytes) else {
+                return;
+            };
+            self.state = match cut {
+                Some(cut) if head.only_base64() => State::Decoding(Box::new(Decoding64 {
+                    body_start: self.start + head.body_start,
+                    decoded_to: self.start + head.body_start,
+                    head,
+                    decoder: base64::Decoder::default(),
+                    rest_from: None,
+                    total: 0,
+                    cut,
+                    scratch: Vec::new(),
+                    sink: Sink::Held(Vec::new()),
+                })),
+                _ => State::Held,
+            };
+        }
+        if let State::Decoding(d) = &mut self.state {
+            let held = base + data.len();
+            let Some(from) = d.decoded_to.checked_sub(base) else {
+                debug_assert!(false, "a part's bytes were let go before they were decoded");
+                return;
+            };
+            // Complete lines only: the line end before a delimiter is not the body's, and a line decides
+            // whether it is base64 when it is whole.
+            let Some(nl) = memchr::memrchr(b'\n', data.get(from..).unwrap_or(&[])) else {
+                return;
+            };
+            let upto = d.decoded_to + nl + 1;
+            debug_assert!(upto <= held);
+            d.decode(db, &data[from..upto - base]);
+            d.decoded_to = upto;
+        }
+    }
+
+    /// The part is complete: it ends at `end` in the message (`data` holds it from `base` on). What the
+    /// scan needs instead of its bytes, or `None` when it was not decoded as it arrived (then its bytes are
+    /// all held).
+    pub(crate) fn finish(
+        self,
+        db: &Database,
+        data: &[u8],
+        base: usize,
+        end: usize,
+    ) -> Option<Finished> {
+        let State::Decoding(mut d) = self.state else {
+            return None;
+        };
+        let raw = |r: std::ops::Range<usize>| -> &[u8] {
+            let bytes = r
+                .start
+                .checked_sub(base)
+                .zip(r.end.checked_sub(base))
+                .and_then(|(s, e)| data.get(s..e));
+            debug_assert!(
+                bytes.is_some(),
+                "a streamed part's bytes were let go too early"
+            );
+            bytes.unwrap_or(&[])
+        };
+        if end > d.decoded_to {
+            d.decode(db, raw(d.decoded_to..end));
+        }
+        // The last line, without its line end, decides too.
+        d.check_lines(raw(d.decoded_to.min(end)..end), d.decoded_to.min(end), true);
+        let mut sink_bytes = Vec::new();
+        let (invalid, _) = std::mem::take(&mut d.decoder).finish(&mut sink_bytes);
+        d.accept(db, &sink_bytes);
+        let Decoding64 {
+            head,
+            body_start,
+            rest_from,
+            total,
+            mut sink,
+            ..
+        } = *d;
+        let mut walked = walker::Walked {
+            filename: head.filename,
+            declares_html: head.declares_html,
+            damage: head.damage,
+            ..walker::Walked::default()
+        };
+        if invalid > 0 {
+            walked.damage.push(walker::base64_damage(invalid));
+        }
+        let body_end = end.max(body_start);
+        let from = rest_from.unwrap_or(body_end).min(body_end);
+        let text = raw(from..body_end);
+        let payload = total > 0;
+        for (suffix, reading) in walker::after_base64(payload, text, from - body_start) {
+            let bytes = match reading {
+                Decoding::Identity(at) => raw(body_start + at..body_end).to_vec(),
+                Decoding::Bytes(b) => b,
+            };
+            walked.children.push(walker::Child {
+                kind: walker::ChildKind::Payload,
+                segment: None,
+                suffix,
+                data: walker::ChildData::Owned(bytes),
+            });
+        }
+        if let Sink::Streamed(s) = &mut sink {
+            s.finish(db);
+        }
+        Some(Finished {
+            walked,
+            payload: payload.then_some((total, sink)),
+        })
+    }
+}
+
+impl Decoding64 {
+    /// Decodes raw bytes of the body (whole lines, but for the last piece).
+    fn decode(&mut self, db: &Database, raw: &[u8]) {
+        self.check_lines(raw, self.decoded_to, false);
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        self.decoder.feed(raw, &mut out);
+        self.accept(db, &out);
+        self.scratch = out;
+    }
+
+    /// Looks for the body's first line that is not base64 among `raw` (at `at` in the message): complete
+    /// lines, and with `last` the line that ends the body.
+    fn check_lines(&mut self, raw: &[u8], at: usize, last: bool) {
+        if self.rest_from.is_some() {
+            return;
+        }
+        let mut start = 0;
+        while start < raw.len() {
+            let end = match memchr::memchr(b'\n', &raw[start..]) {
+                Some(n) => start + n,
+                None if last => raw.len(),
+                None => return,
+            };
+            if !base64::is_base64_line(&raw[start..end]) {
+                self.rest_from = Some(at + start);
+                return;
+            }
+            start = end + 1;
+        }
+    }
+
+    /// Takes decoded bytes: counted, and given to the sink up to the cut.
+    fn accept(&mut self, db: &Database, bytes: &[u8]) {
+        let room = usize::try_from(self.cut.saturating_sub(self.total)).unwrap_or(usize::MAX);
+        self.total += bytes.len() as u64;
+        let bytes = &bytes[..bytes.len().min(room)];
+        if bytes.is_empty() {
+            return;
+        }
+        match &mut self.sink {
+            Sink::Streamed(s) => s.push(db, bytes),
+            Sink::Held(held) => {
+                held.extend_from_slice(bytes);
+                if held.len() >= DECIDE
+                    && let Some(streamed) = streamable(db, held, &self.head)
+                {
+                    let mut s = Box::new(streamed);
+                    let first = std::mem::take(held);
+                    s.push(db, &first);
+                    self.sink = Sink::Streamed(s);
+                }
+            }
+        }
+    }
+}
+
+/// A payload to match as it arrives, if its type (known from its first bytes) needs no more than the
+/// head, the tail and what signatures read around their hits: not a container, a document, HTML or mail,
+/// which are read whole; and only when the database's signatures for the type read a bounded span.
+fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed> {
+    // The whole payload would be typed alike: detection reads at most 0x8006 bytes, or where an MZ
+    // header's PE offset points.
+    let pe_offset = first
+        .get(0x3c..0x40)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    if first.starts_with(b"MZ") && pe_offset.is_none_or(|o| o.saturating_add(4) > first.len()) {
+        return None;
+    }
+    let file_type = match filetype::detect(first) {
+        FileType::Text if head.declares_html => FileType::Html,
+        t => t,
+    };
+    let whole = matches!(
+        file_type,
+        FileType::Mail
+            | FileType::Html
+            | FileType::Zip
+            | FileType::Tar
+            | FileType::Gzip
+            | FileType::Bzip2
+            | FileType::Ole2
+            | FileType::Pdf
+    );
+    // Heuristics read the whole of a VBA project by name.
+    let vba = head
+        .filename
+        .as_deref()
+        .is_some_and(|n| n.to_ascii_lowercase().ends_with("vbaproject.bin"));
+    if whole || vba {
+        return None;
+    }
+    let span = db.span(file_type.target()).ok()?;
+    let mut atoms = AtomStream::default();
+    // Its hits are all there will be of the search: never give up.
+    atoms.keep_every_hit();
+    Some(Streamed {
+        file_type,
+        span,
+        head: Vec::new(),
+        tail: Vec::new(),
+        base: 0,
+        atoms,
+        pre: PreVerified::default(),
+        digest: StreamDigest::default(),
+        footer: Vec::new(),
+    })
+}
