@@ -35,6 +35,15 @@ const LET_GO_STEP: usize = 32 << 10;
 /// and 8 that heuristics look at (a disk image's footer).
 const MARGIN: usize = 520 + 64;
 
+/// The longest header block of a part decoded as it arrives: past this, the part is held.
+const MAX_HEAD: usize = 64 << 10;
+
+/// Whether the bytes hold a blank line.
+fn has_blank_line(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"\n\n").is_some()
+        || memchr::memmem::find(bytes, b"\n\r\n").is_some()
+}
+
 /// The first bytes of a streamed payload kept for its end: what heuristics read of its start.
 const KEEP_HEAD: usize = 4096;
 
@@ -48,8 +57,11 @@ pub(crate) struct PartStream {
 
 #[derive(Debug)]
 enum State {
-    /// The part's header block has not ended.
-    Head,
+    /// The part's header block has not ended; how far it was looked at, and when it was last read whole.
+    Head {
+        searched: usize,
+        read_at: usize,
+    },
     /// Not decoded as it arrives: held, and scanned when complete like any part.
     Held,
     Decoding(Box<Decoding64>),
@@ -62,8 +74,9 @@ struct Decoding64 {
     /// Where the body starts in the message.
     body_start: usize,
     decoder: base64::Decoder,
-    /// Raw bytes decoded up to here (a line start).
+    /// Raw bytes decoded up to here (a line start), and looked at for a line end.
     decoded_to: usize,
+    searched: usize,
     /// The start of the body's first line that is not base64, once seen: the raw bytes are kept from there.
     rest_from: Option<usize>,
     /// Bytes decoded in all, and how many of them the payload keeps (the limits, as at its admission).
@@ -216,7 +229,10 @@ impl PartStream {
     pub(crate) fn new(start: usize) -> PartStream {
         PartStream {
             start,
-            state: State::Head,
+            state: State::Head {
+                searched: 0,
+                read_at: 0,
+            },
         }
     }
 
@@ -248,18 +264,33 @@ impl PartStream {
     /// is a delimiter). `cut`: how much of what it decodes to its payload may keep, `None` if the payload
     /// would not be admitted at all (then the part is held, and scanned as any other).
     pub(crate) fn advance(&mut self, db: &Database, cut: Option<u64>, data: &[u8], base: usize) {
-        if matches!(self.state, State::Head) {
+        if let State::Head { searched, read_at } = &mut self.state {
             let Some(bytes) = self.start.checked_sub(base).and_then(|s| data.get(s..)) else {
                 self.state = State::Held;
                 return;
             };
-            let Some(head) = walker::complete_head(bytes) else {
+            // Read whole only when a blank line arrived (it ends a header block) or the bytes doubled (a
+            // line that is not a field ends one too): a header block in small chunks is read a few times,
+            // not once per chunk.
+            let blank = has_blank_line(&bytes[searched.saturating_sub(2).min(bytes.len())..]);
+            *searched = bytes.len();
+            let head = if blank || bytes.len() >= 2 * *read_at {
+                *read_at = bytes.len();
+                walker::complete_head(bytes)
+            } else {
+                None
+            };
+            let Some(head) = head else {
+                if bytes.len() > MAX_HEAD {
+                    self.state = State::Held;
+                }
                 return;
             };
             self.state = match cut {
                 Some(cut) if head.only_base64() => State::Decoding(Box::new(Decoding64 {
                     body_start: self.start + head.body_start,
                     decoded_to: self.start + head.body_start,
+                    searched: 0,
                     head,
                     decoder: base64::Decoder::default(),
                     rest_from: None,
@@ -279,12 +310,16 @@ impl PartStream {
             };
             // Complete lines only: the line end before a delimiter is not the body's, and a line decides
             // whether it is base64 when it is whole.
-            let Some(nl) = memchr::memrchr(b'\n', data.get(from..).unwrap_or(&[])) else {
+            // Only the bytes new since the last look: a long line in small chunks is searched once.
+            let new_from = d.searched.max(d.decoded_to);
+            d.searched = held;
+            let Some(nl) = memchr::memrchr(b'\n', data.get(new_from - base..).unwrap_or(&[]))
+            else {
                 return;
             };
-            let upto = d.decoded_to + nl + 1;
+            let upto = new_from + nl + 1;
             debug_assert!(upto <= held);
-            d.decode(db, &data[from..upto - base]);
+            d.decode(db, data.get(from..upto - base).unwrap_or(&[]));
             d.decoded_to = upto;
         }
     }
