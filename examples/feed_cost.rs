@@ -29,12 +29,10 @@ fn main() {
         "none" => return,
         "whole" => engine.scan_bytes(&message).unwrap(),
         "keep" | "letgo" => {
-            let step = if mode == "keep" {
-                usize::MAX
-            } else {
-                256 << 10
-            };
-            let mut session = engine.session().with_let_go_step(step);
+            let mut session = engine.session();
+            if mode == "keep" {
+                session = session.with_let_go_step(usize::MAX);
+            }
             for c in message.chunks(chunk) {
                 session.feed(c).unwrap();
             }

@@ -126,13 +126,10 @@ struct Scan<'a, 'd> {
 }
 
 /// What a session kept of a message whose middle it let go of (see `session.rs`): besides the bytes of
-/// [`View::split`], the digests of every byte and whether the first MiB mentions a password in the bytes
-/// before `password_from` (the rest is held).
+/// [`View::split`], the digests of every byte.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sparse<'e> {
     pub(crate) digest: &'e StreamDigest,
-    pub(crate) password: bool,
-    pub(crate) password_from: usize,
 }
 
 /// What was found of an object while it arrived, for matching it without all of its bytes: its atom hits,
@@ -499,16 +496,10 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
         let more = format!("{} more damage entries not listed", st.damage_dropped);
         st.verdict.damage.push(Damage::new(Location::root(), more));
     }
-    // Asked only when an encrypted archive makes it matter.
-    let password = || match early.sparse {
-        Some(s) => {
-            let reach = view.len().min(crate::heuristics::html::PASSWORD_REACH);
-            s.password
-                || view
-                    .get(s.password_from.min(reach)..reach)
-                    .is_some_and(crate::heuristics::html::mentions_password)
-        }
-        None => crate::heuristics::html::mentions_password(head),
+    // Asked only when an encrypted archive makes it matter: the message's header block, always held.
+    let password = || {
+        let (_, body_start, _) = crate::mime::header::parse_block(head);
+        crate::heuristics::html::mentions_password(&head[..body_start.min(head.len())])
     };
     let (findings, score) = st.collector.finish(heuristics, password);
     for f in findings.iter().filter(|f| f.alerts()) {

@@ -3,7 +3,6 @@
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::filetype::FileType;
-use crate::heuristics::html::PASSWORD_REACH;
 use crate::matcher::hashes::StreamDigest;
 use crate::matcher::{AtomStream, PreVerified, View};
 use crate::scan::{Early, Prescan, Sparse};
@@ -17,9 +16,6 @@ const LET_GO_STEP: usize = 32 << 10;
 
 /// The least number of bytes between two verifications of the message's atom hits ahead of its end.
 const PREVERIFY_STEP: usize = 64 << 10;
-
-/// Longer than any word the password heuristic looks for.
-const PASSWORD_OVERLAP: usize = 64;
 
 /// The scan of one message, fed chunk by chunk during SMTP DATA.
 ///
@@ -221,7 +217,7 @@ impl ScanSession {
     /// message reads one way only ([`walker::Parts::unambiguous`](crate::mime::walker::Parts)), and the
     /// matching of the message itself reads no further around its atom hits and from its ends than the
     /// database says ([`RootSpan`](crate::matcher::RootSpan)). Before the bytes go, the atom hits among them
-    /// are verified, and they are hashed and searched for a password mention, as the end would.
+    /// are verified, and they are hashed, as the end would.
     fn let_go(&mut self) {
         let db = self.engine.db();
         let finder = self.prescan.finder();
@@ -251,11 +247,6 @@ impl ScanSession {
         self.kept
             .digest
             .update([&db.hashes, &db.allow], &self.buffer[..upto]);
-        // The heuristic that reads it is off: nothing to look for.
-        if self.engine.heuristics().get_mode() != crate::HeuristicMode::Off {
-            self.kept
-                .look_for_password(&self.buffer, self.base, target + PASSWORD_OVERLAP);
-        }
         // Every hit whose verification reads the bytes that go (below `target + span.back`) is verified now:
         // the target leaves `span.back` under the search's floor and `span.fwd` before the end.
         self.verify_hits(0);
@@ -318,8 +309,6 @@ impl ScanSession {
             pre: Some(&self.kept.pre).filter(|p| p.below > 0),
             sparse: sparse.then_some(Sparse {
                 digest: &self.kept.digest,
-                password: self.kept.password,
-                password_from: self.kept.password_upto.saturating_sub(PASSWORD_OVERLAP),
             }),
         };
         Ok(crate::scan::scan_message(
@@ -351,26 +340,6 @@ struct Kept {
     pre: PreVerified,
     /// Their digests, for hash signatures and the allow-list.
     digest: StreamDigest,
-    /// Whether the message's first MiB mentions a password, and how far it was looked at.
-    password: bool,
-    password_upto: usize,
-}
-
-impl Kept {
-    /// Looks for a password mention in the held bytes `data` (the message from `base` on) up to `end`,
-    /// within the heuristic's reach: from where the last look stopped, so a word across two looks is seen.
-    fn look_for_password(&mut self, data: &[u8], base: usize, end: usize) {
-        let end = end.min(PASSWORD_REACH).min(base + data.len());
-        let from = self
-            .password_upto
-            .saturating_sub(PASSWORD_OVERLAP)
-            .max(base);
-        if self.password || end <= from {
-            return;
-        }
-        self.password = crate::heuristics::html::mentions_password(&data[from - base..end - base]);
-        self.password_upto = end;
-    }
 }
 
 impl Drop for ScanSession {

@@ -28,6 +28,9 @@ use crate::mime::walker::{self, Decoding, EntityHead};
 /// Decoded bytes after which a part's type is decided: more than type detection reads.
 const DECIDE: usize = 64 << 10;
 
+/// The least number of new decoded bytes searched at once.
+const SEARCH_STEP: usize = 16 << 10;
+
 /// The least number of decoded bytes let go of at once.
 const LET_GO_STEP: usize = 32 << 10;
 
@@ -106,6 +109,8 @@ pub(crate) struct Streamed {
     /// The payload from `base` on.
     tail: Vec<u8>,
     base: usize,
+    /// Its length when it was last searched.
+    searched: usize,
     pub(crate) atoms: AtomStream,
     pub(crate) pre: PreVerified,
     pub(crate) digest: StreamDigest,
@@ -148,9 +153,14 @@ impl Streamed {
     /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
     fn push(&mut self, db: &Database, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
+        let len = self.len();
+        // Searched in steps: each search of a stream has a cost of its own, whatever its length.
+        if len - self.searched < SEARCH_STEP {
+            return;
+        }
+        self.searched = len;
         db.body
             .advance(&mut self.atoms, &self.tail, self.base, false);
-        let len = self.len();
         let span = self.span;
         let mut target = self
             .atoms
@@ -352,8 +362,6 @@ impl PartStream {
         if end > d.decoded_to {
             d.decode(db, raw(d.decoded_to..end));
         }
-        // The last line, without its line end, decides too.
-        d.check_lines(raw(d.decoded_to.min(end)..end), d.decoded_to.min(end), true);
         let mut sink_bytes = Vec::new();
         let (invalid, _) = std::mem::take(&mut d.decoder).finish(&mut sink_bytes);
         d.accept(db, &sink_bytes);
@@ -403,33 +411,12 @@ impl PartStream {
 impl Decoding64 {
     /// Decodes raw bytes of the body (whole lines, but for the last piece).
     fn decode(&mut self, db: &Database, raw: &[u8]) {
-        self.check_lines(raw, self.decoded_to, false);
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         self.decoder.feed(raw, &mut out);
+        self.rest_from = self.decoder.first_odd_line().map(|at| self.body_start + at);
         self.accept(db, &out);
         self.scratch = out;
-    }
-
-    /// Looks for the body's first line that is not base64 among `raw` (at `at` in the message): complete
-    /// lines, and with `last` the line that ends the body.
-    fn check_lines(&mut self, raw: &[u8], at: usize, last: bool) {
-        if self.rest_from.is_some() {
-            return;
-        }
-        let mut start = 0;
-        while start < raw.len() {
-            let end = match memchr::memchr(b'\n', &raw[start..]) {
-                Some(n) => start + n,
-                None if last => raw.len(),
-                None => return,
-            };
-            if !base64::is_base64_line(&raw[start..end]) {
-                self.rest_from = Some(at + start);
-                return;
-            }
-            start = end + 1;
-        }
     }
 
     /// Takes decoded bytes: counted, and given to the sink up to the cut.
@@ -458,8 +445,8 @@ impl Decoding64 {
 }
 
 /// A payload to match as it arrives, if its type (known from its first bytes) needs no more than the
-/// head, the tail and what signatures read around their hits: not a container, a document, HTML or mail,
-/// which are read whole; and only when the database's signatures for the type read a bounded span.
+/// head, the tail and what signatures read around their hits: not a container, a document, HTML, mail or
+/// a text body, which are read whole; and only when the database's signatures for the type read a bounded span.
 fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed> {
     // The whole payload would be typed alike: detection reads at most 0x8006 bytes, or where an MZ
     // header's PE offset points.
@@ -484,12 +471,13 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
             | FileType::Ole2
             | FileType::Pdf
     );
-    // Heuristics read the whole of a VBA project by name.
+    // Heuristics read the whole of a VBA project by name, and the first MiB of a text body (no name).
     let vba = head
         .filename
         .as_deref()
         .is_some_and(|n| n.to_ascii_lowercase().ends_with("vbaproject.bin"));
-    if whole || vba {
+    let body_text = file_type == FileType::Text && head.filename.is_none();
+    if whole || vba || body_text {
         return None;
     }
     let span = db.span(file_type.target()).ok()?;
@@ -502,6 +490,7 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
         head: Vec::new(),
         tail: Vec::new(),
         base: 0,
+        searched: 0,
         atoms,
         pre: PreVerified::default(),
         digest: StreamDigest::default(),

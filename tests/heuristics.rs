@@ -289,3 +289,35 @@ fn a_password_in_text_let_go_of_is_still_seen() {
         }
     }
 }
+
+#[test]
+fn a_password_is_read_in_text_bodies_and_the_header_block() {
+    // Where a reader is told a password: the subject, or a text body (decoded: a quoted-printable soft
+    // line break inside the word hides nothing). Not the bytes of an attachment.
+    let zip = base64(&encrypted_zip());
+    let attachment = format!(
+        "--hb\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"secret.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{zip}--hb--\r\n"
+    );
+    let table = [
+        ("Subject: your password is 1234", "see attached", "", true),
+        (
+            "Subject: files",
+            "the pass=\r\nword is 1234",
+            "quoted-printable",
+            true,
+        ),
+        ("Subject: files", "see attached", "", false),
+    ];
+    let engine = Engine::builder().build().unwrap();
+    for (subject, body, cte, gives) in table {
+        let msg = format!(
+            "From: a@example.com\r\n{subject}\r\nContent-Type: multipart/mixed; boundary=hb\r\n\r\n--hb\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: {cte}\r\n\r\n{body}\r\n{attachment}"
+        );
+        let v = engine.scan_bytes(msg.as_bytes()).unwrap();
+        let found = v
+            .findings()
+            .iter()
+            .any(|f| f.rule() == "Heuristics.Encrypted.PasswordInMessage");
+        assert_eq!(found, gives, "{subject} {body}");
+    }
+}

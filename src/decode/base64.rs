@@ -8,6 +8,8 @@ pub(crate) struct Decoded {
     pub(crate) invalid: usize,
     /// What [`looks_like`] says of the input, counted on the way.
     pub(crate) shaped: bool,
+    /// Where the input's first line that is not base64 starts (see `is_base64_line`), or its length.
+    pub(crate) text_from: usize,
 }
 
 const INVALID: u8 = 0xFF;
@@ -35,11 +37,13 @@ pub(crate) fn decode(input: &[u8]) -> Decoded {
     let mut data = Vec::with_capacity(input.len() / 4 * 3 + 3);
     let mut decoder = Decoder::default();
     decoder.feed(input, &mut data);
+    let text_from = decoder.first_odd_line().unwrap_or(input.len());
     let (invalid, shaped) = decoder.finish(&mut data);
     Decoded {
         data,
         invalid,
         shaped,
+        text_from,
     }
 }
 
@@ -53,9 +57,21 @@ pub(crate) struct Decoder {
     /// The counts of `looks_like`: the standard alphabet and '=', and everything but line ends.
     alphabet: usize,
     other: usize,
+    /// Bytes fed so far, where the current line starts, whether it has had a blank that may be inner, and
+    /// the first line that is not base64 (see `is_base64_line`).
+    pos: usize,
+    line_start: usize,
+    blank: bool,
+    odd_line: Option<usize>,
 }
 
 impl Decoder {
+    /// Where the first line fed that is not base64 (see `is_base64_line`) starts, once one has had a byte
+    /// that makes it so.
+    pub(crate) fn first_odd_line(&self) -> Option<usize> {
+        self.odd_line
+    }
+
     /// Decodes the next piece of the input, appending to `data`.
     pub(crate) fn feed(&mut self, input: &[u8], data: &mut Vec<u8>) {
         let Decoder {
@@ -64,12 +80,17 @@ impl Decoder {
             mut invalid,
             mut alphabet,
             mut other,
+            pos,
+            mut line_start,
+            mut blank,
+            mut odd_line,
         } = *self;
         let mut i = 0;
         while i < input.len() {
             // Fast path: a whole quantum of the standard alphabet at a quantum boundary (most of any real
-            // body).
+            // body), on a line with no blank so far.
             if n == 0
+                && !blank
                 && let Some(&[a, b, c, d]) = input.get(i..i + 4)
             {
                 let (a, b, c, d) = (
@@ -89,6 +110,20 @@ impl Decoder {
             }
             let c = input[i];
             i += 1;
+            // Lines: a byte outside the alphabet, `=` and line ends, or anything but blanks after a blank,
+            // makes the line one that is not base64.
+            match c {
+                b'\n' => {
+                    line_start = pos + i;
+                    blank = false;
+                }
+                b' ' | b'\t' => blank = true,
+                b'\r' => {}
+                _ if blank || OTHER[c as usize] != 0 => {
+                    odd_line = odd_line.or(Some(line_start));
+                }
+                _ => {}
+            }
             match OTHER[c as usize] {
                 0 if c != b'\r' && c != b'\n' => alphabet += 1,
                 0 => {}
@@ -121,6 +156,10 @@ impl Decoder {
             invalid,
             alphabet,
             other,
+            pos: pos + input.len(),
+            line_start,
+            blank,
+            odd_line,
         };
     }
 
@@ -146,8 +185,10 @@ fn flush(acc: u32, n: usize, data: &mut Vec<u8>) {
 }
 
 /// Whether a line (without its line end) is base64 and nothing else: the standard alphabet and `=`, then
-/// perhaps blanks. A body declared base64 is also read as sent from its first line that is not.
-pub(crate) fn is_base64_line(line: &[u8]) -> bool {
+/// perhaps blanks. A body declared base64 is also read as sent from its first line that is not; the decoder
+/// finds it on the way ([`Decoder::first_odd_line`]), and this is what it must agree with.
+#[cfg(test)]
+fn is_base64_line(line: &[u8]) -> bool {
     let end = line
         .iter()
         .rposition(|&b| !matches!(b, b' ' | b'\t' | b'\r'))
@@ -237,6 +278,48 @@ mod tests {
                 })
                 .collect();
             assert_eq!(decode(&input).shaped, looks_like(&input), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_odd_line_is_found_while_decoding() {
+        let mut state = 11u64;
+        let alphabet = b"QUJDREVGR0hJSktM= \t\r\n*-";
+        for len in 0..600 {
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    if state % 20 < 17 {
+                        b"QUJDREVGR0hJSktM\n"[(state >> 8) as usize % 17]
+                    } else {
+                        alphabet[(state >> 8) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let mut want = input.len();
+            let mut start = 0;
+            for line in input.split(|&b| b == b'\n') {
+                if !is_base64_line(line) {
+                    want = start;
+                    break;
+                }
+                start += line.len() + 1;
+            }
+            assert_eq!(
+                decode(&input).text_from,
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
+            // In pieces, the same.
+            let mut d = Decoder::default();
+            let mut out = Vec::new();
+            for piece in input.chunks(7) {
+                d.feed(piece, &mut out);
+            }
+            assert_eq!(d.first_odd_line().unwrap_or(input.len()), want);
         }
     }
 

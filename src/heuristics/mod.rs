@@ -250,8 +250,10 @@ pub(crate) struct Collector {
     /// (rule, location) of every finding kept, so that a repeated one is dropped in constant time.
     seen: std::collections::HashSet<(&'static str, Location)>,
     encrypted: Vec<Location>,
-    /// Text bodies seen: where a password for an encrypted archive would be given.
+    /// Text bodies seen: where a password for an encrypted archive would be given; and whether one of
+    /// them (its first MiB) reads as giving one.
     text_bodies: Vec<Location>,
+    password: bool,
     broken: Option<(Location, String)>,
 }
 
@@ -317,6 +319,7 @@ impl Collector {
         }
         if facts.is_body_text && matches!(facts.file_type, FileType::Text | FileType::Html) {
             self.text_bodies.push(facts.location.clone());
+            self.password = self.password || html::mentions_password(data);
         }
         for (rule, reason) in found {
             self.add(config, rule, facts.location, reason);
@@ -344,22 +347,20 @@ impl Collector {
         }
     }
 
-    /// Message-level rules; returns the findings sorted, and the score. `message` is the raw message: only
-    /// when it holds an encrypted archive is its text searched for a password, so that the common case
-    /// costs nothing.
-    /// The findings and the score; `mentions_password` says whether the message's text gives a password
-    /// (asked only when it matters).
+    /// Message-level rules: the findings sorted, and the score. `header_mentions_password` says whether the
+    /// message's header block reads as giving a password (asked only when an encrypted archive and a text
+    /// body make it matter; the text bodies themselves were read as they were scanned).
     pub(crate) fn finish(
         mut self,
         config: &Heuristics,
-        mentions_password: impl FnOnce() -> bool,
+        header_mentions_password: impl FnOnce() -> bool,
     ) -> (Vec<Finding>, u32) {
         if config.mode == HeuristicMode::Off {
             return (Vec::new(), 0);
         }
         if let Some(first) = self.encrypted.first().cloned()
             && let Some(body) = self.text_bodies.first().cloned()
-            && mentions_password()
+            && (self.password || header_mentions_password())
         {
             let reason = format!("the message text ({body}) reads like it gives a password");
             self.add(config, PASSWORD_IN_MESSAGE, &first, reason);

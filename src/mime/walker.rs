@@ -700,24 +700,10 @@ pub(crate) fn encoding_of(cte: &str) -> Encoding {
     }
 }
 
-/// Where a body declared base64 stops being base64: the start of its first line that is not
-/// ([`base64::is_base64_line`]), or its length. From there on it is also read as undeclared text.
-pub(crate) fn base64_ends(body: &[u8]) -> usize {
-    let mut start = 0;
-    while start < body.len() {
-        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |n| start + n);
-        if !base64::is_base64_line(&body[start..end]) {
-            return start;
-        }
-        start = end + 1;
-    }
-    body.len()
-}
-
 /// Every plausible decoding of a leaf body: the declared ones first, then what the body looks like.
 ///
 /// A body declared base64 is decoded whole as base64; what else it is read as (as sent, uuencode,
-/// quoted-printable) is read only from its first line that is not base64 ([`base64_ends`]), so that a
+/// quoted-printable) is read only from its first line that is not base64 (nothing but the alphabet and `=`, then perhaps blanks), so that a
 /// session can decode a large attachment as it arrives and keep only that tail (see `stream.rs`).
 fn decodings(
     body: &[u8],
@@ -730,7 +716,7 @@ fn decodings(
         if d.invalid > 0 {
             damage.push(base64_damage(d.invalid));
         }
-        let from = base64_ends(body);
+        let from = d.text_from;
         let payload = !d.data.is_empty() && d.data != body;
         let mut out = Vec::new();
         if payload {
@@ -742,7 +728,7 @@ fn decodings(
     let declared_base64 = declared.contains(&Encoding::Base64);
     // What is read otherwise than as declared base64: the whole body, or the tail of a base64 one.
     let from = if declared_base64 {
-        base64_ends(body)
+        base64::decode(body).text_from
     } else {
         0
     };
@@ -845,7 +831,7 @@ pub(crate) fn base64_damage(invalid: usize) -> String {
 
 /// The readings of a body declared base64 and nothing else besides its base64 decoding (`payload`: that
 /// decoding is not empty): what `text`, the body from its first line that is not base64 (`from` in the
-/// body, [`base64_ends`]), plainly is. A session that decodes such a body as it arrives keeps only `text`.
+/// body), plainly is. A session that decodes such a body as it arrives keeps only `text`.
 pub(crate) fn after_base64(
     payload: bool,
     text: &[u8],
