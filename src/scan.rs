@@ -241,11 +241,13 @@ impl Prescan {
         }
         // What the part's payload may keep, as its admission will find the limits: the part and its
         // payload are the next objects worked.
-        let st = self.carried.clone().unwrap_or_else(Carried::start);
-        let room = limits.get_max_scan_size().saturating_sub(st.produced);
-        let cut =
-            (limits.get_max_recursion() >= 2 && st.objects < limits.get_max_files() && room > 0)
-                .then(|| room.min(limits.get_max_file_size()));
+        let (objects, produced) = match &self.carried {
+            Some(c) => (c.objects, c.produced),
+            None => (Carried::start().objects, 0),
+        };
+        let room = limits.get_max_scan_size().saturating_sub(produced);
+        let cut = (limits.get_max_recursion() >= 2 && objects < limits.get_max_files() && room > 0)
+            .then(|| room.min(limits.get_max_file_size()));
         if let Some(stream) = &mut self.stream {
             stream.advance(db, cut, data, base);
         }
@@ -789,13 +791,18 @@ impl<'a, 'd> Scan<'a, 'd> {
                     return;
                 }
                 let at = crate::heuristics::footer_offset(view.len());
-                let (data, footer) = match &streamed {
-                    Some((_, s)) => (s.head(), at.and_then(|at| s.footer(at))),
-                    None => (&obj.data[..], at.and_then(|at| obj.data.get(at..at + 8))),
+                let (data, footer, document) = match &streamed {
+                    Some((_, s)) => (s.head(), at.and_then(|at| s.footer(at)), s.document()),
+                    None => (
+                        &obj.data[..],
+                        at.and_then(|at| obj.data.get(at..at + 8)),
+                        None,
+                    ),
                 };
                 let facts = ObjectFacts {
                     data,
                     footer,
+                    document,
                     file_type,
                     name: obj.name.as_deref(),
                     in_archive: obj.in_archive,

@@ -21,6 +21,7 @@
 use crate::decode::base64;
 use crate::engine::Database;
 use crate::filetype::{self, FileType};
+use crate::heuristics::documents::DocumentScan;
 use crate::matcher::hashes::StreamDigest;
 use crate::matcher::{AtomStream, PreVerified, RootSpan, View};
 use crate::mime::walker::{self, Decoding, EntityHead};
@@ -116,6 +117,8 @@ pub(crate) struct Streamed {
     pub(crate) digest: StreamDigest,
     /// The 8 bytes at the heuristics' footer offset, when that lies in what was let go of.
     footer: Vec<u8>,
+    /// A PDF's or an OLE2 document's search by heuristics, done as it arrives.
+    docs: Option<DocumentScan>,
 }
 
 impl Streamed {
@@ -125,6 +128,11 @@ impl Streamed {
             0 => View::whole(&self.tail),
             base => View::split(&self.head, base, &self.tail),
         }
+    }
+
+    /// The search of a document by heuristics.
+    pub(crate) fn document(&self) -> Option<&DocumentScan> {
+        self.docs.as_ref()
     }
 
     /// The first bytes, for heuristics.
@@ -153,6 +161,9 @@ impl Streamed {
     /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
     fn push(&mut self, db: &Database, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
+        if let Some(d) = &mut self.docs {
+            d.feed(bytes, crate::heuristics::INSPECT_LIMIT);
+        }
         let len = self.len();
         // Searched in steps: each search of a stream has a cost of its own, whatever its length.
         if len - self.searched < SEARCH_STEP {
@@ -445,8 +456,8 @@ impl Decoding64 {
 }
 
 /// A payload to match as it arrives, if its type (known from its first bytes) needs no more than the
-/// head, the tail and what signatures read around their hits: not a container, a document, HTML, mail or
-/// a text body, which are read whole; and only when the database's signatures for the type read a bounded span.
+/// head, the tail and what signatures read around their hits: not a container, HTML, mail or a text body,
+/// which are read whole (a document's search by heuristics is done on the way); and only when the database's signatures for the type read a bounded span.
 fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed> {
     // The whole payload would be typed alike: detection reads at most 0x8006 bytes, or where an MZ
     // header's PE offset points.
@@ -468,14 +479,9 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
             | FileType::Tar
             | FileType::Gzip
             | FileType::Bzip2
-            | FileType::Ole2
-            | FileType::Pdf
     );
     // Heuristics read the whole of a VBA project by name, and the first MiB of a text body (no name).
-    let vba = head
-        .filename
-        .as_deref()
-        .is_some_and(|n| n.to_ascii_lowercase().ends_with("vbaproject.bin"));
+    let vba = crate::heuristics::documents::is_vba_project(head.filename.as_deref());
     let body_text = file_type == FileType::Text && head.filename.is_none();
     if whole || vba || body_text {
         return None;
@@ -495,5 +501,6 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
         pre: PreVerified::default(),
         digest: StreamDigest::default(),
         footer: Vec::new(),
+        docs: DocumentScan::new(file_type),
     })
 }

@@ -498,21 +498,29 @@ fn an_attachment_is_decoded_and_matched_as_it_arrives() {
     // 6 MiB of binary with EICAR in the middle: the session holds neither the part as sent nor what it
     // decodes to, and every signature form over the attachment gives the whole message's verdict: a body
     // signature in bytes let go of, anchored at both ends of the attachment, its hash, and the same hash
-    // on the allow-list.
+    // on the allow-list; and the same as a PDF whose JavaScript the heuristics see.
     let mut data = noise(3 << 20, 7);
     data.extend_from_slice(&corpusgen::eicar());
     data.extend_from_slice(&noise(3 << 20, 8));
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let md5 = hex(&md5_of(&data));
-    let ndb = format!(
-        "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
-        hex(&data[..16]),
-        hex(&data[data.len() - 16..]),
-        hex(&data[4 << 20..(4 << 20) + 12]),
-    );
-    let hdb = format!("{md5}:{}:Att.Hash\n", data.len());
-    for after in [false, true] {
-        let msg = one_attachment("big.bin", &data, after);
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.extend_from_slice(&data);
+    let at = pdf.len() / 3;
+    pdf.splice(at..at, b"/OpenAction /J#61vaScript".iter().copied());
+    for (name, data, after) in [
+        ("big.bin", &data, false),
+        ("big.bin", &data, true),
+        ("big.pdf", &pdf, false),
+    ] {
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let md5 = hex(&md5_of(data));
+        let ndb = format!(
+            "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
+            hex(&data[..16]),
+            hex(&data[data.len() - 16..]),
+            hex(&data[4 << 20..(4 << 20) + 12]),
+        );
+        let hdb = format!("{md5}:{}:Att.Hash\n", data.len());
+        let msg = one_attachment(name, data, after);
         let builders = [
             Engine::builder(),
             Engine::builder()
@@ -542,6 +550,10 @@ fn an_attachment_is_decoded_and_matched_as_it_arrives() {
                 _ => &[],
             };
             assert_eq!(names, want, "{i}: {whole:?}");
+            if name == "big.pdf" && i < 2 {
+                let rules: Vec<&str> = whole.findings().iter().map(|f| f.rule()).collect();
+                assert!(rules.contains(&"Heuristics.PDF.JavaScript"), "{rules:?}");
+            }
             for chunk in [4096, 65536] {
                 let (session, most) = feed_watching(engine.session(), &msg, chunk);
                 assert!(most < 256 << 10, "{i} {chunk}: held {most} bytes");
@@ -557,7 +569,7 @@ proptest! {
     #[test]
     fn decoding_attachments_as_they_arrive_never_changes_a_verdict(
         attachments in proptest::collection::vec(
-            (0u8..4, 0usize..160_000, proptest::option::of((0usize..4000, 0u8..3)), any::<u64>()),
+            (0u8..6, 0usize..160_000, proptest::option::of((0usize..4000, 0u8..3)), any::<u64>()),
             1..4,
         ),
         cuts in proptest::collection::vec(any::<usize>(), 0..40),
@@ -578,10 +590,19 @@ proptest! {
             let mut data: Vec<u8> = noise(len, seed).iter().map(|b| alphabet[*b as usize % alphabet.len()]).collect();
             let magic: &[u8] = match kind {
                 2 => b"PK\x03\x04",
+                // A PDF and an OLE2 document: matched as they arrive, their heuristics' search done on the way.
+                4 => b"%PDF-1.4 /J#61vaScript ",
+                5 => b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
                 3 => b"MZ\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\xff\xff\xff\x7f",
                 _ => b"",
             };
             data.splice(0..0, magic.iter().copied());
+            if kind >= 4 && data.len() > 70_000 {
+                // Names the heuristics look for, late in the document (an escape split anywhere).
+                let late: &[u8] = if kind == 4 { b"/Op#65nAction /Launch" } else { b"_\0V\0B\0A\0_\0P\0R\0O\0J\0E\0C\0T\0 Auto_Open" };
+                let at = data.len() - 1000;
+                data.splice(at..at, late.iter().copied());
+            }
             if hashed && i == 0 {
                 let md5: String = md5_of(&data).iter().map(|b| format!("{b:02x}")).collect();
                 hdb = format!("{md5}:{}:Att.Hash\n", data.len());
@@ -627,7 +648,7 @@ proptest! {
         }
         session.feed(&msg[from..]).unwrap();
         // Attachments matched as they arrive are not held: neither as sent nor decoded.
-        let streamable = attachments.iter().all(|a| a.0 < 2 && a.2.is_none());
+        let streamable = attachments.iter().all(|a| (a.0 < 2 || a.0 >= 4) && a.2.is_none());
         if streamable && limits.is_none() && step < 30_000 && msg.len() > 400_000 && cuts.len() > 20 {
             prop_assert!(session.memory_usage() < msg.len() / 2, "{} of {}", session.memory_usage(), msg.len());
         }

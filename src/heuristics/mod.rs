@@ -10,7 +10,7 @@
 //! Facts come from: file names (`names.rs`), content types and magic (`types.rs`), HTML (`html.rs`),
 //! Office and PDF documents (`documents.rs`), archives and MIME structure (the scanner).
 
-mod documents;
+pub(crate) mod documents;
 pub(crate) mod html;
 mod names;
 mod types;
@@ -234,6 +234,8 @@ pub(crate) struct ObjectFacts<'a> {
     /// `footer` then what [`footer_offset`] points at.
     pub(crate) data: &'a [u8],
     pub(crate) footer: Option<&'a [u8]>,
+    /// For a document matched as it arrived: its search, done on the way.
+    pub(crate) document: Option<&'a documents::DocumentScan>,
     pub(crate) file_type: FileType,
     /// The name the sender gave it (MIME file name, archive member name).
     pub(crate) name: Option<&'a str>,
@@ -261,7 +263,7 @@ pub(crate) struct Collector {
 const MAX_FINDINGS: usize = 256;
 
 /// How much of an object the content heuristics read: enough for any header or script, bounded for speed.
-const INSPECT_LIMIT: usize = 4 << 20;
+pub(crate) const INSPECT_LIMIT: usize = 4 << 20;
 
 /// Where, in an object of `len` bytes, the footer that heuristics read is (a disk image's, 512 bytes from the
 /// end of what they read of it), if it is that long.
@@ -313,7 +315,10 @@ impl Collector {
             facts.in_archive,
             &mut found,
         );
-        documents::inspect(data, facts.file_type, facts.name, &mut found);
+        match facts.document {
+            Some(d) => d.finish(facts.name, &mut found),
+            None => documents::inspect(data, facts.file_type, facts.name, &mut found),
+        }
         if facts.file_type == FileType::Html {
             html::inspect(data, facts.is_body_text, &mut found);
         }
