@@ -12,7 +12,16 @@ use support::corpusgen;
 fn feed_in_chunks(engine: &Engine, bytes: &[u8], cuts: &[usize]) -> portcullis::Verdict {
     // Letting go of scanned parts as soon as possible too, at a step that depends on the split.
     let step = 1 + cuts.first().copied().unwrap_or(0) % 512;
-    let mut session = engine.session().with_prescan_step(1).with_let_go_step(step);
+    let session = engine.session().with_prescan_step(1).with_let_go_step(step);
+    feed_split(session, bytes, cuts).finish().unwrap()
+}
+
+/// Feeds `bytes` split at the points `cuts` gives (each taken modulo the length, in order).
+fn feed_split(
+    mut session: portcullis::ScanSession,
+    bytes: &[u8],
+    cuts: &[usize],
+) -> portcullis::ScanSession {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
     points.sort_unstable();
     let mut from = 0;
@@ -21,7 +30,7 @@ fn feed_in_chunks(engine: &Engine, bytes: &[u8], cuts: &[usize]) -> portcullis::
         from = p;
     }
     session.feed(&bytes[from..]).unwrap();
-    session.finish().unwrap()
+    session
 }
 
 proptest! {
@@ -372,15 +381,8 @@ proptest! {
             .unwrap();
         prop_assert!(engine.session_reach().is_ok());
         let whole = engine.scan_bytes(&msg).unwrap();
-        let mut session = engine.session().with_prescan_step(1).with_let_go_step(step);
-        let mut points: Vec<usize> = cuts.iter().map(|c| c % (msg.len() + 1)).collect();
-        points.sort_unstable();
-        let mut from = 0;
-        for p in points {
-            session.feed(&msg[from..p]).unwrap();
-            from = p;
-        }
-        session.feed(&msg[from..]).unwrap();
+        let session = engine.session().with_prescan_step(1).with_let_go_step(step);
+        let session = feed_split(session, &msg, &cuts);
         if msg.len() > 12_000 && step < 1000 && prefix_line.is_none() {
             prop_assert!(session.let_go_bytes() > 0);
         }
@@ -638,15 +640,7 @@ proptest! {
         }
         let engine = builder.build().unwrap();
         let whole = engine.scan_bytes(&msg).unwrap();
-        let mut session = engine.session().with_let_go_step(step);
-        let mut points: Vec<usize> = cuts.iter().map(|c| c % (msg.len() + 1)).collect();
-        points.sort_unstable();
-        let mut from = 0;
-        for p in points {
-            session.feed(&msg[from..p]).unwrap();
-            from = p;
-        }
-        session.feed(&msg[from..]).unwrap();
+        let session = feed_split(engine.session().with_let_go_step(step), &msg, &cuts);
         // Attachments matched as they arrive are not held: neither as sent nor decoded.
         let streamable = attachments.iter().all(|a| (a.0 < 2 || a.0 >= 4) && a.2.is_none());
         if streamable && limits.is_none() && step < 30_000 && msg.len() > 400_000 && cuts.len() > 20 {
