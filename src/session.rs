@@ -43,19 +43,27 @@ const PREVERIFY_STEP: usize = 64 << 10;
 /// on how the message was split. [`decided`](Self::decided) tells early when a signature has matched.
 ///
 /// # Memory
-/// A session lets go of the parts it has scanned once nothing at the end can read them again. It then
-/// keeps the message's header block and preamble, the part in flight, what the matching of the message itself reads around signature hits and at its
-/// ends ([`Engine::session_reach`]: under 4 KiB with the built-in database), the hits verified so far, and
-/// what the parts found. The part in flight, when it is a leaf declared base64 (an attachment), is decoded
-/// as it arrives and its bytes as sent let go of; what it decodes to is matched, hashed and let go of as it
-/// arrives too, keeping its head and what signatures read, unless its type needs its whole (archives,
-/// PDF, OLE2, HTML, mail: held decoded, within the limits, and unpacked when the part ends). An 8 MB
-/// message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`). It keeps the whole
-/// message instead (up to `max_message_size`) when the message
-/// can be read more than one way (two boundary candidates, a line that is a delimiter only by prefix, no
-/// declared boundary), when it is not multipart, and when the database needs the whole message
-/// ([`Engine::session_reach`] says why: the official ClamAV database's logical signatures with regular
-/// expressions for any file do). [`memory_usage`](Self::memory_usage) tells what it holds.
+/// A session lets go of the parts it has scanned once nothing at the end can read them again. For a
+/// multipart message that reads one way, it holds:
+/// - the message's header block and preamble (as long as they are);
+/// - the message from where the part in flight still needs it: at most a let-go step (32 KiB), the last
+///   chunk fed and what the matching of the message itself reads around signature hits and at its end
+///   ([`Engine::session_reach`]: under 4 KiB with the built-in database);
+/// - for the part in flight, when it is a leaf declared base64 (an attachment): nothing of it as sent,
+///   since it is decoded line by line; of what it decodes to, the first 4 KiB and a tail of at most about
+///   50 KiB plus what the signatures for its type read, since it is matched, hashed and searched by
+///   heuristics as it arrives; unless its type needs the whole (archives, HTML, mail, a text body), which is
+///   held decoded, within `max_file_size`, and opened when the part ends;
+/// - the message's and the attachment's atom hits not yet verified, the occurrences verified that can
+///   still decide something, and what the parts scanned found.
+///
+/// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`). The session
+/// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
+/// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
+/// is not multipart, and when the database needs the whole message ([`Engine::session_reach`] says why:
+/// the official ClamAV database's logical signatures with regular expressions for any file do); a part
+/// that is itself multipart, or not declared base64, is held until it ends. [`memory_usage`](Self::memory_usage)
+/// tells what it holds.
 ///
 /// # Limits
 /// Bytes beyond `max_message_size` are counted, not kept, and the verdict reports

@@ -649,3 +649,54 @@ proptest! {
         prop_assert_eq!(session.finish().unwrap(), whole);
     }
 }
+
+#[test]
+fn parts_a_session_cannot_decode_as_they_arrive_are_held_and_read_alike() {
+    // A header block too long to wait for, disagreeing transfer encodings, base64 inside a nested
+    // multipart, a URL-safe line in the middle, a message that ends inside a line: each is held or decoded
+    // as the whole message's walk reads it, and the verdict is the whole message's.
+    let eicar = corpusgen::eicar();
+    let mut data = noise(300_000, 3);
+    data.extend_from_slice(&eicar);
+    let b64 = corpusgen::base64(&data);
+    let long_field = format!("X-Long: {}\r\n", "a".repeat(100_000));
+    let mut url_safe = b64.clone();
+    let at = url_safe.len() / 2;
+    let at = url_safe[..at].rfind('\n').unwrap() + 1;
+    url_safe.insert_str(at, "-_-_\r\n");
+    let parts = [
+        format!("{long_field}Content-Transfer-Encoding: base64\r\n\r\n{b64}"),
+        format!(
+            "Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{b64}"
+        ),
+        format!(
+            "Content-Type: multipart/mixed; boundary=inner\r\n\r\n--inner\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--inner--\r\n"
+        ),
+        format!("Content-Transfer-Encoding: base64\r\n\r\n{url_safe}"),
+    ];
+    let engine = Engine::builder().build().unwrap();
+    for (i, part) in parts.iter().enumerate() {
+        for end in ["\r\n--sep--\r\n", ""] {
+            let msg = format!(
+                "Subject: odd\r\nContent-Type: multipart/mixed; boundary=sep\r\n\r\n--sep\r\n\r\nhello\r\n--sep\r\n{part}{end}"
+            );
+            let msg = msg.as_bytes();
+            // Ending inside a line of the last part, too.
+            let msg = if end.is_empty() {
+                &msg[..msg.len() - 30]
+            } else {
+                msg
+            };
+            let whole = engine.scan_bytes(msg).unwrap();
+            // (Cut, the message loses its EICAR.)
+            assert_eq!(whole.is_infected(), !end.is_empty(), "{i}: {whole:?}");
+            for chunk in [1000, 4096] {
+                let mut session = engine.session().with_let_go_step(1);
+                for c in msg.chunks(chunk) {
+                    session.feed(c).unwrap();
+                }
+                assert_eq!(session.finish().unwrap(), whole, "{i} {end:?} {chunk}");
+            }
+        }
+    }
+}
