@@ -183,6 +183,10 @@ pub(crate) struct Prescan {
     finder: walker::Parts,
     /// The part in flight, decoded as it arrives when it can be (`stream.rs`); only in a session.
     stream: Option<PartStream>,
+    /// The body of a message that is not multipart, decoded as it arrives when it can be, and once the
+    /// message has ended, what the walk of the message takes over.
+    body: Option<PartStream>,
+    body_done: Option<stream::Finished>,
 }
 
 impl Prescan {
@@ -230,6 +234,12 @@ impl Prescan {
         for (segment, range) in self.finder.advance(data, base) {
             self.complete(db, limits, heuristics, data, base, segment, range);
         }
+        if follow && self.finder.is_leaf() {
+            // The message's own body: its payload is the message's child (depth 1), first after it.
+            let body = self.body.get_or_insert_with(|| PartStream::new(0));
+            let cut = payload_cut(limits, 1, 1, 0);
+            body.advance(db, cut, data, base);
+        }
         if !follow || !self.finder.unambiguous() {
             return;
         }
@@ -245,16 +255,13 @@ impl Prescan {
             Some(c) => (c.objects, c.produced),
             None => (Carried::start().objects, 0),
         };
-        let room = limits.get_max_scan_size().saturating_sub(produced);
-        let cut = (limits.get_max_recursion() >= 2 && objects < limits.get_max_files() && room > 0)
-            .then(|| room.min(limits.get_max_file_size()));
+        let cut = payload_cut(limits, 2, objects, produced);
         if let Some(stream) = &mut self.stream {
             stream.advance(db, cut, data, base);
         }
     }
 
-    /// At the end of the message: the parts its last line completes, and the part in flight, if it was
-    /// decoded as it arrived (its bytes are not all held); any other part in flight is left to the end.
+    /// At the end of the message: the parts its last line completes, and the part it ends in.
     pub(crate) fn finish(
         &mut self,
         db: &Database,
@@ -263,14 +270,14 @@ impl Prescan {
         data: &[u8],
         base: usize,
     ) {
-        if self.stream.is_none() {
-            return;
+        if let Some(body) = self.body.take() {
+            self.body_done = body.finish(db, data, base, base + data.len());
         }
-        for (segment, range, unterminated) in self.finder.finish(data, base) {
-            let streamed = self.stream.as_ref().is_some_and(|s| s.start == range.start);
-            if !unterminated || streamed {
-                self.complete(db, limits, heuristics, data, base, segment, range);
-            }
+        // Every part of the first reading is scanned ahead of the message's own walk, the last one too
+        // (whether a session decoded it as it arrived or not), so that what the walk notes comes after
+        // what the parts note, however the message arrived.
+        for (segment, range, _) in self.finder.finish(data, base) {
+            self.complete(db, limits, heuristics, data, base, segment, range);
         }
     }
 
@@ -331,11 +338,32 @@ impl Prescan {
         self.parts.push((range, location));
     }
 
+    /// For a message that is not multipart and whose body is decoded as it arrives: from where the session
+    /// must hold the message, and where its body starts.
+    pub(crate) fn body_needed_from(&self) -> Option<(usize, usize)> {
+        let body = self.body.as_ref()?;
+        Some((body.needed_from(), body.body_start()?))
+    }
+
+    /// What the walk of the message takes over of its body decoded as it arrived.
+    pub(crate) fn take_body(&mut self) -> Option<stream::Finished> {
+        self.body_done.take()
+    }
+
     /// From where the session must hold the message for the part in flight, if it follows one.
     pub(crate) fn needed_from(&self) -> Option<usize> {
         let stream = self.stream.as_ref()?;
         (self.finder.part_in_flight() == Some(stream.start)).then(|| stream.needed_from())
     }
+}
+
+/// How much of what a part decodes to its payload may keep, as its admission will find the limits: the
+/// payload is at `depth`, and the next object worked after the `objects` and `produced` bytes so far; `None`
+/// when it will not be admitted.
+fn payload_cut(limits: &Limits, depth: u32, objects: u64, produced: u64) -> Option<u64> {
+    let room = limits.get_max_scan_size().saturating_sub(produced);
+    (limits.get_max_recursion() >= depth && objects < limits.get_max_files() && room > 0)
+        .then(|| room.min(limits.get_max_file_size()))
 }
 
 /// Most damage entries recorded in one verdict.
@@ -352,6 +380,7 @@ pub(crate) fn scan_message(
     view: View<'_>,
     cut: bool,
     early: Early<'_>,
+    body: Option<stream::Finished>,
 ) -> Verdict {
     let run = Run {
         db,
@@ -360,6 +389,7 @@ pub(crate) fn scan_message(
         view,
         cut,
         early,
+        body: std::cell::Cell::new(body),
     };
     // An allow-listed message reports nothing found inside it: what its parts found is dropped.
     let take_over = early
@@ -387,11 +417,20 @@ pub(crate) fn scan_whole(
 ) -> Verdict {
     let mut prescan = Prescan::default();
     prescan.advance(db, limits, heuristics, message, 0, false);
+    prescan.finish(db, limits, heuristics, message, 0);
     let early = Early {
         prescan: Some(&prescan),
         ..Early::default()
     };
-    scan_message(db, limits, heuristics, View::whole(message), cut, early)
+    scan_message(
+        db,
+        limits,
+        heuristics,
+        View::whole(message),
+        cut,
+        early,
+        None,
+    )
 }
 
 /// What a session did while the message arrived: its completed parts scanned, the message's own atoms found
@@ -413,6 +452,8 @@ struct Run<'r> {
     view: View<'r>,
     cut: bool,
     early: Early<'r>,
+    /// The message's body, decoded as it arrived (taken by the first run).
+    body: std::cell::Cell<Option<stream::Finished>>,
 }
 
 impl Run<'_> {
@@ -453,6 +494,7 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
         view,
         cut,
         early,
+        ..
     } = *run;
     let mut scan = Scan::new(db, limits, heuristics);
     scan.root_atoms = early.root_atoms;
@@ -489,7 +531,11 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
         container: None,
         root_range: None,
         counted: true,
-        streamed: None,
+        streamed: run
+            .body
+            .take()
+            .filter(|_| role == Role::Message)
+            .map(|f| Box::new(Streamed::Part(f))),
     }));
     scan.run();
     let met = scan.skipped == scan.skip.len();
@@ -860,7 +906,10 @@ impl<'a, 'd> Scan<'a, 'd> {
         if let Some((len, sink)) = payload {
             self.push(Object {
                 data: Cow::Borrowed(&[]),
-                location: location.clone(),
+                location: match is_message {
+                    true => location.child("body"),
+                    false => location.clone(),
+                },
                 depth: obj.depth + 1,
                 role: Role::Payload,
                 html_hint: walked.declares_html,
@@ -1155,6 +1204,7 @@ mod tests {
                         prescan: Some(&pre),
                         ..super::Early::default()
                     },
+                    body: std::cell::Cell::new(None),
                 };
                 assert_eq!(
                     super::run_message(&run, true),
@@ -1172,6 +1222,7 @@ mod tests {
             view: super::View::whole(msg.as_bytes()),
             cut: false,
             early: super::Early::default(),
+            body: std::cell::Cell::new(None),
         };
         let plain = super::run_message(&run, false);
         let whole = super::scan_whole(db, &Limits::default(), heuristics, msg.as_bytes(), false);

@@ -190,7 +190,9 @@ impl ScanSession {
     /// signatures for mail read a bounded span around their atoms.
     fn verify_hits(&mut self, step: usize) {
         let db = self.engine.db();
-        if self.atoms.overflowed || self.prescan.finder().in_flight().is_none() {
+        let mail = self.prescan.finder().in_flight().is_some()
+            || self.prescan.body_needed_from().is_some();
+        if self.atoms.overflowed || !mail {
             return;
         }
         let Ok(span) = db.root_span() else {
@@ -229,17 +231,26 @@ impl ScanSession {
     fn let_go(&mut self) {
         let db = self.engine.db();
         let finder = self.prescan.finder();
-        if self.let_go_step == usize::MAX || self.atoms.overflowed || !finder.unambiguous() {
+        if self.let_go_step == usize::MAX || self.atoms.overflowed {
             return;
         }
-        let (Some((in_flight, preamble_end)), Ok(span)) = (finder.in_flight(), db.root_span())
-        else {
+        let Ok(span) = db.root_span() else {
             return;
         };
+        // What the end reads of the message besides: its head (the header block, and a multipart's
+        // preamble), and from where the part in flight, or the body being decoded, is still needed.
+        let (in_flight, head_end) = match (finder.unambiguous(), finder.in_flight()) {
+            (true, Some((in_flight, preamble_end))) => (
+                self.prescan.needed_from().unwrap_or(in_flight),
+                preamble_end,
+            ),
+            _ => match self.prescan.body_needed_from() {
+                Some(needed) => needed,
+                None => return,
+            },
+        };
         let len = self.len();
-        let head_len = preamble_end.max(span.from_start);
-        // The part in flight is held from its delimiter line on, or from where its stream needs it.
-        let in_flight = self.prescan.needed_from().unwrap_or(in_flight);
+        let head_len = head_end.max(span.from_start);
         let target = in_flight
             .min(self.atoms.floor(len).saturating_sub(span.back))
             .min(len.saturating_sub(span.back + span.fwd + span.from_end + MAX_ATOM_MARGIN));
@@ -311,6 +322,7 @@ impl ScanSession {
                 .digest
                 .update([&db.hashes, &db.allow], &self.buffer);
         }
+        let body = self.prescan.take_body();
         let early = Early {
             prescan: Some(&self.prescan),
             root_atoms: Some(&self.atoms),
@@ -326,6 +338,7 @@ impl ScanSession {
             view_of(&self.head, self.base, &self.buffer),
             cut,
             early,
+            body,
         ))
     }
 }

@@ -257,6 +257,14 @@ impl PartStream {
         }
     }
 
+    /// Where the part's body starts in the message, once it is decoded as it arrives.
+    pub(crate) fn body_start(&self) -> Option<usize> {
+        match &self.state {
+            State::Decoding(d) => Some(d.body_start),
+            _ => None,
+        }
+    }
+
     /// From where the part's bytes as sent are still needed, in the message.
     pub(crate) fn needed_from(&self) -> usize {
         match &self.state {

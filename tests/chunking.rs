@@ -509,9 +509,11 @@ fn an_attachment_is_decoded_and_matched_as_it_arrives() {
     let at = pdf.len() / 3;
     pdf.splice(at..at, b"/OpenAction /J#61vaScript".iter().copied());
     for (name, data, after) in [
-        ("big.bin", &data, false),
-        ("big.bin", &data, true),
-        ("big.pdf", &pdf, false),
+        ("big.bin", &data, Some(false)),
+        ("big.bin", &data, Some(true)),
+        ("big.pdf", &pdf, Some(false)),
+        // The message is the attachment: not multipart, its body declared base64.
+        ("big.pdf", &pdf, None),
     ] {
         let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
         let md5 = hex(&md5_of(data));
@@ -522,7 +524,14 @@ fn an_attachment_is_decoded_and_matched_as_it_arrives() {
             hex(&data[4 << 20..(4 << 20) + 12]),
         );
         let hdb = format!("{md5}:{}:Att.Hash\n", data.len());
-        let msg = one_attachment(name, data, after);
+        let msg = match after {
+            Some(after) => one_attachment(name, data, after),
+            None => {
+                let mut msg = format!("Subject: one\r\nContent-Type: application/pdf; name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n").into_bytes();
+                msg.extend_from_slice(corpusgen::base64(data).as_bytes());
+                msg
+            }
+        };
         let builders = [
             Engine::builder(),
             Engine::builder()
@@ -579,6 +588,7 @@ proptest! {
         limits in proptest::option::of((1u64..400_000, 1u64..300_000)),
         hashed in any::<bool>(),
         unterminated in any::<bool>(),
+        single in any::<bool>(),
     ) {
         // Attachments of every kind a session treats apart: text and binary (matched as they arrive), an
         // archive and an executable whose type needs more than the first bytes (held decoded); with a line
@@ -620,11 +630,16 @@ proptest! {
                 };
                 text.insert_str(at, &insert);
             }
+            if single {
+                // The message is the attachment: not multipart, its body declared base64.
+                msg = format!("Subject: att\r\nContent-Type: application/octet-stream; name=\"a{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{text}").into_bytes();
+                break;
+            }
             msg.extend_from_slice(
                 format!("--q\r\nContent-Type: application/octet-stream; name=\"a{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{text}\r\n").as_bytes(),
             );
         }
-        if !unterminated {
+        if !unterminated && !single {
             msg.extend_from_slice(b"--q--\r\n");
         }
         let mut builder = Engine::builder()
@@ -696,6 +711,39 @@ fn parts_a_session_cannot_decode_as_they_arrive_are_held_and_read_alike() {
                     session.feed(c).unwrap();
                 }
                 assert_eq!(session.finish().unwrap(), whole, "{i} {end:?} {chunk}");
+            }
+        }
+    }
+}
+
+#[test]
+fn what_the_walk_of_the_message_notes_comes_after_its_parts_however_it_arrived() {
+    // Ambiguous MIME noted by the message's own walk and by its last, unterminated part (found by the
+    // fuzzer): the first note is the one reported, so the last part is scanned ahead of the message's walk
+    // whether or not a session decoded it as it arrived.
+    let engine = Engine::builder().build().unwrap();
+    for last in [
+        "Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nhello",
+        "Content-Type: text/plain\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n",
+    ] {
+        let msg = format!(
+            "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\nContent-Type: text/plain\r\n\r\n--b\r\n\r\nfirst\r\n--b\r\n{last}"
+        );
+        let whole = engine.scan_bytes(msg.as_bytes()).unwrap();
+        let broken: Vec<String> = whole
+            .findings()
+            .iter()
+            .filter(|f| f.rule() == "Heuristics.Broken.MIME")
+            .map(|f| f.location().to_string())
+            .collect();
+        assert_eq!(broken, ["message/part[2]"], "{whole:?}");
+        for step in [1, usize::MAX] {
+            for chunk in [1, 7, 64] {
+                let mut session = engine.session().with_let_go_step(step);
+                for c in msg.as_bytes().chunks(chunk) {
+                    session.feed(c).unwrap();
+                }
+                assert_eq!(session.finish().unwrap(), whole, "{step} {chunk}");
             }
         }
     }

@@ -12,11 +12,16 @@ fn replay(target: &str, data: &[u8], engine: &Engine) {
             let _ = engine.scan_bytes(data).unwrap();
         }
         "chunked_session" => {
-            let mut s = engine.session();
-            for c in data.chunks(7) {
-                s.feed(c).unwrap();
+            // The input as the message (the fuzz target takes its limits and splits from its first
+            // bytes), in small chunks, letting go of parts at once and as by default.
+            let whole = engine.scan_bytes(data).unwrap();
+            for step in [1, usize::MAX] {
+                let mut s = engine.session().with_let_go_step(step);
+                for c in data.chunks(7) {
+                    s.feed(c).unwrap();
+                }
+                assert_eq!(s.finish().unwrap(), whole, "let-go step {step}");
             }
-            assert_eq!(s.finish().unwrap(), engine.scan_bytes(data).unwrap());
         }
         "mime_walker" => {
             fuzzing::mime_walk(data);

@@ -363,6 +363,11 @@ impl Parts {
         parts
     }
 
+    /// Whether the message's header block has ended and declares no multipart: its body is a leaf.
+    pub(crate) fn is_leaf(&self) -> bool {
+        matches!(self.head, Some(None))
+    }
+
     /// Whether the message is read one way only so far: a multipart with one boundary candidate, whose
     /// delimiter lines all read alike strictly and by prefix. Then the final walk of the message needs its
     /// header block, its preamble and the bytes from the last delimiter on, nothing of the parts before.
