@@ -60,7 +60,8 @@ const PREVERIFY_STEP: usize = 64 << 10;
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
-/// is not multipart, and when the database needs the whole message ([`Engine::session_reach`] says why:
+/// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
+/// arrives, as an attachment is), and when the database needs the whole message ([`Engine::session_reach`] says why:
 /// the official ClamAV database's logical signatures with regular expressions for any file do); a part
 /// that is itself multipart, or not declared base64, is held until it ends. [`memory_usage`](Self::memory_usage)
 /// tells what it holds.
