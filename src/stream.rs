@@ -206,7 +206,8 @@ impl Streamed {
             below,
             &mut self.pre,
         );
-        debug_assert!(self.pre.below >= target + span.back || below == self.pre.below);
+        // The target leaves `span.back` under the search's floor and `span.fwd` before the end.
+        debug_assert!(self.pre.below >= target + span.back);
         let pre = &self.pre;
         self.atoms.retain(|atom, at| pre.needs(atom, at));
         let upto = target - self.base;
