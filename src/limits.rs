@@ -23,9 +23,22 @@ pub enum LimitName {
     MaxFileSize,
     /// An archive member expands more than [`Limits::max_compression_ratio`] times its compressed size.
     MaxCompressionRatio,
+    /// A multipart entity has more parts than [`Limits::max_parts`]; the rest of it is not split into parts.
+    MaxParts,
 }
 
 impl LimitName {
+    /// Every limit.
+    pub const ALL: [LimitName; 7] = [
+        LimitName::MaxMessageSize,
+        LimitName::MaxRecursion,
+        LimitName::MaxFiles,
+        LimitName::MaxScanSize,
+        LimitName::MaxFileSize,
+        LimitName::MaxCompressionRatio,
+        LimitName::MaxParts,
+    ];
+
     /// The detection name used in verdicts, for example `Heuristics.Limits.Exceeded.MaxFileSize`.
     pub fn detection_name(self) -> &'static str {
         match self {
@@ -35,6 +48,7 @@ impl LimitName {
             LimitName::MaxScanSize => "Heuristics.Limits.Exceeded.MaxScanSize",
             LimitName::MaxFileSize => "Heuristics.Limits.Exceeded.MaxFileSize",
             LimitName::MaxCompressionRatio => "Heuristics.Limits.Exceeded.MaxCompressionRatio",
+            LimitName::MaxParts => "Heuristics.Limits.Exceeded.MaxParts",
         }
     }
 }
@@ -55,6 +69,7 @@ impl fmt::Display for LimitName {
 /// | `max_scan_size` | 400 MiB | no more decoding or unpacking |
 /// | `max_file_size` | 100 MiB | an object is cut at this size |
 /// | `max_compression_ratio` | 1,000 | a member is cut when it expands more (only past 1 MiB of output) |
+/// | `max_parts` | 10,000 | a multipart entity's further parts are not split off (each costs memory) |
 ///
 /// The defaults follow clamd's (`MaxRecursion 17`, `MaxFiles 10000`, `MaxScanSize 400M`,
 /// `MaxFileSize 100M`, `StreamMaxLength 100M`).
@@ -72,6 +87,7 @@ pub struct Limits {
     max_scan_size: u64,
     max_file_size: u64,
     max_compression_ratio: u64,
+    max_parts: u64,
 }
 
 /// Output below this size is never judged by its compression ratio: small files of zeros are ordinary.
@@ -86,6 +102,7 @@ impl Default for Limits {
             max_scan_size: 400 << 20,
             max_file_size: 100 << 20,
             max_compression_ratio: 1_000,
+            max_parts: 10_000,
         }
     }
 }
@@ -122,4 +139,8 @@ limit_accessors! {
     max_file_size / get_max_file_size: u64;
     /// Sets the largest expansion ratio of one archive member ([`LimitName::MaxCompressionRatio`]).
     max_compression_ratio / get_max_compression_ratio: u64;
+    /// Sets how many parts one multipart entity may be split into, in each of its readings
+    /// ([`LimitName::MaxParts`]): every part costs memory however small it is, and a message of a few
+    /// bytes a part would otherwise cost far more memory than its size.
+    max_parts / get_max_parts: u64;
 }

@@ -231,7 +231,7 @@ impl Prescan {
         base: usize,
         follow: bool,
     ) {
-        for (segment, range) in self.finder.advance(data, base) {
+        for (segment, range) in self.finder.advance(data, base, limits.get_max_parts()) {
             self.complete(db, limits, heuristics, data, base, segment, range);
         }
         if follow && self.finder.is_leaf() {
@@ -889,7 +889,11 @@ impl<'a, 'd> Scan<'a, 'd> {
         let (walked, payload) = match obj.streamed.take().map(|b| *b) {
             Some(Streamed::Part(finished)) => (finished.walked, finished.payload),
             _ => (
-                walker::walk_known(root_view.unwrap_or(View::whole(&obj.data)), known),
+                walker::walk_known(
+                    root_view.unwrap_or(View::whole(&obj.data)),
+                    known,
+                    self.limits.get_max_parts(),
+                ),
                 None,
             ),
         };
@@ -897,6 +901,9 @@ impl<'a, 'd> Scan<'a, 'd> {
             (Some(name), false) => obj.location.suffixed(&quoted(name)),
             _ => obj.location.clone(),
         };
+        if walked.parts_capped {
+            self.limit(LimitName::MaxParts, location.clone());
+        }
         for d in &walked.damage {
             if walker::is_ambiguity(d) {
                 self.st.collector.broken_mime(&location, d);
@@ -1187,13 +1194,15 @@ mod tests {
         budgets.extend((1..200).map(|n| Limits::default().max_scan_size(n)));
         budgets.extend((1..8).map(|n| Limits::default().max_files(n)));
         budgets.extend((0..3).map(|n| Limits::default().max_recursion(n)));
+        budgets.extend((1..3).map(|n| Limits::default().max_parts(n)));
         for limits in &budgets {
             let whole = super::scan_whole(db, limits, heuristics, msg.as_bytes(), false);
             for cut in 0..=msg.len() {
                 let mut pre = super::Prescan::default();
                 pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut], 0, false);
                 pre.advance(db, limits, heuristics, msg.as_bytes(), 0, false);
-                assert_eq!(pre.parts.len(), 3, "{limits:?}");
+                let parts = usize::try_from(limits.get_max_parts()).unwrap_or(3).min(3);
+                assert_eq!(pre.parts.len(), parts, "{limits:?}");
                 let run = super::Run {
                     db,
                     limits,

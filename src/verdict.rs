@@ -105,16 +105,9 @@ impl Detection {
         if self.kind != DetectionKind::Limit {
             return None;
         }
-        [
-            LimitName::MaxMessageSize,
-            LimitName::MaxRecursion,
-            LimitName::MaxFiles,
-            LimitName::MaxScanSize,
-            LimitName::MaxFileSize,
-            LimitName::MaxCompressionRatio,
-        ]
-        .into_iter()
-        .find(|l| l.detection_name() == self.name)
+        LimitName::ALL
+            .into_iter()
+            .find(|l| l.detection_name() == self.name)
     }
 }
 

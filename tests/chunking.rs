@@ -47,12 +47,12 @@ proptest! {
     }
 
     #[test]
-    fn early_part_scans_respect_the_limits(case in 0usize..100, cuts in proptest::collection::vec(any::<usize>(), 0..20), files in 1u64..12, scan in 1u64..200_000, file in 1u64..100_000) {
+    fn early_part_scans_respect_the_limits(case in 0usize..100, cuts in proptest::collection::vec(any::<usize>(), 0..20), files in 1u64..12, scan in 1u64..200_000, file in 1u64..100_000, parts in 1u64..8) {
         // Tight budgets make the limits fall anywhere, inside or between parts scanned early: each part is
         // counted when it is scanned, after the parts before it, whatever the chunking.
         let cases = corpusgen::cases();
         let case = &cases[case % cases.len()];
-        let limits = Limits::default().max_files(files).max_scan_size(scan).max_file_size(file);
+        let limits = Limits::default().max_files(files).max_scan_size(scan).max_file_size(file).max_parts(parts);
         let engine = Engine::builder().limits(limits).build().unwrap();
         let whole = engine.scan_bytes(&case.bytes).unwrap();
         prop_assert_eq!(whole, feed_in_chunks(&engine, &case.bytes, &cuts), "{}", case.file);

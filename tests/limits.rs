@@ -37,6 +37,7 @@ fn defaults_are_documented_values() {
     assert_eq!(l.get_max_scan_size(), 400 << 20);
     assert_eq!(l.get_max_file_size(), 100 << 20);
     assert_eq!(l.get_max_compression_ratio(), 1_000);
+    assert_eq!(l.get_max_parts(), 10_000);
 }
 
 #[test]
@@ -154,4 +155,50 @@ fn scan_size_counts_what_parts_hold_not_their_encoded_bytes() {
     // A part larger than the largest file is not cut as sent: what it decodes to is.
     let v = scan(Limits::default().max_file_size(100_000), &msg);
     assert!(limits_hit(&v).is_empty(), "{:?}", v.detections());
+}
+
+#[test]
+fn max_parts_stops_splitting_a_flood_of_parts() {
+    // 40 parts, EICAR (base64, so only its part's decoding shows it) in the 5th and the 30th. With 10
+    // parts allowed, the first is found, the second is not split off: the limit says so, in scan_bytes and
+    // in a session alike, whatever the chunking.
+    let mut msg = "Subject: flood\r\nContent-Type: multipart/mixed; boundary=f\r\n\r\n".to_string();
+    for i in 0..40 {
+        let body = if i == 4 || i == 29 {
+            base64(&eicar())
+        } else {
+            base64(format!("part {i}").as_bytes())
+        };
+        msg += &format!("--f\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}\r\n");
+    }
+    msg += "--f--\r\n";
+    let msg = msg.into_bytes();
+    let v = scan(Limits::default(), &msg);
+    assert!(limits_hit(&v).is_empty());
+    let signatures = |v: &portcullis::Verdict| -> Vec<String> {
+        v.detections()
+            .iter()
+            .filter(|d| d.kind() == DetectionKind::Signature)
+            .map(|d| d.location().to_string())
+            .collect()
+    };
+    assert_eq!(
+        signatures(&v),
+        ["message/part[30]", "message/part[5]"],
+        "{v:?}"
+    );
+    let engine = Engine::builder()
+        .limits(Limits::default().max_parts(10))
+        .build()
+        .unwrap();
+    let v = engine.scan_bytes(&msg).unwrap();
+    assert_eq!(limits_hit(&v), [LimitName::MaxParts], "{v:?}");
+    assert_eq!(signatures(&v), ["message/part[5]"], "{v:?}");
+    for chunk in [1, 9, 100, 4096] {
+        let mut session = engine.session().with_let_go_step(1);
+        for c in msg.chunks(chunk) {
+            session.feed(c).unwrap();
+        }
+        assert_eq!(session.finish().unwrap(), v, "{chunk}");
+    }
 }

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use portcullis::{Engine, Limits};
 
+/// The peak resident size is the process's: one measurement at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
@@ -33,6 +36,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn peak_memory_per_message_is_bounded() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(data) = std::env::var_os("PORTCULLIS_DATA").map(PathBuf::from) else {
         eprintln!("PORTCULLIS_DATA is not set: skipping the memory measurements");
         return;
@@ -71,4 +77,38 @@ fn peak_memory_per_message_is_bounded() {
             peaks[0].0
         );
     }
+}
+
+#[test]
+fn a_flood_of_tiny_parts_costs_memory_in_proportion_to_the_parts_allowed() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // 8 MB of 10-byte parts: 800,000 parts. Every part costs a few hundred bytes of bookkeeping, so
+    // without `max_parts` this took over 400 MiB; past the 10,000 allowed the rest is not split off.
+    if std::fs::write("/proc/self/clear_refs", "5").is_err() {
+        eprintln!("/proc/self/clear_refs is not writable here: skipping");
+        return;
+    }
+    let mut msg = b"Subject: flood\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+    for _ in 0..800_000 {
+        msg.extend_from_slice(b"--b\r\n\r\nx\r\n");
+    }
+    msg.extend_from_slice(b"--b--\r\n");
+    let engine = Engine::builder().build().unwrap();
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let base = status_kib("VmRSS:").unwrap_or(0);
+    let v = engine.scan_bytes(&msg).unwrap();
+    let peak = status_kib("VmHWM:").unwrap_or(0).saturating_sub(base);
+    eprintln!(
+        "{} KiB above the resident base for {} bytes",
+        peak,
+        msg.len()
+    );
+    assert!(
+        v.detections()
+            .iter()
+            .any(|d| d.limit() == Some(portcullis::LimitName::MaxParts))
+    );
+    assert!(peak < 64 << 10, "{peak} KiB");
 }

@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
         .max_files(u.int_in_range(1u64..=200).unwrap_or(200))
         .max_scan_size(u.int_in_range(0u64..=8 << 20).unwrap_or(8 << 20))
         .max_file_size(u.int_in_range(0u64..=4 << 20).unwrap_or(4 << 20))
-        .max_compression_ratio(u.int_in_range(1u64..=2000).unwrap_or(1000));
+        .max_compression_ratio(u.int_in_range(1u64..=2000).unwrap_or(1000))
+        .max_parts(u.int_in_range(1u64..=64).unwrap_or(64));
     let splits: Vec<u16> = (0..u.int_in_range(0usize..=32).unwrap_or(0))
         .map(|_| u.arbitrary::<u16>().unwrap_or(0))
         .collect();

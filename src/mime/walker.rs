@@ -55,6 +55,8 @@ pub(crate) struct Walked {
     pub(crate) filename: Option<String>,
     /// Whether a Content-Type declares HTML: a hint for type detection of the payload.
     pub(crate) declares_html: bool,
+    /// A reading had more parts than allowed: the rest of the entity was not split into parts.
+    pub(crate) parts_capped: bool,
 }
 
 /// One delimiter line: where it starts, where the next line starts, whether it closes, and where the part
@@ -84,6 +86,7 @@ fn find_delimiters_both(
     body: &[u8],
     from: usize,
     boundary: &str,
+    most: usize,
 ) -> (Vec<Delimiter>, Vec<Delimiter>) {
     let needle = format!("--{boundary}");
     let mut strict = Vec::new();
@@ -92,6 +95,10 @@ fn find_delimiters_both(
         return (strict, out);
     };
     for p in memchr::memmem::find_iter(searched, needle.as_bytes()).map(|p| p + from) {
+        // Each list holds at most `most`: a flood of parts costs no more than that.
+        if strict.len() >= most && out.len() >= most {
+            break;
+        }
         if p > from && body[p - 1] != b'\n' {
             continue;
         }
@@ -106,10 +113,12 @@ fn find_delimiters_both(
             close,
             before: part_end(body, p),
         };
-        if blank {
+        if blank && strict.len() < most {
             strict.push(d);
         }
-        out.push(d);
+        if out.len() < most {
+            out.push(d);
+        }
     }
     (strict, out)
 }
@@ -209,6 +218,23 @@ pub(crate) struct Parts {
     single: bool,
     /// A line is a delimiter by prefix and not strictly: the two readings differ.
     diverged: bool,
+    /// Delimiters kept per list (one more than the parts allowed), and whether a list had more.
+    cap: usize,
+    capped: bool,
+}
+
+/// How many delimiters a reading keeps when `max_parts` parts are allowed.
+fn delimiter_cap(max_parts: u64) -> usize {
+    usize::try_from(max_parts)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+}
+
+/// Keeps at most `cap` delimiters; says whether there were more.
+fn capped(mut list: Vec<Delimiter>, cap: usize) -> (Vec<Delimiter>, bool) {
+    let more = list.len() > cap;
+    list.truncate(cap);
+    (list, more)
 }
 
 impl Parts {
@@ -219,7 +245,9 @@ impl Parts {
         &mut self,
         data: &[u8],
         base: usize,
+        max_parts: u64,
     ) -> Vec<(String, std::ops::Range<usize>)> {
+        self.cap = delimiter_cap(max_parts);
         if self.head.is_none() {
             if base > 0 {
                 return Vec::new();
@@ -270,16 +298,29 @@ impl Parts {
             return Vec::new();
         };
         let upto = &body[..=last_newline - body_base];
-        let (found, prefix_found) = find_delimiters_both(upto, resume, boundary);
+        let (found, prefix_found) = find_delimiters_both(upto, resume, boundary, self.cap + 1);
+        // `upto` ends with a line end, so every delimiter line found in it is complete.
+        let body_start = *body_start;
+        self.record(found, prefix_found, body_base);
+        self.resume = last_newline + 1;
+        self.pair(body_start)
+    }
+
+    /// Keeps delimiters found (positions in the body from `body_base`), each list up to the cap.
+    fn record(&mut self, found: Vec<Delimiter>, prefix_found: Vec<Delimiter>, body_base: usize) {
         // The strict delimiters are those of the prefix reading whose line is blank after the boundary.
         self.diverged |= found.len() != prefix_found.len();
-        self.prefix_delimiters
-            .extend(prefix_found.into_iter().map(|d| d.shifted(body_base)));
-        // `upto` ends with a line end, so every delimiter line found in it is complete.
-        self.delimiters
-            .extend(found.into_iter().map(|d| d.shifted(body_base)));
-        self.resume = last_newline + 1;
-        self.pair(*body_start)
+        let cap = self.cap;
+        let mut more = false;
+        for (list, new) in [
+            (&mut self.delimiters, found),
+            (&mut self.prefix_delimiters, prefix_found),
+        ] {
+            let room = cap.saturating_sub(list.len());
+            more |= new.len() > room;
+            list.extend(new.into_iter().take(room).map(|d| d.shifted(body_base)));
+        }
+        self.capped |= more;
     }
 
     /// At the end of the message: the parts its last line completes (a delimiter line needs no line end
@@ -303,12 +344,8 @@ impl Parts {
         if let Some(resume) = self.resume.checked_sub(body_base)
             && resume <= body.len()
         {
-            let (found, prefix_found) = find_delimiters_both(body, resume, boundary);
-            self.diverged |= found.len() != prefix_found.len();
-            self.prefix_delimiters
-                .extend(prefix_found.into_iter().map(|d| d.shifted(body_base)));
-            self.delimiters
-                .extend(found.into_iter().map(|d| d.shifted(body_base)));
+            let (found, prefix_found) = find_delimiters_both(body, resume, boundary, self.cap + 1);
+            self.record(found, prefix_found, body_base);
             self.resume = body_len;
             self.scanned = body_len;
             parts = self
@@ -317,7 +354,8 @@ impl Parts {
                 .map(|(s, r)| (s, r, false))
                 .collect();
         }
-        if let Some(last) = self.delimiters.last()
+        // Past the last part allowed, the walk splits off no more.
+        if let Some(last) = self.delimiters.last().filter(|_| !self.capped)
             && !last.close
             && body_len > last.end
         {
@@ -337,7 +375,10 @@ impl Parts {
         let Some(Some((body_start, _))) = &self.head else {
             return None;
         };
-        let last = self.delimiters.last().filter(|d| !d.close)?;
+        let last = self
+            .delimiters
+            .last()
+            .filter(|d| !d.close && !self.capped)?;
         Some(body_start + last.end)
     }
 
@@ -397,6 +438,7 @@ impl Parts {
             strict: &self.delimiters,
             prefix: &self.prefix_delimiters,
             upto: self.resume,
+            capped: self.capped,
         })
     }
 }
@@ -410,6 +452,8 @@ pub(crate) struct Known<'k> {
     strict: &'k [Delimiter],
     prefix: &'k [Delimiter],
     upto: usize,
+    /// A list had more delimiters than it kept.
+    capped: bool,
 }
 
 /// Whether the bytes hold a blank line (the end of a header block).
@@ -499,7 +543,11 @@ pub(crate) fn complete_head(bytes: &[u8]) -> Option<EntityHead> {
 
 /// Walks one entity.
 pub(crate) fn walk(bytes: &[u8]) -> Walked {
-    walk_known(View::whole(bytes), None)
+    walk_known(
+        View::whole(bytes),
+        None,
+        crate::Limits::default().get_max_parts(),
+    )
 }
 
 /// [`walk`], with the delimiters of the message already found while it arrived (by [`Parts`] on the same
@@ -508,7 +556,8 @@ pub(crate) fn walk(bytes: &[u8]) -> Walked {
 /// The entity may be held in pieces ([`View::split`]): a session lets go of the parts of a message it has
 /// scanned when [`Parts::unambiguous`] says the walk reads only the header block, the preamble and the
 /// bytes from the last known delimiter on.
-pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
+pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>, max_parts: u64) -> Walked {
+    let cap = delimiter_cap(max_parts);
     let EntityHead {
         body_start,
         cts,
@@ -534,8 +583,8 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
     };
     let body_len = len - body_start.min(len);
 
-    // Multipart readings.
-    let mut readings: Vec<Vec<Delimiter>> = Vec::new();
+    // Multipart readings, each with whether it was cut at the parts allowed.
+    let mut readings: Vec<(Vec<Delimiter>, bool)> = Vec::new();
     // The body is read for a boundary only when the header block declares none.
     let mut candidates = boundary_candidates(&cts, &cds, b"");
     if candidates.is_empty() {
@@ -554,17 +603,24 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
             Some(k) => {
                 // From two bytes before: where the part before the first delimiter found ends.
                 let lo = k.upto.saturating_sub(2);
-                let (s, p) = find_delimiters_both(held(lo..body_len), k.upto - lo, &cand);
+                let (s, p) = find_delimiters_both(held(lo..body_len), k.upto - lo, &cand, cap + 1);
                 let shift = |v: Vec<Delimiter>| v.into_iter().map(move |d| d.shifted(lo));
-                (
-                    k.strict.iter().copied().chain(shift(s)).collect(),
-                    k.prefix.iter().copied().chain(shift(p)).collect(),
-                )
+                let (strict, more_strict) =
+                    capped(k.strict.iter().copied().chain(shift(s)).collect(), cap);
+                let (prefix, more_prefix) =
+                    capped(k.prefix.iter().copied().chain(shift(p)).collect(), cap);
+                let more = k.capped || more_strict || more_prefix;
+                ((strict, more), (prefix, more))
             }
-            None => find_delimiters_both(held(0..body_len), 0, &cand),
+            None => {
+                let (s, p) = find_delimiters_both(held(0..body_len), 0, &cand, cap + 1);
+                let (s, p) = (capped(s, cap), capped(p, cap));
+                let more = s.1 || p.1;
+                ((s.0, more), (p.0, more))
+            }
         };
         for d in [strict, prefix] {
-            if !d.is_empty() && !readings.contains(&d) {
+            if !d.0.is_empty() && !readings.iter().any(|r| r.0 == d.0) {
                 readings.push(d);
             }
         }
@@ -574,12 +630,16 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>) -> Walked {
         let mut seen: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
         let mut first_ends: std::collections::HashMap<usize, usize> =
             std::collections::HashMap::new();
-        for (r, delims) in readings.iter().enumerate() {
+        for (r, (delims, more)) in readings.iter().enumerate() {
+            if *more {
+                w.parts_capped = true;
+            }
             let mut k = 0;
             for (i, d) in delims.iter().enumerate() {
                 let end = match delims.get(i + 1) {
                     Some(next) => next.before,
-                    None if d.close => break,
+                    // Past the last part allowed, nothing more is split off.
+                    None if d.close || *more => break,
                     None => {
                         // Bytes a session let go of belong to a part it decoded as it arrived: not blank.
                         let rest = view.get(body_start + d.end..body_start + body_len);

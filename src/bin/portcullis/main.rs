@@ -26,7 +26,7 @@ usage:
       --heuristics MODE          off, alert (only rules that alert alone) or score (default)
       --heuristic-threshold N    the score that makes a message suspicious (default 10)
       --max-message-size BYTES   --max-filesize BYTES   --max-scansize BYTES
-      --max-files N   --max-recursion N   --max-ratio N
+      --max-files N   --max-recursion N   --max-ratio N   --max-parts N
   portcullis sigtool --info PATH
       load PATH (a database file or directory) and print what was loaded and skipped
   portcullis compile [--database PATH]... [--default-db] --output FILE

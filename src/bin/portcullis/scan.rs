@@ -116,6 +116,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .clone()
                     .max_compression_ratio(number(flag, value(flag)?)?)
             }
+            "--max-parts" => o.limits = o.limits.clone().max_parts(number(flag, value(flag)?)?),
             f if f.starts_with('-') && f.len() > 1 => return Err(format!("unknown option {f}")),
             _ => o.paths.push(PathBuf::from(arg)),
         }
