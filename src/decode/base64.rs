@@ -259,24 +259,31 @@ mod tests {
         }
     }
 
+    /// `len` pseudo-random bytes (xorshift on `state`), from `common` `odds.0` times in `odds.1`, else from
+    /// `rare`.
+    fn mixed(state: &mut u64, len: usize, common: &[u8], rare: &[u8], odds: (u64, u64)) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                let from = if *state % odds.1 < odds.0 {
+                    common
+                } else {
+                    rare
+                };
+                from[(*state >> 8) as usize % from.len()]
+            })
+            .collect()
+    }
+
     #[test]
     fn decoding_counts_what_sniffing_counts() {
         let mut state = 7u64;
-        let alphabet = b"ABCabc+/=-_ \t\r\n*%\x00\xff";
         for len in 0..400 {
-            let input: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    // Mostly alphabet, sometimes anything from the list.
-                    if state % 10 < 8 {
-                        b"QUJDREVGR0hJSktM"[(state >> 8) as usize % 16]
-                    } else {
-                        alphabet[(state >> 8) as usize % alphabet.len()]
-                    }
-                })
-                .collect();
+            // Mostly alphabet, sometimes anything from the list.
+            let rare = b"ABCabc+/=-_ \t\r\n*%\x00\xff";
+            let input = mixed(&mut state, len, b"QUJDREVGR0hJSktM", rare, (8, 10));
             assert_eq!(decode(&input).shaped, looks_like(&input), "{input:?}");
         }
     }
@@ -284,20 +291,9 @@ mod tests {
     #[test]
     fn the_first_odd_line_is_found_while_decoding() {
         let mut state = 11u64;
-        let alphabet = b"QUJDREVGR0hJSktM= \t\r\n*-";
         for len in 0..600 {
-            let input: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    if state % 20 < 17 {
-                        b"QUJDREVGR0hJSktM\n"[(state >> 8) as usize % 17]
-                    } else {
-                        alphabet[(state >> 8) as usize % alphabet.len()]
-                    }
-                })
-                .collect();
+            let rare = b"QUJDREVGR0hJSktM= \t\r\n*-";
+            let input = mixed(&mut state, len, b"QUJDREVGR0hJSktM\n", rare, (17, 20));
             let mut want = input.len();
             let mut start = 0;
             for line in input.split(|&b| b == b'\n') {
