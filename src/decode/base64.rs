@@ -85,12 +85,17 @@ impl Decoder {
             mut blank,
             mut odd_line,
         } = *self;
+        // A blank run that reached the end of the last piece: what follows it on its line decides.
+        if blank {
+            blank = resolve_blank(input, line_start, &mut odd_line).is_none();
+        }
+        // Blanks already known to be followed on their line by nothing but blanks, up to this index.
+        let mut blanks_until = 0;
         let mut i = 0;
         while i < input.len() {
             // Fast path: a whole quantum of the standard alphabet at a quantum boundary (most of any real
-            // body), on a line with no blank so far.
+            // body).
             if n == 0
-                && !blank
                 && let Some(&[a, b, c, d]) = input.get(i..i + 4)
             {
                 let (a, b, c, d) = (
@@ -111,17 +116,21 @@ impl Decoder {
             let c = input[i];
             i += 1;
             // Lines: a byte outside the alphabet, `=` and line ends, or anything but blanks after a blank,
-            // makes the line one that is not base64.
+            // makes the line one that is not base64. A blank looks ahead on its line (once per run of them),
+            // so that the fast path above need not carry a state of its own.
             match c {
-                b'\n' => {
-                    line_start = pos + i;
-                    blank = false;
+                b'\n' => line_start = pos + i,
+                b' ' | b'\t' if odd_line.is_none() && i > blanks_until => {
+                    match resolve_blank(&input[i..], line_start, &mut odd_line) {
+                        Some(end) => blanks_until = i + end,
+                        None => {
+                            blank = true;
+                            blanks_until = input.len();
+                        }
+                    }
                 }
-                b' ' | b'\t' => blank = true,
-                b'\r' => {}
-                _ if blank || OTHER[c as usize] != 0 => {
-                    odd_line = odd_line.or(Some(line_start));
-                }
+                b' ' | b'\t' | b'\r' => {}
+                _ if OTHER[c as usize] != 0 => odd_line = odd_line.or(Some(line_start)),
                 _ => {}
             }
             match OTHER[c as usize] {
@@ -170,6 +179,21 @@ impl Decoder {
         let invalid = self.invalid + usize::from(self.n == 1);
         (invalid, shaped(self.alphabet, self.other))
     }
+}
+
+/// After a blank on the line that started at `line_start`: looks at `rest`, what follows it, for the next
+/// byte that is not a blank; notes the line as odd if that byte is on the same line. Returns where that byte
+/// is, or `None` if `rest` has only blanks (the next piece decides). Out of line: blanks are rare in base64.
+#[cold]
+#[inline(never)]
+fn resolve_blank(rest: &[u8], line_start: usize, odd_line: &mut Option<usize>) -> Option<usize> {
+    let at = rest
+        .iter()
+        .position(|&b| !matches!(b, b' ' | b'\t' | b'\r'))?;
+    if rest[at] != b'\n' {
+        *odd_line = odd_line.or(Some(line_start));
+    }
+    Some(at)
 }
 
 /// Appends what a partial quantum of `n` characters holds.
