@@ -748,3 +748,33 @@ fn what_the_walk_of_the_message_notes_comes_after_its_parts_however_it_arrived()
         }
     }
 }
+
+#[test]
+fn a_capped_message_that_reads_two_ways_is_kept_for_both() {
+    // With few parts allowed, the strict and the prefix readings are each cut at the cap; a line that is a
+    // delimiter only by prefix among the parts kept makes them differ, and the session must keep what the
+    // second reading needs (found by the fuzzer).
+    let mut msg = b"Subject: x\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n".to_vec();
+    for i in 0..6 {
+        msg.extend_from_slice(format!("--q\r\n\r\npart {i}\r\n").as_bytes());
+        if i == 1 {
+            msg.extend_from_slice(b"--qz not strict\r\nhidden\r\n");
+        }
+    }
+    msg.extend_from_slice(b"--q--\r\n");
+    for parts in 1..6 {
+        let engine = Engine::builder()
+            .limits(Limits::default().max_parts(parts))
+            .build()
+            .unwrap();
+        let whole = engine.scan_bytes(&msg).unwrap();
+        // One search may meet more delimiters than the cap: whole, in halves, and a byte at a time.
+        for chunk in [msg.len(), msg.len() / 2 + 1, 1] {
+            let mut session = engine.session().with_let_go_step(1);
+            for c in msg.chunks(chunk) {
+                session.feed(c).unwrap();
+            }
+            assert_eq!(session.finish().unwrap(), whole, "{parts} {chunk}");
+        }
+    }
+}

@@ -13,14 +13,27 @@ fn replay(target: &str, data: &[u8], engine: &Engine) {
         }
         "chunked_session" => {
             // The input as the message (the fuzz target takes its limits and splits from its first
-            // bytes), in small chunks, letting go of parts at once and as by default.
-            let whole = engine.scan_bytes(data).unwrap();
-            for step in [1, usize::MAX] {
-                let mut s = engine.session().with_let_go_step(step);
-                for c in data.chunks(7) {
-                    s.feed(c).unwrap();
+            // bytes), whole and in small chunks, letting go of parts at once and as by default, with the
+            // default limits and with few parts allowed.
+            for parts in [10_000, 1, 2, 3, 4, 6, 8, 16] {
+                let engine = Engine::builder()
+                    .limits(portcullis::Limits::default().max_parts(parts))
+                    .build()
+                    .unwrap();
+                let whole = engine.scan_bytes(data).unwrap();
+                for step in [1, usize::MAX] {
+                    for chunk in [7, data.len().max(1)] {
+                        let mut s = engine.session().with_let_go_step(step);
+                        for c in data.chunks(chunk) {
+                            s.feed(c).unwrap();
+                        }
+                        let fed = s.finish().unwrap();
+                        assert_eq!(
+                            fed, whole,
+                            "parts {parts}, let-go step {step}, chunk {chunk}"
+                        );
+                    }
                 }
-                assert_eq!(s.finish().unwrap(), whole, "let-go step {step}");
             }
         }
         "mime_walker" => {

@@ -308,8 +308,6 @@ impl Parts {
 
     /// Keeps delimiters found (positions in the body from `body_base`), each list up to the cap.
     fn record(&mut self, found: Vec<Delimiter>, prefix_found: Vec<Delimiter>, body_base: usize) {
-        // The strict delimiters are those of the prefix reading whose line is blank after the boundary.
-        self.diverged |= found.len() != prefix_found.len();
         let cap = self.cap;
         let mut more = false;
         for (list, new) in [
@@ -321,6 +319,10 @@ impl Parts {
             list.extend(new.into_iter().take(room).map(|d| d.shifted(body_base)));
         }
         self.capped |= more;
+        // The strict delimiters are those of the prefix reading whose line is blank after the boundary, in
+        // order: the two lists kept are the same when they are as long and end alike.
+        self.diverged |= self.delimiters.len() != self.prefix_delimiters.len()
+            || self.delimiters.last() != self.prefix_delimiters.last();
     }
 
     /// At the end of the message: the parts its last line completes (a delimiter line needs no line end
