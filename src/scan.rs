@@ -276,7 +276,7 @@ impl Prescan {
         // Every part of the first reading is scanned ahead of the message's own walk, the last one too
         // (whether a session decoded it as it arrived or not), so that what the walk notes comes after
         // what the parts note, however the message arrived.
-        for (segment, range, _) in self.finder.finish(data, base) {
+        for (segment, range) in self.finder.finish(data, base) {
             self.complete(db, limits, heuristics, data, base, segment, range);
         }
     }

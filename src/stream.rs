@@ -90,6 +90,8 @@ struct Decoding64 {
     cut: u64,
     scratch: Vec<u8>,
     sink: Sink,
+    /// Whether the payload's type was looked at (after [`DECIDE`] bytes) to choose its sink.
+    typed: bool,
 }
 
 /// What a part decodes to.
@@ -330,6 +332,7 @@ impl PartStream {
                     cut,
                     scratch: Vec::new(),
                     sink: Sink::Held(Vec::new()),
+                    typed: false,
                 })),
                 _ => State::Held,
             };
@@ -453,13 +456,15 @@ impl Decoding64 {
             Sink::Streamed(s) => s.push(db, bytes),
             Sink::Held(held) => {
                 held.extend_from_slice(bytes);
-                if held.len() >= DECIDE
-                    && let Some(streamed) = streamable(db, held, &self.head)
-                {
-                    let mut s = Box::new(streamed);
-                    let first = std::mem::take(held);
-                    s.push(db, &first);
-                    self.sink = Sink::Streamed(s);
+                // The type is decided once: a payload held for good is not typed again with every piece.
+                if !self.typed && held.len() >= DECIDE {
+                    self.typed = true;
+                    if let Some(streamed) = streamable(db, held, &self.head) {
+                        let mut s = Box::new(streamed);
+                        let first = std::mem::take(held);
+                        s.push(db, &first);
+                        self.sink = Sink::Streamed(s);
+                    }
                 }
             }
         }

@@ -327,12 +327,12 @@ impl Parts {
 
     /// At the end of the message: the parts its last line completes (a delimiter line needs no line end
     /// there), then, if the message ends inside a part, that part, running to the end as [`walk`] reads an
-    /// unterminated multipart (flagged `true`). `data` holds the message from `base` on.
+    /// unterminated multipart. `data` holds the message from `base` on.
     pub(crate) fn finish(
         &mut self,
         data: &[u8],
         base: usize,
-    ) -> Vec<(String, std::ops::Range<usize>, bool)> {
+    ) -> Vec<(String, std::ops::Range<usize>)> {
         let Some(Some((body_start, boundary))) = &self.head else {
             return Vec::new();
         };
@@ -350,11 +350,7 @@ impl Parts {
             self.record(found, prefix_found, body_base);
             self.resume = body_len;
             self.scanned = body_len;
-            parts = self
-                .pair(body_start)
-                .into_iter()
-                .map(|(s, r)| (s, r, false))
-                .collect();
+            parts = self.pair(body_start);
         }
         // Past the last part allowed, the walk splits off no more.
         if let Some(last) = self.delimiters.last().filter(|_| !self.capped)
@@ -365,7 +361,6 @@ impl Parts {
             parts.push((
                 format!("part[{}]", self.k),
                 body_start + last.end..body_start + body_len,
-                true,
             ));
         }
         parts
@@ -793,12 +788,10 @@ fn decodings(
         return out;
     }
     let declared_base64 = declared.contains(&Encoding::Base64);
+    // Decoded once when declared: the decoding also finds where the body stops being base64.
+    let mut decoded = declared_base64.then(|| base64::decode(body));
     // What is read otherwise than as declared base64: the whole body, or the tail of a base64 one.
-    let from = if declared_base64 {
-        base64::decode(body).text_from
-    } else {
-        0
-    };
+    let from = decoded.as_ref().map_or(0, |d| d.text_from);
     let text = &body[from..];
     let mut out: Vec<(Option<String>, Decoding)> = Vec::new();
     // Readings of `text` are not compared with the base64 reading of the whole body.
@@ -831,7 +824,9 @@ fn decodings(
                 Decoding::Identity(0),
             ),
             Encoding::Base64 => {
-                let d = base64::decode(body);
+                let Some(d) = decoded.take() else {
+                    continue;
+                };
                 if d.invalid > 0 {
                     damage.push(base64_damage(d.invalid));
                 }
