@@ -27,6 +27,10 @@ pub(crate) struct Database {
     /// [`BodyMatcher::span`]), worked out on first use.
     #[serde(skip)]
     spans: [std::sync::OnceLock<std::result::Result<crate::matcher::RootSpan, &'static str>>; 16],
+    /// The PCRE subsignatures that apply to each target type ([`crate::matcher::regexes::applying`]),
+    /// worked out on first use.
+    #[serde(skip)]
+    pcre: [std::sync::OnceLock<Vec<(u32, u8)>>; 16],
 }
 
 impl Database {
@@ -46,6 +50,18 @@ impl Database {
             Some(cell) => *cell.get_or_init(|| self.body.span(&self.logical, target)),
             None => Err("an unknown target type"),
         }
+    }
+
+    /// The searches for the regular expressions that apply to an object of target type `target`, to run
+    /// over it as it arrives.
+    pub(crate) fn pcre_stream(&self, target: u8) -> crate::matcher::regexes::PcreStream {
+        let subs = match self.pcre.get(usize::from(target)) {
+            Some(cell) => {
+                &cell.get_or_init(|| crate::matcher::regexes::applying(&self.logical, target))[..]
+            }
+            None => &[],
+        };
+        crate::matcher::regexes::PcreStream::new(subs)
     }
 }
 
@@ -341,6 +357,7 @@ impl EngineBuilder {
             allow: allow.build(&HashSet::new()),
             report,
             spans: Default::default(),
+            pcre: Default::default(),
         };
         Ok(Engine {
             inner: Arc::new(Inner {

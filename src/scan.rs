@@ -17,6 +17,7 @@ use crate::heuristics::{Collector, Heuristics, ObjectFacts};
 use crate::limits::{LimitName, Limits};
 use crate::matcher::hashes::StreamDigest;
 use crate::matcher::logical::{self, Subject};
+use crate::matcher::regexes::PcreStream;
 use crate::matcher::{AtomStream, PreVerified, View};
 use crate::mime::walker::{self, ChildData, ChildKind};
 use crate::stream::{self, PartStream, Sink};
@@ -130,6 +131,8 @@ struct Scan<'a, 'd> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sparse<'e> {
     pub(crate) digest: &'e StreamDigest,
+    /// What the expressions of PCRE subsignatures found of it.
+    pub(crate) pcre: Option<&'e PcreStream>,
 }
 
 /// What was found of an object while it arrived, for matching it without all of its bytes: its atom hits,
@@ -139,6 +142,7 @@ struct Evidence<'e> {
     atoms: &'e AtomStream,
     pre: Option<&'e PreVerified>,
     digest: Option<&'e StreamDigest>,
+    pcre: Option<&'e PcreStream>,
 }
 
 /// What a scan has found and spent so far: all that passes from one part of a message to the next.
@@ -675,6 +679,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                 atoms,
                 pre: self.root_pre,
                 digest: self.sparse.map(|s| s.digest),
+                pcre: self.sparse.and_then(|s| s.pcre),
             })
         });
         let digest = evidence.and_then(|e| e.digest);
@@ -697,6 +702,7 @@ impl<'a, 'd> Scan<'a, 'd> {
         };
         let subject = Subject {
             data: whole.unwrap_or(&[]),
+            pcre: evidence.and_then(|e| e.pcre),
             len,
             target,
             container,
@@ -817,6 +823,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                             atoms: &s.atoms,
                             pre: Some(&s.pre),
                             digest: s.sparse().then_some(&s.digest),
+                            pcre: s.sparse().then_some(&s.pcre),
                         };
                         (s.file_type, Some(evidence), s.view())
                     }

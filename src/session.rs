@@ -4,6 +4,7 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::filetype::FileType;
 use crate::matcher::hashes::StreamDigest;
+use crate::matcher::regexes::PcreStream;
 use crate::matcher::{AtomStream, PreVerified, View};
 use crate::scan::{Early, Prescan, Sparse};
 use crate::verdict::{Detection, Verdict};
@@ -252,9 +253,16 @@ impl ScanSession {
         };
         let len = self.len();
         let head_len = head_end.max(span.from_start);
+        let pcre = self
+            .kept
+            .pcre
+            .get_or_insert_with(|| db.pcre_stream(FileType::Mail.target()));
+        pcre.run(&db.logical, &self.buffer, self.base, false);
+        let pcre_from = pcre.needed_from();
         let target = in_flight
             .min(self.atoms.floor(len).saturating_sub(span.back))
-            .min(len.saturating_sub(span.back + span.fwd + span.from_end + MAX_ATOM_MARGIN));
+            .min(len.saturating_sub(span.back + span.fwd + span.from_end + MAX_ATOM_MARGIN))
+            .min(pcre_from);
         if target <= self.base.max(head_len) || target - self.base < self.let_go_step {
             return;
         }
@@ -284,6 +292,7 @@ impl ScanSession {
             + self.kept.pre.memory_usage()
             + self.atoms.memory_usage()
             + self.prescan.memory_usage()
+            + self.kept.pcre.as_ref().map_or(0, PcreStream::memory_usage)
     }
 
     /// How many bytes have been fed so far.
@@ -322,6 +331,9 @@ impl ScanSession {
             self.kept
                 .digest
                 .update([&db.hashes, &db.allow], &self.buffer);
+            if let Some(pcre) = &mut self.kept.pcre {
+                pcre.run(&db.logical, &self.buffer, self.base, true);
+            }
         }
         let body = self.prescan.take_body();
         let early = Early {
@@ -330,6 +342,7 @@ impl ScanSession {
             pre: Some(&self.kept.pre).filter(|p| p.below > 0),
             sparse: sparse.then_some(Sparse {
                 digest: &self.kept.digest,
+                pcre: self.kept.pcre.as_ref(),
             }),
         };
         Ok(crate::scan::scan_message(
@@ -362,6 +375,9 @@ struct Kept {
     pre: PreVerified,
     /// Their digests, for hash signatures and the allow-list.
     digest: StreamDigest,
+    /// What the regular expressions for mail found in them (made when the session first looks at letting
+    /// go).
+    pcre: Option<PcreStream>,
 }
 
 impl Drop for ScanSession {

@@ -25,6 +25,7 @@ use crate::engine::Database;
 use crate::filetype::{self, FileType};
 use crate::heuristics::documents::DocumentScan;
 use crate::matcher::hashes::StreamDigest;
+use crate::matcher::regexes::PcreStream;
 use crate::matcher::{AtomStream, PreVerified, RootSpan, View};
 use crate::mime::walker::{self, Decoding, EntityHead};
 
@@ -123,6 +124,8 @@ pub(crate) struct Streamed {
     footer: Vec<u8>,
     /// A PDF's or an OLE2 document's search by heuristics, done as it arrives.
     docs: Option<DocumentScan>,
+    /// The searches for the regular expressions that apply to the type.
+    pub(crate) pcre: PcreStream,
 }
 
 impl Streamed {
@@ -160,6 +163,7 @@ impl Streamed {
             + self.tail.capacity()
             + self.atoms.memory_usage()
             + self.pre.memory_usage()
+            + self.pcre.memory_usage()
     }
 
     /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
@@ -177,11 +181,13 @@ impl Streamed {
         db.body
             .advance(&mut self.atoms, &self.tail, self.base, false);
         let span = self.span;
+        self.pcre.run(&db.logical, &self.tail, self.base, false);
         let mut target = self
             .atoms
             .floor(len)
             .saturating_sub(span.back)
-            .min(len.saturating_sub(span.back + span.fwd + span.from_end + MARGIN));
+            .min(len.saturating_sub(span.back + span.fwd + span.from_end + MARGIN))
+            .min(self.pcre.needed_from());
         // The footer heuristics read of a large payload is let go of whole or not at all.
         let footer = crate::heuristics::footer_offset(usize::MAX).unwrap_or(usize::MAX);
         if target > footer && target < footer + 8 {
@@ -233,6 +239,7 @@ impl Streamed {
             .advance(&mut self.atoms, &self.tail, self.base, true);
         if self.base > 0 {
             self.digest.update([&db.hashes, &db.allow], &self.tail);
+            self.pcre.run(&db.logical, &self.tail, self.base, true);
         }
     }
 
@@ -518,5 +525,6 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
         digest: StreamDigest::default(),
         footer: Vec::new(),
         docs: DocumentScan::new(file_type),
+        pcre: db.pcre_stream(file_type.target()),
     })
 }

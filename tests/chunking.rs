@@ -428,12 +428,72 @@ fn hits_everywhere_do_not_pile_up() {
 }
 
 #[test]
+fn regular_expressions_run_as_the_message_arrives() {
+    // A logical signature for any file with a regular expression runs only when its trigger holds, which
+    // is known at the end; so the session searches for the expression as the bytes arrive, before they
+    // go. Here it matches in the first part and its trigger is in the last: in the message as sent, and
+    // in an attachment decoded as it arrives. An unbounded expression's match and one of a bounded
+    // length each straddle a let-go step somewhere in the sweep of offsets.
+    let ldb = "Re.Any;Target:0;0&1;6e6565646c65;0/abc[0-9]+xyz/\n\
+               Re.Bounded;Target:0;0&1;6e6565646c65;0/def[0-9]{2,40}uvw/i\n";
+    let engine = Engine::builder()
+        .load_str("re.ldb", ldb)
+        .unwrap()
+        .build()
+        .unwrap();
+    let reach = engine.session_reach().unwrap();
+    assert!(reach < 64 << 10, "{reach}");
+    for shift in [0usize, 5000, 16 << 10, 40_000] {
+        let mut msg = many_parts(30, 20 << 10, b"the last part");
+        let at = msg.windows(4).position(|w| w == b"--se").unwrap() + 200 + shift;
+        msg.splice(at..at, b"\r\nabc12345xyz DEF12345uvw\r\n".iter().copied());
+        let end = msg.len() - b"--sep--\r\n".len();
+        msg.splice(end..end, b"a needle\r\n".iter().copied());
+        let whole = engine.scan_bytes(&msg).unwrap();
+        let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+        assert!(
+            names.contains(&"Re.Any") && names.contains(&"Re.Bounded"),
+            "{whole:?}"
+        );
+        for chunk in [4096, 64 << 10] {
+            let (session, most) = feed_watching(engine.session(), &msg, chunk);
+            assert!(session.let_go_bytes() > msg.len() / 2);
+            assert!(most < 512 << 10, "held {most}");
+            assert_eq!(
+                session.finish().unwrap(),
+                whole,
+                "shift {shift}, chunk {chunk}"
+            );
+        }
+    }
+    // The same in an attachment of 3 MiB decoded as it arrives: the match early, the trigger late.
+    let mut payload = noise(3 << 20, 3);
+    for (at, bytes) in [
+        (100_000, &b"abc77xyz"[..]),
+        (50_000, b"def1234uvw"),
+        (3_000_000, b"needle"),
+    ] {
+        payload[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+    // The message as sent holds the payload in base64 only: what matches is the attachment.
+    let msg = one_attachment("big.bin", &payload, false);
+    let whole = engine.scan_bytes(&msg).unwrap();
+    let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+    assert_eq!(names, ["Re.Any", "Re.Bounded"], "{whole:?}");
+    for chunk in [4096, 64 << 10] {
+        let (session, most) = feed_watching(engine.session(), &msg, chunk);
+        assert!(most < 512 << 10, "held {most}");
+        assert_eq!(session.finish().unwrap(), whole);
+    }
+}
+
+#[test]
 fn what_needs_the_whole_message_keeps_it() {
-    // A logical signature for any file with a regular expression runs over the whole message, so the
-    // session keeps it (and the engine says why); so does a message that reads two ways. Either way the
-    // verdict is the whole message's: here the regular expression matches in the first part and its
-    // trigger in the last.
-    let ldb = "Re.Any;Target:0;0&1;6e6565646c65;0/abc[0-9]+xyz/\n";
+    // A regular expression whose offset is far from the end needs every start of a match kept until the
+    // end, so the session keeps the message (and the engine says why); so does a message that reads two
+    // ways. Either way the verdict is the whole message's: here the regular expression matches in the
+    // first part and its trigger in the last.
+    let ldb = "Re.Far;Target:0;0&1;6e6565646c65;EOF-500000,400000:0/abc[0-9]+xyz/\n";
     let engine = Engine::builder()
         .load_str("re.ldb", ldb)
         .unwrap()
@@ -445,12 +505,14 @@ fn what_needs_the_whole_message_keeps_it() {
             .is_err_and(|why| why.contains("regular expression")),
     );
     let mut msg = many_parts(30, 20 << 10, b"the last part");
-    let at = msg.windows(4).position(|w| w == b"--se").unwrap() + 200;
+    // Between 100,000 and 500,000 bytes before the end.
+    let at = msg.len() / 3;
+    let at = at + msg[at..].windows(2).position(|w| w == b"\r\n").unwrap();
     msg.splice(at..at, b"\r\nabc12345xyz\r\n".iter().copied());
     let end = msg.len() - b"--sep--\r\n".len();
     msg.splice(end..end, b"a needle\r\n".iter().copied());
     let whole = engine.scan_bytes(&msg).unwrap();
-    assert_eq!(whole.detections()[0].name(), "Re.Any", "{whole:?}");
+    assert_eq!(whole.detections()[0].name(), "Re.Far", "{whole:?}");
     let two_ways = String::from_utf8(msg.clone())
         .unwrap()
         .replacen(

@@ -250,3 +250,111 @@ fn every_archive_scans_within_limits() {
     eprintln!("archives with encrypted members reported: {encrypted}");
     assert!(encrypted > 0);
 }
+
+/// A multipart message with one attachment of `data`, in base64, named `name`.
+fn with_attachment(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut msg = format!(
+        "Subject: big\r\nContent-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n--sep\r\nContent-Type: \
+         text/plain\r\n\r\nsee attached\r\n--sep\r\nContent-Type: application/octet-stream; \
+         name=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    )
+    .into_bytes();
+    let text = base64(data);
+    for line in text.as_bytes().chunks(76) {
+        msg.extend_from_slice(line);
+        msg.extend_from_slice(b"\r\n");
+    }
+    msg.extend_from_slice(b"--sep--\r\n");
+    msg
+}
+
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=c.len() {
+            out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+        for _ in c.len()..3 {
+            out.push('=');
+        }
+    }
+    out
+}
+
+#[test]
+fn sessions_with_the_official_database_let_go_and_agree_with_the_whole() {
+    // The official database's logical signatures for any file run regular expressions; a session runs
+    // them over the bytes as they arrive, so it holds a bounded tail, not the message. Real spam (HTML,
+    // scripts, headers), joined into attachments of a few MB and sent as the message itself, scanned
+    // whole and in 4 KiB chunks: same verdicts, and the session lets go.
+    let Some(data) = data_dir() else { return };
+    let engine = Engine::builder()
+        .load_path(data.join("signatures/clamav-official"))
+        .unwrap()
+        .build()
+        .unwrap();
+    engine.session_reach().unwrap();
+    // Starting with a line of text, not a header, so that the attachment is text, not mail.
+    let mut spam = b"A collection of spam, one message after another.\n\n".to_vec();
+    for path in files_under(&data.join("mail/spamassassin-public-corpus/spam-2")) {
+        spam.extend_from_slice(&std::fs::read(&path).unwrap());
+        if spam.len() > 3 << 20 {
+            break;
+        }
+    }
+    let mut plain = b"Subject: many\r\n\r\n".to_vec();
+    plain.extend_from_slice(&spam);
+    let mut single =
+        b"Subject: one\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .to_vec();
+    single.extend_from_slice(base64(&spam).as_bytes());
+    for (what, msg, lets_go) in [
+        (
+            "as a named text attachment",
+            with_attachment("spam.txt", &spam),
+            true,
+        ),
+        (
+            "as a binary attachment",
+            with_attachment("spam.bin", &spam),
+            true,
+        ),
+        ("as the body of the message", plain, false),
+        ("as a message declared HTML in base64", single, false),
+    ] {
+        let started = Instant::now();
+        let whole = engine.scan_bytes(&msg).unwrap();
+        let took = started.elapsed();
+        let mut session = engine.session();
+        let mut most = 0;
+        for chunk in msg.chunks(4096) {
+            session.feed(chunk).unwrap();
+            most = most.max(session.memory_usage());
+        }
+        let let_go = session.let_go_bytes();
+        let chunked = session.finish().unwrap();
+        eprintln!(
+            "{what}: {} bytes, whole in {took:?}, held at most {most} bytes, {} detections",
+            msg.len(),
+            whole.detections().len()
+        );
+        assert_eq!(whole, chunked, "{what}");
+        if lets_go {
+            assert!(let_go > msg.len() / 2, "{what}: let go of {let_go}");
+            assert!(most < 2 << 20, "{what}: held {most}");
+        }
+    }
+    // Every real message, whole and in chunks with the official database.
+    let mut n = 0;
+    for path in files_under(&data.join("mail")) {
+        let bytes = std::fs::read(&path).unwrap();
+        time_both_ways(&engine, &bytes);
+        n += 1;
+    }
+    assert!(n > 6_000);
+}

@@ -5,16 +5,15 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use crate::filetype::FileType;
+use crate::matcher::regexes::{self, PcreStream};
 use crate::signatures::ldb::{LogicalSig, SubSig};
-
-/// Most PCRE matches counted per subsignature and object.
-const MAX_PCRE_MATCHES: u32 = 1024;
 
 /// What the scanner knows of the object being matched.
 pub(crate) struct Subject<'d> {
-    /// The object's bytes, for regular expressions (empty when a session let go of them: then no
-    /// signature that applies runs one).
+    /// The object's bytes, for regular expressions (empty when a session let go of them: then `pcre`
+    /// holds what they found as the object arrived).
     pub(crate) data: &'d [u8],
+    pub(crate) pcre: Option<&'d PcreStream>,
     pub(crate) len: usize,
     pub(crate) target: u8,
     /// The type of the container the object came out of (`Mail` for a MIME part).
@@ -64,22 +63,11 @@ pub(crate) fn evaluate<'a>(
             if !p.trigger.eval(&counts).holds {
                 continue;
             }
-            let mut n = 0;
-            for m in p.regex.find_iter(subject.data) {
-                let ok = if p.anchored {
-                    p.offset
-                        .window(len)
-                        .is_some_and(|(a, b)| (a..=b).contains(&m.start()))
-                } else {
-                    p.offset.allows(m.start(), len)
-                };
-                if ok {
-                    n += 1;
-                    if n >= MAX_PCRE_MATCHES {
-                        break;
-                    }
-                }
-            }
+            // Counted as the object arrived, when its bytes were let go of; else searched now, the same way.
+            let ran = subject
+                .pcre
+                .and_then(|ran| ran.count(sigs, index, i as u8, len));
+            let n = ran.unwrap_or_else(|| regexes::count_whole(p, subject.data));
             counts[i] = n;
         }
         if sig.expr.eval(&counts).holds {

@@ -12,6 +12,7 @@ pub(crate) mod filter;
 pub(crate) mod hashes;
 pub(crate) mod logical;
 pub(crate) mod pattern;
+pub(crate) mod regexes;
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +21,13 @@ pub(crate) use crate::view::View;
 pub(crate) use filter::AtomStream;
 use filter::{AtomSet, AtomSetBuilder};
 use pattern::Scratch;
+
+/// Whether every verified occurrence of a signature counts alike: one part, anywhere, not by whole words.
+fn simple(sig: &BodySig) -> bool {
+    sig.pattern.parts.len() == 1
+        && !sig.fullword
+        && sig.offset == crate::signatures::offset::Offset::Any
+}
 
 /// Occurrences kept per signature part and object; beyond this, later ones are dropped.
 const MAX_OCCURRENCES: usize = 4096;
@@ -92,7 +100,13 @@ pub(crate) struct PreVerified {
 
 impl PreVerified {
     pub(crate) fn memory_usage(&self) -> usize {
-        self.found.len() * 112 + self.kept.len() * 24
+        self.found.len() * 112
+            + self.kept.len() * 24
+            + self
+                .counted
+                .values()
+                .map(|s| s.capacity() * 16)
+                .sum::<usize>()
     }
 
     /// Whether the hit of `atom` at `at` is still needed: not verified yet, or with an occurrence kept.
@@ -103,7 +117,8 @@ impl PreVerified {
 
 /// How far around an atom hit, and from the start and the end of the object, the matching of a message
 /// itself may look: what a session must hold of it ([`BodyMatcher::span`] says instead why it needs
-/// every byte, when some signature for mail has no atom or a logical one runs a regular expression).
+/// every byte, when some signature for mail has no atom or a logical one runs a regular expression at an
+/// offset far from the end).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RootSpan {
     /// Bytes before an atom's start and from it on that a verification may read.
@@ -112,6 +127,9 @@ pub(crate) struct RootSpan {
     /// Bytes from the start that anchored signatures read, and from the end.
     pub(crate) from_start: usize,
     pub(crate) from_end: usize,
+    /// Bytes before the end that the searches of regular expressions still read
+    /// ([`regexes::PcreStream::needed_from`] says exactly where they start).
+    pub(crate) pcre: usize,
 }
 
 /// The compiled body signatures.
@@ -371,15 +389,16 @@ impl BodyMatcher {
                     continue;
                 };
                 // Matching anywhere and not by whole words, every occurrence counts alike: past the first
-                // (plain) or the first MAX_COUNT distinct starts (counted), more change nothing.
-                let simple = sig.pattern.parts.len() == 1
-                    && !sig.fullword
-                    && sig.offset == crate::signatures::offset::Offset::Any;
-                let needed = match (simple, sig.owner, o.starts.last()) {
+                // (plain) or the first MAX_COUNT distinct starts (counted, kept as starts alone), more
+                // change nothing.
+                let needed = match (simple(sig), sig.owner, o.starts.last()) {
                     (true, None, _) => pre.plain.insert(u.sig),
                     (true, Some(_), Some(&start)) => {
                         let starts = pre.counted.entry(u.sig).or_default();
-                        starts.len() < MAX_COUNT as usize && starts.insert(start)
+                        if starts.len() < MAX_COUNT as usize {
+                            starts.insert(start);
+                        }
+                        false
                     }
                     _ => true,
                 };
@@ -399,25 +418,37 @@ impl BodyMatcher {
         logical: &[crate::signatures::ldb::LogicalSig],
         target: u8,
     ) -> Result<RootSpan, &'static str> {
-        let pcre = logical.iter().any(|l| {
-            (l.target == 0 || l.target == target)
-                && l.subs
-                    .iter()
-                    .any(|s| matches!(s, crate::signatures::ldb::SubSig::Pcre(_)))
-        });
+        let mut span = RootSpan::default();
+        for l in logical
+            .iter()
+            .filter(|l| l.target == 0 || l.target == target)
+        {
+            for sub in &l.subs {
+                let crate::signatures::ldb::SubSig::Pcre(p) = sub else {
+                    continue;
+                };
+                if !regexes::streamable(p) {
+                    return Err(
+                        "a logical signature for the type runs a regular expression at an \
+                         offset too far from the end",
+                    );
+                }
+                // A search reads from its block's start to the expression's reach past its end, and the
+                // byte on either side.
+                span.pcre = span.pcre.max(
+                    regexes::BLOCK
+                        .saturating_add(p.regex.reach())
+                        .saturating_add(2),
+                );
+            }
+        }
         let unanchored = self
             .unanchored
             .iter()
             .any(|u| self.applies(&self.sigs[u.sig as usize], target));
-        if pcre {
-            return Err(
-                "a logical signature for the type runs a regular expression over the whole object",
-            );
-        }
         if unanchored {
             return Err("a signature for the type has no run of exact bytes to find it by");
         }
-        let mut span = RootSpan::default();
         for sig in self.sigs.iter().filter(|s| self.applies(s, target)) {
             for part in &sig.pattern.parts {
                 let (back, fwd) = part.extent();
@@ -461,6 +492,22 @@ impl BodyMatcher {
         let mut counted: HashSet<(u32, usize)> = HashSet::new();
         let mut hits = Hits::default();
         let mut occurrences: HashMap<(u32, u16), Vec<(usize, usize)>> = HashMap::new();
+
+        // Counted subsignatures verified ahead left their starts alone.
+        for (&s, starts) in pre.map(|p| &p.counted).into_iter().flatten() {
+            let Some(owner) = self.sigs[s as usize].owner else {
+                continue;
+            };
+            for &start in starts {
+                if counted.insert((s, start)) {
+                    let c = hits.subs.entry(owner).or_insert(0);
+                    *c = (*c + 1).min(MAX_COUNT);
+                    if *c >= MAX_COUNT {
+                        matched.insert(s);
+                    }
+                }
+            }
+        }
 
         // Records one verified occurrence of a part. Plain single-part signatures are then done; counted
         // ones add one match per distinct start; multi-part ones keep the occurrence for the chain check.
@@ -528,6 +575,7 @@ impl BodyMatcher {
                 }
                 let part = &sig.pattern.parts[u.part as usize];
                 match pre.filter(|p| at < p.below) {
+                    Some(_) if sig.owner.is_some() && simple(sig) => {}
                     Some(p) => {
                         if let Some(o) = p.found.get(&(at, u.sig, u.part)) {
                             record(u, o, &mut matched, &mut hits);

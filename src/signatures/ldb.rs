@@ -17,6 +17,7 @@ use super::{SignatureSet, flevel_skip, hexsig, load_lines};
 use crate::error::{Error, Result};
 use crate::filetype::FileType;
 use crate::matcher::pattern::Pattern;
+use crate::matcher::regexes::{Flags, Pcre};
 
 /// One hex subsignature, in every variant its modifiers ask for.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -31,7 +32,7 @@ pub(crate) struct HexSub {
 #[derive(Clone, Debug)]
 pub(crate) struct PcreSub {
     pub(crate) trigger: Expr,
-    pub(crate) regex: regex::bytes::Regex,
+    pub(crate) regex: Pcre,
     pub(crate) offset: Offset,
     pub(crate) anchored: bool,
     /// The subsignature as written: what the compiled-database cache stores (a compiled regex cannot be).
@@ -212,33 +213,22 @@ fn pcre_sub(
         Parsed::Unsupported(r) => return Ok(Err(r.to_string())),
     };
     let trigger = expr::parse(trigger)?;
-    let mut b = regex::bytes::RegexBuilder::new(&text[first + 1..last]);
-    b.unicode(false).size_limit(4 << 20).dfa_size_limit(4 << 20);
+    let mut flags = Flags::default();
     let (mut anchored, mut approximate) = (false, false);
     for f in text[last + 1..].chars() {
         match f {
-            'i' => {
-                b.case_insensitive(true);
-            }
-            's' => {
-                b.dot_matches_new_line(true);
-            }
-            'm' => {
-                b.multi_line(true);
-            }
-            'x' => {
-                b.ignore_whitespace(true);
-            }
-            'U' => {
-                b.swap_greed(true);
-            }
+            'i' => flags.case_insensitive = true,
+            's' => flags.dot_all = true,
+            'm' => flags.multi_line = true,
+            'x' => flags.extended = true,
+            'U' => flags.ungreedy = true,
             'A' => anchored = true,
             'r' | 'e' | 'E' | 'g' => approximate = true,
             other => return Ok(Err(format!("PCRE flag '{other}' is not supported"))),
         }
     }
-    match b.build() {
-        Ok(regex) => Ok(Ok((
+    match Pcre::new(&text[first + 1..last], flags) {
+        Some(regex) => Ok(Ok((
             PcreSub {
                 trigger,
                 regex,
@@ -248,7 +238,7 @@ fn pcre_sub(
             },
             approximate,
         ))),
-        Err(_) => Ok(Err(
+        None => Ok(Err(
             "PCRE syntax the pure-Rust regex engine cannot take (back-references, look-around)"
                 .to_string(),
         )),

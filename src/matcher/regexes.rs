@@ -1,0 +1,516 @@
+//! The regular expressions of PCRE subsignatures: how their matches are found and counted, in one way
+//! whether an object is held whole or arrives in pieces.
+//!
+//! A PCRE subsignature counts the matches of its expression that a search from the start of the object
+//! finds one after the other (leftmost-first, each search starting where the last match ended, as PCRE's
+//! and the `regex` crate's iteration do), and whose start its offset allows. It runs only when its trigger
+//! holds, which is known at the end of the object; a session lets go of an attachment's bytes long before
+//! ([`crate::stream`]), so it runs every expression that applies to the object's type over the bytes
+//! before they go and keeps the counts ([`PcreStream`]).
+//!
+//! For that, a search must read a bounded stretch. [`Search`] looks for the next match within a window:
+//! from where the search starts to the end of the [`BLOCK`] it starts in, plus the expression's reach. A
+//! match found that starts in the block is taken; else the search goes on from the next block. The reach
+//! is the longest match the expression's syntax allows (`a{2,8}` → 8), or, for an expression whose matches
+//! have no bound (`*`, `+`, `{n,}`), [`UNBOUNDED_REACH`] more than its shortest match. For a bounded
+//! expression this finds exactly the matches plain iteration finds; the match of an unbounded one is cut
+//! at the window's end, at least its reach after its start (ClamAV's own PCRE match limits cut long
+//! searches too). The whole object's scan runs the very same search, so the verdict does not depend on
+//! how the object arrived.
+
+use regex_automata::meta;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
+
+use crate::signatures::ldb::{LogicalSig, PcreSub, SubSig};
+use crate::signatures::offset::Offset;
+
+/// The stretch a search for a match is started in: a search reads up to the end of its block plus the
+/// expression's reach.
+pub(crate) const BLOCK: usize = 16 << 10;
+
+/// How much longer than its shortest match an unbounded expression's match may be.
+pub(crate) const UNBOUNDED_REACH: usize = 32 << 10;
+
+/// The longest reach: a bounded expression whose matches may be longer is cut like an unbounded one.
+const MAX_REACH: usize = 256 << 10;
+
+/// The furthest from the end an offset may point for an object to be matched as it arrives (the starts
+/// of matches that may lie there are kept until the end).
+const MAX_FROM_END: u64 = 64 << 10;
+
+/// Most matches counted per subsignature and object: enough for any count a signature asks.
+pub(crate) const MAX_MATCHES: u32 = 1024;
+
+/// The flags of a PCRE subsignature that change what its expression matches.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Flags {
+    pub(crate) case_insensitive: bool,
+    pub(crate) dot_all: bool,
+    pub(crate) multi_line: bool,
+    pub(crate) extended: bool,
+    pub(crate) ungreedy: bool,
+}
+
+/// A compiled expression and its reach.
+#[derive(Clone, Debug)]
+pub(crate) struct Pcre {
+    regex: meta::Regex,
+    reach: usize,
+}
+
+impl Pcre {
+    /// Compiles `pattern` as bytes (no Unicode) with `flags`; `None` for syntax the pure-Rust engine
+    /// cannot take (back-references, look-around) or an expression too large.
+    pub(crate) fn new(pattern: &str, flags: Flags) -> Option<Pcre> {
+        let config = syntax::Config::new()
+            .unicode(false)
+            .utf8(false)
+            .case_insensitive(flags.case_insensitive)
+            .dot_matches_new_line(flags.dot_all)
+            .multi_line(flags.multi_line)
+            .ignore_whitespace(flags.extended)
+            .swap_greed(flags.ungreedy);
+        let hir = syntax::parse_with(pattern, &config).ok()?;
+        let props = hir.properties();
+        let reach = match props.maximum_len() {
+            Some(longest) if longest <= MAX_REACH => longest,
+            _ => props
+                .minimum_len()
+                .unwrap_or(0)
+                .saturating_add(UNBOUNDED_REACH)
+                .min(MAX_REACH),
+        };
+        let regex = meta::Builder::new()
+            .configure(
+                meta::Config::new()
+                    .match_kind(regex_automata::MatchKind::LeftmostFirst)
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(4 << 20))
+                    .hybrid_cache_capacity(4 << 20),
+            )
+            .build_from_hir(&hir)
+            .ok()?;
+        Some(Pcre { regex, reach })
+    }
+
+    /// The longest match looked for past the end of a search's block.
+    pub(crate) fn reach(&self) -> usize {
+        self.reach
+    }
+}
+
+/// Whether a match starting at `start` counts, for a subsignature with this offset.
+fn counts(sub: &PcreSub, start: usize, len: usize) -> bool {
+    if sub.anchored {
+        sub.offset
+            .window(len)
+            .is_some_and(|(a, b)| (a..=b).contains(&start))
+    } else {
+        sub.offset.allows(start, len)
+    }
+}
+
+/// Whether an object's count for `sub` can be found as it arrives: the starts an offset from the end may
+/// allow are kept until the end, so that offset must point close enough.
+pub(crate) fn streamable(sub: &PcreSub) -> bool {
+    match sub.offset {
+        Offset::FromEnd { back, .. } => back <= MAX_FROM_END,
+        Offset::Any | Offset::Absolute { .. } => true,
+    }
+}
+
+/// The search of one object for one expression's matches, carried from piece to piece.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Search {
+    /// Where the next search starts.
+    pos: usize,
+    /// Where the last match ended: an empty match there is passed over.
+    last_end: Option<usize>,
+    /// Matches counted so far (their start allowed whatever the object's length).
+    counted: u32,
+    /// The starts of matches that an offset from the end may allow, once the length is known.
+    starts: std::collections::VecDeque<usize>,
+    /// Nothing more can change the count.
+    done: bool,
+}
+
+impl Search {
+    /// Searches `hay`, the object's bytes from `base` on, as far as they allow; `complete` when `hay` ends
+    /// the object. The bytes from [`Self::needed_from`] on must be given again next time.
+    pub(crate) fn run(&mut self, sub: &PcreSub, hay: &[u8], base: usize, complete: bool) {
+        let held_end = base + hay.len();
+        if sub.anchored && sub.offset == Offset::Any {
+            // No start is allowed.
+            self.done = true;
+        }
+        while !self.done {
+            if self.pos >= held_end {
+                self.done = complete;
+                return;
+            }
+            if let Offset::Absolute { at, shift } = sub.offset
+                && self.pos as u64 > at.saturating_add(shift)
+            {
+                self.done = true;
+                return;
+            }
+            let block_end = (self.pos / BLOCK + 1) * BLOCK;
+            let window_end = block_end.saturating_add(sub.regex.reach);
+            // A window that ends before the object does needs the byte after it (for `\b` and `$`).
+            let end = if window_end < held_end {
+                window_end
+            } else if complete {
+                held_end
+            } else {
+                return;
+            };
+            let (Some(from), Some(to)) = (self.pos.checked_sub(base), end.checked_sub(base)) else {
+                // The caller gave too little: a defect, but never a panic.
+                debug_assert!(false, "search given bytes from {base}, needs {}", self.pos);
+                self.done = true;
+                return;
+            };
+            let input = Input::new(hay).range(from..to).anchored(Anchored::No);
+            match sub.regex.regex.search(&input) {
+                Some(m) if m.start() + base < block_end => {
+                    let (start, stop) = (m.start() + base, m.end() + base);
+                    if start == stop && self.last_end == Some(stop) {
+                        self.pos = start + 1;
+                        continue;
+                    }
+                    self.found(sub, start, held_end);
+                    self.last_end = Some(stop);
+                    self.pos = stop;
+                }
+                _ => self.pos = block_end,
+            }
+        }
+    }
+
+    /// Counts a match starting at `start`, or keeps its start until the length is known.
+    fn found(&mut self, sub: &PcreSub, start: usize, held_end: usize) {
+        match sub.offset {
+            Offset::FromEnd { back, .. } => {
+                let back = usize::try_from(back).unwrap_or(usize::MAX);
+                // A start more than `back` before what has arrived is before every window the end allows.
+                let floor = held_end.saturating_sub(back);
+                while self.starts.front().is_some_and(|&s| s < floor) {
+                    self.starts.pop_front();
+                }
+                if start >= floor {
+                    self.starts.push_back(start);
+                }
+            }
+            _ => {
+                if counts(sub, start, usize::MAX) {
+                    self.counted += 1;
+                    self.done |= self.counted >= MAX_MATCHES;
+                }
+            }
+        }
+    }
+
+    /// Where the bytes the search still reads start (one before its position, for look-behind);
+    /// `usize::MAX` once it reads none.
+    pub(crate) fn needed_from(&self) -> usize {
+        if self.done {
+            usize::MAX
+        } else {
+            self.pos.saturating_sub(1)
+        }
+    }
+
+    /// The count, for an object of `len` bytes.
+    pub(crate) fn count(&self, sub: &PcreSub, len: usize) -> u32 {
+        let late = self.starts.iter().filter(|&&s| counts(sub, s, len)).count();
+        self.counted
+            .saturating_add(u32::try_from(late).unwrap_or(u32::MAX))
+            .min(MAX_MATCHES)
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.starts.capacity() * std::mem::size_of::<usize>()
+    }
+}
+
+/// The count of `sub`'s matches in a whole object.
+pub(crate) fn count_whole(sub: &PcreSub, data: &[u8]) -> u32 {
+    let mut search = Search::default();
+    search.run(sub, data, 0, true);
+    search.count(sub, data.len())
+}
+
+/// The subsignatures, as (signature, subsignature) indices, whose expressions apply to objects of target
+/// type `target`.
+pub(crate) fn applying(logical: &[LogicalSig], target: u8) -> Vec<(u32, u8)> {
+    let mut out = Vec::new();
+    for (i, sig) in logical.iter().enumerate() {
+        if sig.target != 0 && sig.target != target {
+            continue;
+        }
+        for (j, sub) in sig.subs.iter().enumerate() {
+            if let (SubSig::Pcre(_), Ok(i), Ok(j)) = (sub, u32::try_from(i), u8::try_from(j)) {
+                out.push((i, j));
+            }
+        }
+    }
+    out
+}
+
+/// Every expression that applies to an object, run over it as it arrives (see the module docs).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PcreStream {
+    searches: Vec<((u32, u8), Search)>,
+}
+
+impl PcreStream {
+    /// The searches of an object for the subsignatures `subs` ([`applying`]).
+    pub(crate) fn new(subs: &[(u32, u8)]) -> PcreStream {
+        PcreStream {
+            searches: subs.iter().map(|&k| (k, Search::default())).collect(),
+        }
+    }
+
+    /// Runs every search over `hay`, the object's bytes from `base` on.
+    pub(crate) fn run(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize, complete: bool) {
+        for ((sig, sub), search) in &mut self.searches {
+            if let Some(p) = pcre_of(logical, *sig, *sub) {
+                search.run(p, hay, base, complete);
+            }
+        }
+    }
+
+    /// Where the bytes still read start; `usize::MAX` when none are.
+    pub(crate) fn needed_from(&self) -> usize {
+        self.searches
+            .iter()
+            .map(|(_, s)| s.needed_from())
+            .min()
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The count of subsignature `sub` of signature `sig` in the object of `len` bytes, if it was run.
+    pub(crate) fn count(
+        &self,
+        logical: &[LogicalSig],
+        sig: u32,
+        sub: u8,
+        len: usize,
+    ) -> Option<u32> {
+        let (_, search) = self.searches.iter().find(|(k, _)| *k == (sig, sub))?;
+        Some(search.count(pcre_of(logical, sig, sub)?, len))
+    }
+
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.searches.capacity() * std::mem::size_of::<((u32, u8), Search)>()
+            + self
+                .searches
+                .iter()
+                .map(|(_, s)| s.memory_usage())
+                .sum::<usize>()
+    }
+}
+
+fn pcre_of(logical: &[LogicalSig], sig: u32, sub: u8) -> Option<&PcreSub> {
+    match logical.get(sig as usize)?.subs.get(usize::from(sub))? {
+        SubSig::Pcre(p) => Some(p),
+        SubSig::Hex(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sub(pattern: &str, flags: Flags, offset: Offset, anchored: bool) -> PcreSub {
+        PcreSub {
+            trigger: crate::signatures::expr::parse("0").unwrap(),
+            regex: Pcre::new(pattern, flags).unwrap(),
+            offset,
+            anchored,
+            source: pattern.to_string(),
+        }
+    }
+
+    fn anywhere(pattern: &str) -> PcreSub {
+        sub(pattern, Flags::default(), Offset::Any, false)
+    }
+
+    /// Plain iteration's count: what a bounded expression's count must be.
+    fn plain(sub: &PcreSub, data: &[u8]) -> u32 {
+        let n = sub
+            .regex
+            .regex
+            .find_iter(data)
+            .filter(|m| counts(sub, m.start(), data.len()))
+            .count();
+        (n as u32).min(MAX_MATCHES)
+    }
+
+    /// The count of a search given the object in pieces ending at `cuts`, holding from where it needs.
+    fn in_pieces(sub: &PcreSub, data: &[u8], cuts: &[usize]) -> u32 {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut search = Search::default();
+        let mut from = 0;
+        for c in cuts {
+            if c < from {
+                continue;
+            }
+            search.run(sub, &data[from..c], from, false);
+            from = search.needed_from().min(c).max(from);
+        }
+        search.run(sub, &data[from..], from, true);
+        search.count(sub, data.len())
+    }
+
+    /// Text with matches of the test expressions here and there, some across block boundaries.
+    fn text(len: usize, seed: u64, plant: &[(usize, &[u8])]) -> Vec<u8> {
+        let mut state = seed | 1;
+        let mut out: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b"abcx 0123\n"[(state % 10) as usize]
+            })
+            .collect();
+        for &(at, bytes) in plant {
+            let at = at.min(len.saturating_sub(bytes.len()));
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        out
+    }
+
+    #[test]
+    fn bounded_expressions_count_as_plain_iteration() {
+        let data = text(
+            100_000,
+            9,
+            &[
+                (BLOCK - 3, b"abc0123x"),
+                (2 * BLOCK - 1, b"cab"),
+                (50_000, b"\nab\n"),
+            ],
+        );
+        for pattern in [
+            "ab",
+            "a[bc]{1,3}x?",
+            "c?",
+            r"\bab\b",
+            "(?m)^ab$",
+            "0123|01",
+            "x{0,2}",
+            r"[0-9]{3}\n",
+        ] {
+            let s = anywhere(pattern);
+            assert_eq!(count_whole(&s, &data), plain(&s, &data), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn offsets_and_the_anchored_flag_decide_which_starts_count() {
+        let data = text(40_000, 3, &[(10, b"zz"), (39_990, b"zz"), (39_900, b"zz")]);
+        let table = [
+            (Offset::Any, false, 3),
+            (Offset::Any, true, 0),
+            (Offset::Absolute { at: 10, shift: 0 }, false, 1),
+            (Offset::Absolute { at: 5, shift: 4 }, true, 0),
+            (Offset::FromEnd { back: 10, shift: 0 }, false, 1),
+            (
+                Offset::FromEnd {
+                    back: 100,
+                    shift: 5,
+                },
+                false,
+                1,
+            ),
+            (
+                Offset::FromEnd {
+                    back: 100,
+                    shift: 200,
+                },
+                false,
+                2,
+            ),
+        ];
+        for (offset, anchored, want) in table {
+            let s = sub("zz", Flags::default(), offset, anchored);
+            assert_eq!(count_whole(&s, &data), want, "{offset:?} {anchored}");
+            assert_eq!(in_pieces(&s, &data, &[7_000, 39_950]), want, "{offset:?}");
+        }
+    }
+
+    #[test]
+    fn an_unbounded_match_is_cut_at_its_window() {
+        // `a.*b` finds one match of 100,002 bytes by plain iteration; a window holds a match of at most
+        // its reach past its block, so this one is not found, and one of 30,000 bytes is.
+        let s = sub(
+            "a.*b",
+            Flags {
+                dot_all: true,
+                ..Flags::default()
+            },
+            Offset::Any,
+            false,
+        );
+        assert_eq!(s.regex.reach(), 2 + UNBOUNDED_REACH);
+        let mut long = vec![b'x'; 100_002];
+        (long[0], long[100_001]) = (b'a', b'b');
+        assert_eq!(plain(&s, &long), 1);
+        assert_eq!(count_whole(&s, &long), 0);
+        long[30_000] = b'b';
+        assert_eq!(count_whole(&s, &long), 1);
+        // The byte after a window decides an assertion at its end: a search given bytes that end there
+        // waits for one more.
+        let s = sub(
+            r"q.*x\b",
+            Flags {
+                dot_all: true,
+                ..Flags::default()
+            },
+            Offset::Any,
+            false,
+        );
+        let window_end = BLOCK + s.regex.reach();
+        let mut data = vec![b' '; window_end + 10];
+        (data[0], data[window_end - 1], data[window_end]) = (b'q', b'x', b'y');
+        assert_eq!(count_whole(&s, &data), 0);
+        assert_eq!(in_pieces(&s, &data, &[window_end]), 0);
+        data[window_end] = b' ';
+        assert_eq!(in_pieces(&s, &data, &[window_end]), 1);
+        // Counting stops at the most any signature asks.
+        assert_eq!(count_whole(&anywhere("x"), &vec![b'x'; 5000]), MAX_MATCHES);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_pieces_count_as_the_whole(
+            seed in any::<u64>(),
+            len in 0usize..120_000,
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+            which in 0usize..8,
+        ) {
+            let data = text(len, seed, &[(len / 2, b"a0123b"), (BLOCK - 2, b"ab 1 b")]);
+            let patterns = [
+                "ab",
+                "a[0-9 ]{1,5}b",
+                r"\bx",
+                "(?s)a.*?b",
+                "(?s)1.*3",
+                "c?",
+                "(?m)^a|x$",
+                "[a-c]{3,}",
+            ];
+            let dot_all = Flags { dot_all: true, ..Flags::default() };
+            let s = sub(patterns[which], dot_all, Offset::Any, false);
+            prop_assert_eq!(in_pieces(&s, &data, &cuts), count_whole(&s, &data));
+            let far = sub(patterns[which], dot_all, Offset::FromEnd { back: 30_000, shift: 20_000 }, false);
+            prop_assert_eq!(in_pieces(&far, &data, &cuts), count_whole(&far, &data));
+        }
+    }
+}
