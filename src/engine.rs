@@ -466,8 +466,10 @@ impl Engine {
 
     /// How many bytes of a message, beyond the part in flight, its header block and its preamble, a
     /// [`ScanSession`] must keep for the matching of the message itself with this database (around each
-    /// signature's atom and at the message's ends); or why it must keep the whole message (a signature for
-    /// mail that has no run of exact bytes, or a logical signature for mail with a regular expression).
+    /// signature's atom and at the message's ends, and behind the searches of the regular expressions of
+    /// logical signatures for mail: a 16 KiB block and the expression's reach, see
+    /// [`load_str`](EngineBuilder::load_str)); or why it must keep the whole message (a signature for mail
+    /// that has no run of exact bytes, or a regular expression at an offset far from the end).
     ///
     /// ```
     /// let engine = portcullis::Engine::builder().build()?;
@@ -481,7 +483,7 @@ impl Engine {
         self.inner
             .db
             .root_span()
-            .map(|s| s.back + s.fwd + s.from_start.max(s.from_end))
+            .map(|s| (s.back + s.fwd + s.from_start.max(s.from_end)).max(s.pcre))
     }
 
     /// The approximate heap memory of the compiled database, in bytes.

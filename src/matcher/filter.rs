@@ -414,6 +414,10 @@ impl AtomStream {
     pub(crate) fn retain(&mut self, keep: impl Fn(u32, usize) -> bool) {
         for list in self.tier_hits.iter_mut().chain(&mut self.short_hits) {
             list.retain(|&(a, p)| keep(a, p));
+            // A burst of hits verified and dropped leaves no lasting footprint.
+            if list.capacity() > 4 * list.len() + 64 {
+                list.shrink_to(2 * list.len());
+            }
         }
     }
 

@@ -29,6 +29,37 @@ fn simple(sig: &BodySig) -> bool {
         && sig.offset == crate::signatures::offset::Offset::Any
 }
 
+/// Whether a signature's verified occurrences ahead are kept as the (start, end) of each part
+/// ([`PreVerified::chained`]): one of several parts whose first part's offset does not depend on the
+/// object's length.
+fn chained(sig: &BodySig) -> bool {
+    sig.pattern.parts.len() > 1
+        && !matches!(
+            sig.offset,
+            crate::signatures::offset::Offset::FromEnd { .. }
+        )
+}
+
+/// The start and end of a verified occurrence of part `part` of `sig` in an object of `len` bytes, if it
+/// counts: the latest start its offset and whole-word rule allow.
+fn occurrence(sig: &BodySig, part: u16, o: &Outcome, len: usize) -> Option<(usize, usize)> {
+    let first = part == 0;
+    let last = part as usize + 1 == sig.pattern.parts.len();
+    let (&start, _) = o
+        .starts
+        .iter()
+        .zip(&o.before)
+        .rev()
+        .find(|&(&st, before)| {
+            (!first || sig.offset.allows(st, len))
+                && (!sig.fullword || !first || before.is_none_or(|b| !word_byte(b)))
+        })?;
+    if sig.fullword && last && o.after.is_some_and(word_byte) {
+        return None;
+    }
+    Some((start, o.end))
+}
+
 /// Occurrences kept per signature part and object; beyond this, later ones are dropped.
 const MAX_OCCURRENCES: usize = 4096;
 
@@ -85,17 +116,32 @@ impl Outcome {
 /// not verify.
 ///
 /// Only what can still change the outcome is kept: for a plain signature that matches anywhere, its first
-/// occurrence; for a counted subsignature, its first [`MAX_COUNT`] distinct starts. A hit none of whose
-/// users verified is dropped from the stream ([`Self::needs`]).
+/// occurrence; for a counted subsignature, how many distinct starts (up to [`MAX_COUNT`]), with the starts
+/// themselves only where a later occurrence could start too. A hit none of whose users verified is dropped
+/// from the stream ([`Self::needs`]).
 #[derive(Debug, Default)]
 pub(crate) struct PreVerified {
     pub(crate) below: usize,
     found: HashMap<(usize, u32, u16), Outcome>,
     /// Hits with at least one occurrence kept.
     kept: HashSet<(u32, usize)>,
-    /// Plain signatures with an occurrence kept, and the starts kept of counted subsignatures.
+    /// Plain signatures with an occurrence kept, and the starts of counted subsignatures.
     plain: HashSet<u32>,
-    counted: HashMap<u32, HashSet<usize>>,
+    counted: HashMap<u32, Starts>,
+    /// Per part of a [`chained`] signature, as the final chain check takes them: how many occurrences were
+    /// seen, and of the first [`MAX_OCCURRENCES`], those that can still be part of a chain.
+    chained: PartOccurrences,
+}
+
+/// Per (signature, part): how many occurrences were seen, and the (start, end) of those kept.
+type PartOccurrences = HashMap<(u32, u16), (usize, Vec<(usize, usize)>)>;
+
+/// The distinct starts of a counted subsignature's occurrences: those below where a later occurrence can
+/// start only counted, the others kept to tell a later occurrence's start from theirs.
+#[derive(Debug, Default)]
+struct Starts {
+    folded: u32,
+    recent: HashSet<usize>,
 }
 
 impl PreVerified {
@@ -103,9 +149,14 @@ impl PreVerified {
         self.found.len() * 112
             + self.kept.len() * 24
             + self
+                .chained
+                .values()
+                .map(|(_, l)| 48 + l.capacity() * 16)
+                .sum::<usize>()
+            + self
                 .counted
                 .values()
-                .map(|s| s.capacity() * 16)
+                .map(|s| s.recent.capacity() * 16)
                 .sum::<usize>()
     }
 
@@ -388,6 +439,16 @@ impl BodyMatcher {
                 let Some(o) = self.verify_atom(&view, part, at, &mut scratch) else {
                     continue;
                 };
+                if chained(sig) {
+                    if let Some(found) = occurrence(sig, u.part, &o, usize::MAX) {
+                        let (seen, list) = pre.chained.entry((u.sig, u.part)).or_default();
+                        if *seen < MAX_OCCURRENCES {
+                            list.push(found);
+                        }
+                        *seen += 1;
+                    }
+                    continue;
+                }
                 // Matching anywhere and not by whole words, every occurrence counts alike: past the first
                 // (plain) or the first MAX_COUNT distinct starts (counted, kept as starts alone), more
                 // change nothing.
@@ -395,8 +456,8 @@ impl BodyMatcher {
                     (true, None, _) => pre.plain.insert(u.sig),
                     (true, Some(_), Some(&start)) => {
                         let starts = pre.counted.entry(u.sig).or_default();
-                        if starts.len() < MAX_COUNT as usize {
-                            starts.insert(start);
+                        if (starts.folded as usize) + starts.recent.len() < MAX_COUNT as usize {
+                            starts.recent.insert(start);
                         }
                         false
                     }
@@ -409,6 +470,49 @@ impl BodyMatcher {
             }
         });
         pre.below = below;
+        self.prune_chains(pre, below);
+        // A later hit is at `below` or after, so its occurrence starts no further back than its part reaches.
+        for (&s, starts) in &mut pre.counted {
+            let (back, _) = self.sigs[s as usize].pattern.parts[0].extent();
+            let floor = below.saturating_sub(back);
+            let before = starts.recent.len();
+            starts.recent.retain(|&st| st >= floor);
+            starts.folded += (before - starts.recent.len()) as u32;
+        }
+    }
+
+    /// Drops the occurrences of multi-part signatures, verified ahead of `below`, that no chain can use: the
+    /// chain check takes the least end of a first part, then of each next part the least end of an
+    /// occurrence starting at least its gap after the previous end. So of a first part only the occurrence
+    /// with the least end counts, and an occurrence of a later part that starts before the least end the
+    /// previous part can still have (one seen, or one starting no further back than a hit at `below`), plus
+    /// its gap, counts for nothing.
+    fn prune_chains(&self, pre: &mut PreVerified, below: usize) {
+        let sigs: HashSet<u32> = pre.chained.keys().map(|&(s, _)| s).collect();
+        for s in sigs {
+            let sig = &self.sigs[s as usize];
+            let mut least: Option<usize> = None;
+            for (p, part) in sig.pattern.parts.iter().enumerate() {
+                let Some((_, list)) = pre.chained.get_mut(&(s, p as u16)) else {
+                    // No occurrence of this part yet: a later one starts at `below` less its reach back.
+                    least = Some(below.saturating_sub(part.extent().0));
+                    continue;
+                };
+                if p == 0 {
+                    if let Some(&best) = list.iter().min_by_key(|o| o.1) {
+                        list.clear();
+                        list.push(best);
+                    }
+                } else if let Some(prev) = least {
+                    let need = prev.saturating_add(part.min_gap_before as usize);
+                    list.retain(|o| o.0 >= need);
+                }
+                let seen_least = list.iter().map(|o| o.1).min();
+                let future = below.saturating_sub(part.extent().0);
+                least = Some(seen_least.map_or(future, |e| e.min(future)));
+                list.shrink_to(list.len() * 2);
+            }
+        }
     }
 
     /// What matching an object of target type `target` (a message: `mail`) reads beyond its atom hits; an
@@ -491,14 +595,21 @@ impl BodyMatcher {
         let mut matched: HashSet<u32> = HashSet::new();
         let mut counted: HashSet<(u32, usize)> = HashSet::new();
         let mut hits = Hits::default();
-        let mut occurrences: HashMap<(u32, u16), Vec<(usize, usize)>> = HashMap::new();
+        // Per part of a multi-part signature: how many occurrences were seen, and the first
+        // MAX_OCCURRENCES of them (as verified ahead: those that can still be part of a chain).
+        let mut occurrences: PartOccurrences = pre.map(|p| p.chained.clone()).unwrap_or_default();
 
         // Counted subsignatures verified ahead left their starts alone.
         for (&s, starts) in pre.map(|p| &p.counted).into_iter().flatten() {
             let Some(owner) = self.sigs[s as usize].owner else {
                 continue;
             };
-            for &start in starts {
+            let c = hits.subs.entry(owner).or_insert(0);
+            *c = (*c + starts.folded).min(MAX_COUNT);
+            if *c >= MAX_COUNT {
+                matched.insert(s);
+            }
+            for &start in &starts.recent {
                 if counted.insert((s, start)) {
                     let c = hits.subs.entry(owner).or_insert(0);
                     *c = (*c + 1).min(MAX_COUNT);
@@ -515,17 +626,9 @@ impl BodyMatcher {
             |u: AtomUse, o: &Outcome, matched: &mut HashSet<u32>, hits: &mut Hits<'a>| {
                 let sig = &self.sigs[u.sig as usize];
                 let whole = sig.pattern.parts.len() == 1;
-                let first = u.part == 0;
-                let last = u.part as usize + 1 == sig.pattern.parts.len();
-                let start = o.starts.iter().zip(&o.before).rev().find(|&(&st, before)| {
-                    (!first || sig.offset.allows(st, len))
-                        && (!sig.fullword || !first || before.is_none_or(|b| !word_byte(b)))
-                });
-                let Some((&start, _)) = start else { return };
-                let end = o.end;
-                if sig.fullword && last && o.after.is_some_and(word_byte) {
+                let Some((start, end)) = occurrence(sig, u.part, o, len) else {
                     return;
-                }
+                };
                 if whole {
                     match sig.owner {
                         None => {
@@ -543,10 +646,11 @@ impl BodyMatcher {
                     }
                     return;
                 }
-                let list = occurrences.entry((u.sig, u.part)).or_default();
-                if list.len() < MAX_OCCURRENCES {
+                let (seen, list) = occurrences.entry((u.sig, u.part)).or_default();
+                if *seen < MAX_OCCURRENCES {
                     list.push((start, end));
                 }
+                *seen += 1;
             };
 
         for &s in &self.anchored {
@@ -575,7 +679,7 @@ impl BodyMatcher {
                 }
                 let part = &sig.pattern.parts[u.part as usize];
                 match pre.filter(|p| at < p.below) {
-                    Some(_) if sig.owner.is_some() && simple(sig) => {}
+                    Some(_) if (sig.owner.is_some() && simple(sig)) || chained(sig) => {}
                     Some(p) => {
                         if let Some(o) = p.found.get(&(at, u.sig, u.part)) {
                             record(u, o, &mut matched, &mut hits);
@@ -621,6 +725,7 @@ impl BodyMatcher {
             }
             let sig = &self.sigs[s as usize];
             let mut prev_end = occurrences[&(s, 0)]
+                .1
                 .iter()
                 .map(|o| o.1)
                 .min()
@@ -630,7 +735,7 @@ impl BodyMatcher {
                 let need = prev_end.saturating_add(part.min_gap_before as usize);
                 let next = occurrences
                     .get(&(s, p as u16))
-                    .and_then(|list| list.iter().filter(|o| o.0 >= need).map(|o| o.1).min());
+                    .and_then(|(_, list)| list.iter().filter(|o| o.0 >= need).map(|o| o.1).min());
                 match next {
                     Some(end) => prev_end = end,
                     None => {
@@ -686,6 +791,52 @@ mod tests {
             .into_iter()
             .map(String::from)
             .collect()
+    }
+
+    /// Matches `data` as a session does: the atom search in pieces of `step` bytes, the hits verified ahead
+    /// after each, the rest at the end.
+    fn scan_in_steps(m: &BodyMatcher, data: &[u8], step: usize) -> Vec<String> {
+        let mut stream = AtomStream::default();
+        stream.keep_every_hit();
+        let mut pre = PreVerified::default();
+        let mut at = 0;
+        while at < data.len() {
+            at = (at + step).min(data.len());
+            m.advance(&mut stream, &data[..at], 0, at == data.len());
+            if at < data.len() {
+                let below = stream.floor(at).min(at.saturating_sub(16));
+                m.preverify(&stream, View::whole(&data[..at]), 0, below, &mut pre);
+                let kept = &pre;
+                stream.retain(|atom, at| kept.needs(atom, at));
+            }
+        }
+        m.scan_streamed(View::whole(data), 0, &stream, Some(&pre))
+            .names
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn chains_verified_ahead_match_as_the_whole(
+            data in proptest::collection::vec(0usize..3, 0..300),
+            step in 1usize..40,
+        ) {
+            // Multi-part signatures with tight gaps over a small alphabet: parts found before, after and
+            // between each other, at every distance from where the hits are verified.
+            let m = BodyMatcher::new(vec![
+                sig("Two", 0, "*", "6161{1-}6262"),
+                sig("Three", 0, "*", "6161{1-}6262{0-}6161"),
+                sig("Star", 0, "*", "616161*6262"),
+                sig("Repeat", 0, "*", "61{2-}61{2-}61{2-}61"),
+                sig("Fixed", 0, "0,40", "62*6161{3-}6262"),
+            ]);
+            let data: Vec<u8> = data.into_iter().map(|i| b"ab."[i]).collect();
+            proptest::prop_assert_eq!(scan_in_steps(&m, &data, step), scan(&m, &data, 0));
+        }
     }
 
     #[test]
