@@ -4,11 +4,12 @@
 //!
 //! ```text
 //! cargo build --release --example feed_cost
-//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/feed_cost MODE [CHUNK]
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/feed_cost MODE [CHUNK [DB]]
 //! ```
 //! `MODE` is `none` (only builds the message: subtract it), `whole` (`scan_bytes`), `keep` (a session that
 //! keeps the message) or `letgo` (a session that lets go of scanned parts, the default); `CHUNK` is the size
-//! of each `feed` (4096).
+//! of each `feed` (4096); `DB`, a database to load instead of the built-in one (a file or a folder: the
+//! official ClamAV database, say).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,7 +24,12 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().map_or("letgo", String::as_str);
     let chunk: usize = args.get(1).map_or(4096, |c| c.parse().expect("CHUNK"));
-    let engine = portcullis::Engine::builder().build().unwrap();
+    let engine = match args.get(2) {
+        Some(db) => portcullis::Engine::builder().load_path(db).unwrap(),
+        None => portcullis::Engine::builder(),
+    }
+    .build()
+    .unwrap();
     let message = probes::message(10_000_000, false);
     let verdict = match mode {
         "none" => return,

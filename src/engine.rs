@@ -27,10 +27,10 @@ pub(crate) struct Database {
     /// [`BodyMatcher::span`]), worked out on first use.
     #[serde(skip)]
     spans: [std::sync::OnceLock<std::result::Result<crate::matcher::RootSpan, &'static str>>; 16],
-    /// The PCRE subsignatures that apply to each target type ([`crate::matcher::regexes::applying`]),
-    /// worked out on first use.
+    /// The regular expressions of PCRE subsignatures that apply to each target type, and the literals to
+    /// look for them by, worked out on first use.
     #[serde(skip)]
-    pcre: [std::sync::OnceLock<Vec<(u32, u8)>>; 16],
+    pcre: [std::sync::OnceLock<std::sync::Arc<crate::matcher::regexes::PcrePlan>>; 16],
 }
 
 impl Database {
@@ -55,13 +55,14 @@ impl Database {
     /// The searches for the regular expressions that apply to an object of target type `target`, to run
     /// over it as it arrives.
     pub(crate) fn pcre_stream(&self, target: u8) -> crate::matcher::regexes::PcreStream {
-        let subs = match self.pcre.get(usize::from(target)) {
-            Some(cell) => {
-                &cell.get_or_init(|| crate::matcher::regexes::applying(&self.logical, target))[..]
-            }
-            None => &[],
+        use crate::matcher::regexes::{PcrePlan, PcreStream};
+        let plan = match self.pcre.get(usize::from(target)) {
+            Some(cell) => cell
+                .get_or_init(|| std::sync::Arc::new(PcrePlan::new(&self.logical, target)))
+                .clone(),
+            None => std::sync::Arc::default(),
         };
-        crate::matcher::regexes::PcreStream::new(subs)
+        PcreStream::new(plan)
     }
 }
 

@@ -30,7 +30,7 @@ use crate::signatures::offset::Offset;
 pub(crate) const BLOCK: usize = 16 << 10;
 
 /// How much longer than its shortest match an unbounded expression's match may be.
-pub(crate) const UNBOUNDED_REACH: usize = 32 << 10;
+pub(crate) const UNBOUNDED_REACH: usize = 16 << 10;
 
 /// The longest reach: a bounded expression whose matches may be longer is cut like an unbounded one.
 const MAX_REACH: usize = 256 << 10;
@@ -52,11 +52,87 @@ pub(crate) struct Flags {
     pub(crate) ungreedy: bool,
 }
 
-/// A compiled expression and its reach.
+/// A compiled expression, its reach, and the literals that every match of it starts or ends with, if there
+/// are few and long enough to look for first.
 #[derive(Clone, Debug)]
 pub(crate) struct Pcre {
     regex: meta::Regex,
     reach: usize,
+    literals: Option<Literals>,
+}
+
+/// Literals one of which every match starts with (`prefix`), or else holds somewhere, in any case when
+/// `nocase`.
+#[derive(Clone, Debug)]
+struct Literals {
+    prefix: bool,
+    nocase: bool,
+    set: Vec<Vec<u8>>,
+}
+
+/// The shortest literal worth looking for first: shorter ones occur everywhere.
+const MIN_LITERAL: usize = 3;
+
+/// The most literals an expression may be looked for by.
+const MAX_LITERALS: usize = 64;
+
+impl Literals {
+    /// The literals every match of `hir` starts with, else ends with, if they are few and long enough.
+    fn of(hir: &regex_syntax::hir::Hir, nocase: bool) -> Option<Literals> {
+        use regex_syntax::hir::HirKind;
+        use regex_syntax::hir::literal::ExtractKind;
+        if let Some(set) = good(hir, ExtractKind::Prefix) {
+            return Some(Literals {
+                prefix: true,
+                nocase,
+                set,
+            });
+        }
+        // Else literals every match holds somewhere: its last ones, or the first ones of a piece of it.
+        let mut inner = good(hir, ExtractKind::Suffix);
+        let mut node = hir;
+        while let HirKind::Capture(c) = node.kind() {
+            node = &c.sub;
+        }
+        if let HirKind::Concat(pieces) = node.kind() {
+            for piece in pieces {
+                let Some(set) = good(piece, ExtractKind::Prefix) else {
+                    continue;
+                };
+                let shortest = |s: &Vec<Vec<u8>>| s.iter().map(Vec::len).min().unwrap_or(0);
+                if inner.as_ref().is_none_or(|i| shortest(&set) > shortest(i)) {
+                    inner = Some(set);
+                }
+            }
+        }
+        inner.map(|set| Literals {
+            prefix: false,
+            nocase,
+            set,
+        })
+    }
+}
+
+/// The literals every match of `hir` starts (or ends) with, if they are few and long enough.
+fn good(
+    hir: &regex_syntax::hir::Hir,
+    kind: regex_syntax::hir::literal::ExtractKind,
+) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let prefix = matches!(kind, ExtractKind::Prefix);
+    let mut extractor = Extractor::new();
+    extractor.kind(kind);
+    let mut seq = extractor.extract(hir);
+    if prefix {
+        seq.optimize_for_prefix_by_preference();
+    } else {
+        seq.optimize_for_suffix_by_preference();
+    }
+    let literals = seq.literals()?;
+    let good = !literals.is_empty()
+        && literals.len() <= MAX_LITERALS
+        && literals.iter().all(|l| l.as_bytes().len() >= MIN_LITERAL);
+    good.then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 impl Pcre {
@@ -91,7 +167,19 @@ impl Pcre {
             )
             .build_from_hir(&hir)
             .ok()?;
-        Some(Pcre { regex, reach })
+        // A case-insensitive expression's matches start (or end) with some case of the literals of the
+        // expression taken with case: those are looked for without it, rather than every case of them.
+        let literals = match flags.case_insensitive {
+            false => Literals::of(&hir, false),
+            true => syntax::parse_with(pattern, &config.case_insensitive(false))
+                .ok()
+                .and_then(|h| Literals::of(&h, true)),
+        };
+        Some(Pcre {
+            regex,
+            reach,
+            literals,
+        })
     }
 
     /// The longest match looked for past the end of a search's block.
@@ -139,6 +227,19 @@ impl Search {
     /// Searches `hay`, the object's bytes from `base` on, as far as they allow; `complete` when `hay` ends
     /// the object. The bytes from [`Self::needed_from`] on must be given again next time.
     pub(crate) fn run(&mut self, sub: &PcreSub, hay: &[u8], base: usize, complete: bool) {
+        self.run_filtered(sub, hay, base, complete, None);
+    }
+
+    /// As [`Self::run`], passing over a block not in `live` (when given): no literal the expression's
+    /// matches start or end with says one may start there.
+    fn run_filtered(
+        &mut self,
+        sub: &PcreSub,
+        hay: &[u8],
+        base: usize,
+        complete: bool,
+        mut live: Option<&mut std::collections::BTreeSet<usize>>,
+    ) {
         let held_end = base + hay.len();
         if sub.anchored && sub.offset == Offset::Any {
             // No start is allowed.
@@ -165,6 +266,16 @@ impl Search {
             } else {
                 return;
             };
+            if let Some(live) = live.as_deref_mut() {
+                let block = self.pos / BLOCK;
+                while live.first().is_some_and(|&b| b < block) {
+                    live.pop_first();
+                }
+                if live.first() != Some(&block) {
+                    self.pos = block_end;
+                    continue;
+                }
+            }
             let (Some(from), Some(to)) = (self.pos.checked_sub(base), end.checked_sub(base)) else {
                 // The caller gave too little: a defect, but never a panic.
                 debug_assert!(false, "search given bytes from {base}, needs {}", self.pos);
@@ -241,53 +352,186 @@ pub(crate) fn count_whole(sub: &PcreSub, data: &[u8]) -> u32 {
     search.count(sub, data.len())
 }
 
-/// The subsignatures, as (signature, subsignature) indices, whose expressions apply to objects of target
-/// type `target`.
-pub(crate) fn applying(logical: &[LogicalSig], target: u8) -> Vec<(u32, u8)> {
-    let mut out = Vec::new();
-    for (i, sig) in logical.iter().enumerate() {
-        if sig.target != 0 && sig.target != target {
-            continue;
-        }
-        for (j, sub) in sig.subs.iter().enumerate() {
-            if let (SubSig::Pcre(_), Ok(i), Ok(j)) = (sub, u32::try_from(i), u8::try_from(j)) {
-                out.push((i, j));
-            }
-        }
-    }
-    out
+/// The regular expressions that apply to objects of one target type, and the literals to look for them by.
+#[derive(Debug, Default)]
+pub(crate) struct PcrePlan {
+    /// The subsignatures, as (signature, subsignature) indices.
+    subs: Vec<(u32, u8)>,
+    /// The literals of the expressions that have some, in case and in any case.
+    literals: [Finder; 2],
+    longest: usize,
+    /// Per expression: looked for by literals it starts with (`Some(true)`) or holds; else searched in
+    /// every block.
+    filtered: Vec<Option<bool>>,
 }
 
-/// Every expression that applies to an object, run over it as it arrives (see the module docs).
+/// Literals looked for at once, and for literal `i` the expressions (indices into `PcrePlan::subs`) it
+/// belongs to.
+#[derive(Debug, Default)]
+struct Finder {
+    automaton: Option<aho_corasick::AhoCorasick>,
+    owners: Vec<Vec<u32>>,
+}
+
+impl PcrePlan {
+    /// The plan for objects of target type `target`.
+    pub(crate) fn new(logical: &[LogicalSig], target: u8) -> PcrePlan {
+        let mut plan = PcrePlan::default();
+        let mut ids: [std::collections::HashMap<&[u8], usize>; 2] = Default::default();
+        let mut patterns: [Vec<&[u8]>; 2] = Default::default();
+        for (i, sig) in logical.iter().enumerate() {
+            if sig.target != 0 && sig.target != target {
+                continue;
+            }
+            for (j, sub) in sig.subs.iter().enumerate() {
+                let (SubSig::Pcre(p), Ok(i), Ok(j)) = (sub, u32::try_from(i), u8::try_from(j))
+                else {
+                    continue;
+                };
+                let search = plan.subs.len() as u32;
+                plan.subs.push((i, j));
+                plan.filtered
+                    .push(p.regex.literals.as_ref().map(|l| l.prefix));
+                let Some(literals) = &p.regex.literals else {
+                    continue;
+                };
+                let k = usize::from(literals.nocase);
+                for lit in &literals.set {
+                    let id = *ids[k].entry(lit.as_slice()).or_insert_with(|| {
+                        patterns[k].push(lit);
+                        plan.literals[k].owners.push(Vec::new());
+                        patterns[k].len() - 1
+                    });
+                    plan.literals[k].owners[id].push(search);
+                    plan.longest = plan.longest.max(lit.len());
+                }
+            }
+        }
+        for (k, finder) in plan.literals.iter_mut().enumerate() {
+            if patterns[k].is_empty() {
+                continue;
+            }
+            finder.automaton = aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::Standard)
+                .ascii_case_insensitive(k == 1)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&patterns[k])
+                .ok();
+        }
+        if plan
+            .literals
+            .iter()
+            .any(|f| f.automaton.is_none() && !f.owners.is_empty())
+        {
+            // Not expected; searched in every block instead.
+            plan.filtered.iter_mut().for_each(|f| *f = None);
+        }
+        plan
+    }
+
+    /// Whether literals are looked for at all.
+    fn looks(&self) -> bool {
+        self.literals.iter().any(|f| f.automaton.is_some())
+    }
+}
+
+/// Every expression that applies to an object, searched as it arrives (see the module docs).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PcreStream {
-    searches: Vec<((u32, u8), Search)>,
+    plan: std::sync::Arc<PcrePlan>,
+    searches: Vec<Search>,
+    /// Per expression looked for by literals: the blocks (by index) where one says a match may start.
+    live: Vec<std::collections::BTreeSet<usize>>,
+    /// How far the literals were looked for.
+    scanned: usize,
 }
 
 impl PcreStream {
-    /// The searches of an object for the subsignatures `subs` ([`applying`]).
-    pub(crate) fn new(subs: &[(u32, u8)]) -> PcreStream {
+    /// The searches of an object for the expressions of `plan`.
+    pub(crate) fn new(plan: std::sync::Arc<PcrePlan>) -> PcreStream {
+        let n = plan.subs.len();
         PcreStream {
-            searches: subs.iter().map(|&k| (k, Search::default())).collect(),
+            plan,
+            searches: vec![Search::default(); n],
+            live: vec![std::collections::BTreeSet::new(); n],
+            scanned: 0,
         }
     }
 
     /// Runs every search over `hay`, the object's bytes from `base` on.
     pub(crate) fn run(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize, complete: bool) {
-        for ((sig, sub), search) in &mut self.searches {
-            if let Some(p) = pcre_of(logical, *sig, *sub) {
-                search.run(p, hay, base, complete);
+        self.look_for_literals(logical, hay, base);
+        let plan = &self.plan;
+        for (i, search) in self.searches.iter_mut().enumerate() {
+            let (sig, sub) = plan.subs[i];
+            let Some(p) = pcre_of(logical, sig, sub) else {
+                continue;
+            };
+            let live = plan.filtered[i].map(|_| &mut self.live[i]);
+            search.run_filtered(p, hay, base, complete, live);
+        }
+    }
+
+    /// Marks the blocks where the literals found in the new bytes say a match may start.
+    fn look_for_literals(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize) {
+        let held_end = base + hay.len();
+        // Again from where a literal cut by the last end could start.
+        let from = self
+            .scanned
+            .saturating_sub(self.plan.longest.saturating_sub(1))
+            .max(base);
+        let before = self.scanned;
+        self.scanned = self.scanned.max(held_end);
+        if from >= held_end {
+            return;
+        }
+        for finder in &self.plan.literals {
+            let Some(ac) = &finder.automaton else {
+                continue;
+            };
+            let input = aho_corasick::Input::new(hay).range(from - base..hay.len());
+            for m in ac.find_overlapping_iter(input) {
+                let (start, end) = (m.start() + base, m.end() + base);
+                if end <= before {
+                    continue;
+                }
+                for &j in &finder.owners[m.pattern().as_usize()] {
+                    let j = j as usize;
+                    let (Some(search), Some(prefix)) =
+                        (self.searches.get(j), self.plan.filtered[j])
+                    else {
+                        continue;
+                    };
+                    if search.done {
+                        continue;
+                    }
+                    if prefix {
+                        self.live[j].insert(start / BLOCK);
+                    } else {
+                        // A match that holds the literal starts at or before it, in a block whose
+                        // window reaches past it.
+                        let (sig, sub) = self.plan.subs[j];
+                        let reach = pcre_of(logical, sig, sub).map_or(MAX_REACH, |p| p.regex.reach);
+                        let first = end.saturating_sub(reach).div_ceil(BLOCK).saturating_sub(1);
+                        self.live[j].extend(first..=start / BLOCK);
+                    }
+                }
             }
         }
     }
 
     /// Where the bytes still read start; `usize::MAX` when none are.
     pub(crate) fn needed_from(&self) -> usize {
-        self.searches
+        let searches = self
+            .searches
             .iter()
-            .map(|(_, s)| s.needed_from())
+            .map(Search::needed_from)
             .min()
-            .unwrap_or(usize::MAX)
+            .unwrap_or(usize::MAX);
+        if searches == usize::MAX || !self.plan.looks() {
+            return searches;
+        }
+        searches.min(self.scanned.saturating_sub(self.plan.longest))
     }
 
     /// The count of subsignature `sub` of signature `sig` in the object of `len` bytes, if it was run.
@@ -298,17 +542,22 @@ impl PcreStream {
         sub: u8,
         len: usize,
     ) -> Option<u32> {
-        let (_, search) = self.searches.iter().find(|(k, _)| *k == (sig, sub))?;
-        Some(search.count(pcre_of(logical, sig, sub)?, len))
+        let i = self.plan.subs.iter().position(|&k| k == (sig, sub))?;
+        Some(
+            self.searches
+                .get(i)?
+                .count(pcre_of(logical, sig, sub)?, len),
+        )
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        self.searches.capacity() * std::mem::size_of::<((u32, u8), Search)>()
+        self.searches.capacity() * std::mem::size_of::<Search>()
             + self
                 .searches
                 .iter()
-                .map(|(_, s)| s.memory_usage())
+                .map(Search::memory_usage)
                 .sum::<usize>()
+            + self.live.iter().map(|l| 16 + l.len() * 16).sum::<usize>()
     }
 }
 
@@ -485,8 +734,90 @@ mod tests {
         assert_eq!(count_whole(&anywhere("x"), &vec![b'x'; 5000]), MAX_MATCHES);
     }
 
+    /// Logical signatures whose expressions are looked for by literals they start with (`abc`, `x00+1`),
+    /// end with (`[0-9 ]+cab`), or not at all (`[ac ]{1,4}b`), bounded or not.
+    fn logical() -> Vec<LogicalSig> {
+        [
+            "P;Target:0;0&1;616161;0/abc[0-9]{0,3}/",
+            "Q;Target:0;0&1;616161;0/x00+1/i",
+            "S;Target:0;0&1;616161;0/[0-9 ]{2,30}cab/",
+            "T;Target:0;0&1;616161;0/(?s)[0-9].*cab/",
+            "N;Target:0;0&1;616161;0/[ac ]{1,4}b/",
+            "O;Target:7;0&1;616161;0/abc/",
+        ]
+        .iter()
+        .map(|l| {
+            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
+                .unwrap()
+                .unwrap()
+                .0
+        })
+        .collect()
+    }
+
+    #[test]
+    fn expressions_are_looked_for_by_their_literals() {
+        let sigs = logical();
+        let plan = PcrePlan::new(&sigs, 0);
+        // The one for another type is not run; the others are looked for by literals but one.
+        assert_eq!(plan.subs.len(), 5);
+        assert_eq!(
+            plan.filtered,
+            [Some(true), Some(true), Some(false), Some(false), None]
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn literals_pass_over_no_match(
+            seed in any::<u64>(),
+            len in 0usize..150_000,
+            cuts in proptest::collection::vec(any::<usize>(), 0..12),
+        ) {
+            // A stream of every expression for the type, its bytes let go of as it says, counts as the whole.
+            let sigs = logical();
+            // Sparse: literals only where planted, at and around block ends.
+            let mut state = seed | 1;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut data: Vec<u8> = (0..len).map(|_| b"zz \n"[(next() % 4) as usize]).collect();
+            let plants: [&[u8]; 6] = [b"abc12", b"x001", b"X0001", b"12 cab", b"9 zzz cab", b"a b"];
+            for _ in 0..len / 2000 {
+                let r = next() as usize;
+                let block_end = (r % 10 + 1) * BLOCK;
+                let at = if r.is_multiple_of(3) { r % len.max(1) } else { (block_end + r % 24).saturating_sub(12) };
+                let plant = plants[(r >> 8) % plants.len()];
+                if at + plant.len() <= len {
+                    data[at..at + plant.len()].copy_from_slice(plant);
+                }
+            }
+            let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(&sigs, 0)));
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+            cuts.sort_unstable();
+            let mut from = 0;
+            for c in cuts {
+                if c < from {
+                    continue;
+                }
+                stream.run(&sigs, &data[from..c], from, false);
+                from = stream.needed_from().min(c).max(from);
+            }
+            stream.run(&sigs, &data[from..], from, true);
+            for (i, sig) in sigs.iter().enumerate().take(5) {
+                let SubSig::Pcre(p) = &sig.subs[1] else { unreachable!() };
+                prop_assert_eq!(
+                    stream.count(&sigs, i as u32, 1, len),
+                    Some(count_whole(p, &data)),
+                    "{}", sig.name
+                );
+            }
+        }
 
         #[test]
         fn any_pieces_count_as_the_whole(
