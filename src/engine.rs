@@ -469,8 +469,8 @@ impl Engine {
     /// [`ScanSession`] must keep for the matching of the message itself with this database (around each
     /// signature's atom and at the message's ends, and behind the searches of the regular expressions of
     /// logical signatures for mail: a 16 KiB block and the expression's reach, see
-    /// [`load_str`](EngineBuilder::load_str)); or why it must keep the whole message (a signature for mail
-    /// that has no run of exact bytes, or a regular expression at an offset far from the end).
+    /// [the crate docs](crate#regular-expressions)); or why it must keep the whole message (a signature for
+    /// mail that has no run of exact bytes, or a regular expression at an offset far from the end).
     ///
     /// ```
     /// let engine = portcullis::Engine::builder().build()?;

@@ -129,3 +129,19 @@ impl RawMatcher {
         self.0.memory_usage()
     }
 }
+
+/// Signatures the session fuzz target and its replays load beside the built-in database, so that what a
+/// session carries for logical signatures (counted and multi-part subsignatures, regular expressions
+/// bounded and not, looked for by literals and not) is checked against the whole message too.
+pub const SESSION_NDB: &str = "\
+Fuzz.Gap:0:*:436f6e74656e74{1-30}3a
+Fuzz.Multi:0:*:2d2d*0d0a{2-}0d0a0d0a
+";
+
+/// See [`SESSION_NDB`].
+pub const SESSION_LDB: &str = "\
+Fuzz.Count;Target:0;0>3&1;3d;0/[A-Za-z0-9+]{8,76}/
+Fuzz.Boundary;Target:0;0&1;626f756e64617279;0/boundary=\"?[^\\r\\n\"]{1,40}/i
+Fuzz.Loose;Target:0;0>1&1;2d2d;0/(?s)--[a-z0-9]+.*?--/
+Fuzz.Chain;Target:0;0>1&1;0d0a*0d0a{2-}0d0a;0/\\x0d\\x0a[a-z]+: /
+";

@@ -35,6 +35,17 @@
 //! scorer (`heuristics/`, [`Heuristics`]) turns what the scan saw into named findings with points and reasons
 //! ([`Verdict::findings`]), and [`SmtpPolicy`] turns a verdict into the reply for the final dot.
 //!
+//! ## Regular expressions
+//! A PCRE subsignature counts its expression's matches as PCRE's iteration finds them (each search from
+//! where the last match ended, leftmost first), with the pure-Rust `regex` engine. To count them while an
+//! attachment arrives and let go of its bytes (a session cannot know yet whether the trigger will hold),
+//! each search looks for a match within a window: the rest of the 16 KiB block it starts in, plus the
+//! expression's reach. The reach is the longest match its syntax allows, so for an expression of bounded
+//! length (most of ClamAV's) the count is exactly PCRE's; an expression with `*`, `+` or `{n,}` may match
+//! at most 16 KiB more than its shortest match past the end of its block (ClamAV's own PCRE match limits
+//! cut long searches too). [`Engine::scan_bytes`] counts the same way, so the verdict never depends on how
+//! a message arrived.
+//!
 //! ## Bad input is data
 //! Malformed MIME, broken encodings and hostile archives never make a scan fail: the [`Verdict`] lists the
 //! [`Damage`] seen, the objects that could not be [`Unscanned`] (encrypted members), and any [`Limits`]

@@ -56,16 +56,19 @@ const PREVERIFY_STEP: usize = 64 << 10;
 ///   heuristics as it arrives; unless its type needs the whole (archives, HTML, mail, a text body), which is
 ///   held decoded, within `max_file_size`, and opened when the part ends;
 /// - the message's and the attachment's atom hits not yet verified, the occurrences verified that can
-///   still decide something, and what the parts scanned found.
+///   still decide something, and what the parts scanned found;
+/// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
+///   any file), the bytes their searches still read: a 16 KiB block and the expression's reach (see
+///   [the crate docs](crate#regular-expressions)), and where each search is.
 ///
-/// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`). The session
+/// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); with the
+/// official ClamAV database, a 4 MB text attachment in about 520 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
-/// arrives, as an attachment is), and when the database needs the whole message ([`Engine::session_reach`] says why:
-/// the official ClamAV database's logical signatures with regular expressions for any file do); a part
-/// that is itself multipart, or not declared base64, is held until it ends. [`memory_usage`](Self::memory_usage)
-/// tells what it holds.
+/// arrives, as an attachment is), and when the database needs the whole message ([`Engine::session_reach`]
+/// says why: a regular expression at an offset far from the end); a part that is itself multipart, or not
+/// declared base64, is held until it ends. [`memory_usage`](Self::memory_usage) tells what it holds.
 ///
 /// # Limits
 /// Bytes beyond `max_message_size` are counted, not kept, and the verdict reports

@@ -12,9 +12,10 @@
 //! What the part decodes to goes to a [`Sink`]: held, while its type is not known, and for good when the
 //! type needs its whole (archives, HTML, mail, a text body without a name: the buffered containers); or, for
 //! the other types (images, executables, PDF and OLE2 documents, named text, anything else), matched as it
-//! arrives: atoms searched, hits verified while their bytes are held, bytes hashed, a document's heuristic
-//! search done, and then let go of, keeping only the head and what signatures read around hits and at the
-//! end (the same bookkeeping as the session's own for the message, `session.rs`). The body of a message that
+//! arrives: atoms searched, hits verified while their bytes are held, bytes hashed, the regular expressions
+//! of logical signatures for the type searched ([`crate::matcher::regexes`]), a document's heuristic search
+//! done, and then let go of, keeping only the head and what signatures read around hits and at the end (the
+//! same bookkeeping as the session's own for the message, `session.rs`). The body of a message that
 //! is not multipart is followed the same way.
 //!
 //! When the part is complete, [`PartStream::finish`] hands the scan what it needs to scan the part exactly

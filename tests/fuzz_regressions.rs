@@ -17,6 +17,11 @@ fn replay(target: &str, data: &[u8], engine: &Engine) {
             // default limits and with few parts allowed.
             for parts in [10_000, 1, 2, 3, 4, 6, 8, 16] {
                 let engine = Engine::builder()
+                    .with_default_database(true)
+                    .load_str("fuzz.ndb", fuzzing::SESSION_NDB)
+                    .unwrap()
+                    .load_str("fuzz.ldb", fuzzing::SESSION_LDB)
+                    .unwrap()
                     .limits(portcullis::Limits::default().max_parts(parts))
                     .build()
                     .unwrap();

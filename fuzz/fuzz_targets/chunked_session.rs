@@ -20,7 +20,15 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let step = u.int_in_range(1usize..=4096).unwrap_or(1);
     let message = u.take_rest();
-    let engine = portcullis::Engine::builder().limits(limits).build().unwrap();
+    let engine = portcullis::Engine::builder()
+        .with_default_database(true)
+        .load_str("fuzz.ndb", portcullis::fuzzing::SESSION_NDB)
+        .unwrap()
+        .load_str("fuzz.ldb", portcullis::fuzzing::SESSION_LDB)
+        .unwrap()
+        .limits(limits)
+        .build()
+        .unwrap();
     let mut session = engine
         .session()
         .with_prescan_step(step)

@@ -4,7 +4,8 @@
 //! `Engine`, `Target`, `FileSize` and `Container` (for the containers this engine opens); hex subsignatures
 //! with offsets `*`, `n[,shift]`, `EOF-n[,shift]` and the modifiers `::i` (case-insensitive), `::w` (wide,
 //! UTF-16LE), `::a` (ASCII, with `::w` both), `::f` (full word); PCRE subsignatures through the pure-Rust
-//! `regex` crate where its syntax allows (no back-references or look-around) with the flags `i s m x U`,
+//! `regex` crate's engine where its syntax allows (no back-references or look-around; matches found and counted
+//! as `matcher/regexes.rs` says) with the flags `i s m x U`,
 //! and `A`, `r`, `e` applied to the offset. Everything else is reported as skipped with its reason:
 //! executable-structure offsets and conditions (`EP`, `Sx`, `EntryPoint`, `NumberOfSections`, `IconGroup`),
 //! macro and byte-compare subsignatures, and regular expressions the engine cannot take.
