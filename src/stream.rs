@@ -183,6 +183,15 @@ impl Streamed {
             .advance(&mut self.atoms, &self.tail, self.base, false);
         let span = self.span;
         self.pcre.run(&db.logical, &self.tail, self.base, false);
+        // The hits whose bytes have all arrived are verified at each step, not only when bytes go: text can
+        // hold a hit every few bytes, and what goes waits for the searches of regular expressions too.
+        let below = self
+            .atoms
+            .floor(len)
+            .min(len.saturating_sub(span.fwd + MARGIN));
+        if below >= self.pre.below + SEARCH_STEP {
+            self.verify(db, below);
+        }
         let mut target = self
             .atoms
             .floor(len)
@@ -202,25 +211,9 @@ impl Streamed {
             self.head = self.tail[..keep].to_vec();
         }
         // Every hit whose verification reads the bytes that go is verified now.
-        let below = self
-            .atoms
-            .floor(len)
-            .min(len.saturating_sub(span.fwd + MARGIN));
-        let view = match self.base {
-            0 => View::whole(&self.tail),
-            base => View::split(&self.head, base, &self.tail),
-        };
-        db.body.preverify(
-            &self.atoms,
-            view,
-            self.file_type.target(),
-            below,
-            &mut self.pre,
-        );
+        self.verify(db, below);
         // The target leaves `span.back` under the search's floor and `span.fwd` before the end.
         debug_assert!(self.pre.below >= target + span.back);
-        let pre = &self.pre;
-        self.atoms.retain(|atom, at| pre.needs(atom, at));
         let upto = target - self.base;
         self.digest
             .update([&db.hashes, &db.allow], &self.tail[..upto]);
@@ -232,6 +225,23 @@ impl Streamed {
         }
         self.tail.drain(..upto);
         self.base = target;
+    }
+
+    /// Verifies the hits below `below` and drops those that decide nothing.
+    fn verify(&mut self, db: &Database, below: usize) {
+        let view = match self.base {
+            0 => View::whole(&self.tail),
+            base => View::split(&self.head, base, &self.tail),
+        };
+        db.body.preverify(
+            &self.atoms,
+            view,
+            self.file_type.target(),
+            below,
+            &mut self.pre,
+        );
+        let pre = &self.pre;
+        self.atoms.retain(|atom, at| pre.needs(atom, at));
     }
 
     /// Ends the payload: the search completed and every byte hashed.

@@ -538,7 +538,10 @@ impl BodyMatcher {
                     );
                 }
                 // A search reads from its block's start to the expression's reach past its end, and the
-                // byte on either side.
+                // byte on either side; one that matches only at the start, only at first.
+                if p.regex.at_start() {
+                    continue;
+                }
                 span.pcre = span.pcre.max(
                     regexes::BLOCK
                         .saturating_add(p.regex.reach())

@@ -59,6 +59,8 @@ pub(crate) struct Pcre {
     regex: meta::Regex,
     reach: usize,
     literals: Option<Literals>,
+    /// Every match starts at the start of the object (`^` without the `m` flag, `\A`).
+    at_start: bool,
 }
 
 /// Literals one of which every match starts with (`prefix`), or else holds somewhere, in any case when
@@ -175,16 +177,25 @@ impl Pcre {
                 .ok()
                 .and_then(|h| Literals::of(&h, true)),
         };
+        let at_start = props
+            .look_set_prefix()
+            .contains(regex_syntax::hir::Look::Start);
         Some(Pcre {
             regex,
             reach,
             literals,
+            at_start,
         })
     }
 
     /// The longest match looked for past the end of a search's block.
     pub(crate) fn reach(&self) -> usize {
         self.reach
+    }
+
+    /// Whether every match starts at the start of the object: then only the first window is searched.
+    pub(crate) fn at_start(&self) -> bool {
+        self.at_start
     }
 }
 
@@ -248,6 +259,11 @@ impl Search {
         while !self.done {
             if self.pos >= held_end {
                 self.done = complete;
+                return;
+            }
+            // An expression that matches only at the start is done with its first window.
+            if sub.regex.at_start && self.pos >= BLOCK {
+                self.done = true;
                 return;
             }
             if let Offset::Absolute { at, shift } = sub.offset
@@ -656,6 +672,21 @@ mod tests {
         ] {
             let s = anywhere(pattern);
             assert_eq!(count_whole(&s, &data), plain(&s, &data), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn an_expression_that_matches_only_at_the_start_is_done_with_its_first_window() {
+        let mut data = text(120_000, 5, &[(0, b"ab")]);
+        data[20_000] = b'x';
+        for pattern in ["^ab", r"\A(?s).{20000}x", "(?s)^.{20000}y", "(?m)^ab"] {
+            let s = anywhere(pattern);
+            assert_eq!(count_whole(&s, &data), plain(&s, &data), "{pattern}");
+            let mut search = Search::default();
+            search.run(&s, &data[..100_000], 0, false);
+            let done = search.needed_from() == usize::MAX;
+            // `(?m)^` matches after any line end: searched throughout.
+            assert_eq!(done, !pattern.starts_with("(?m)"), "{pattern}");
         }
     }
 
