@@ -27,10 +27,10 @@ pub(crate) struct Database {
     /// [`BodyMatcher::span`]), worked out on first use.
     #[serde(skip)]
     spans: [std::sync::OnceLock<std::result::Result<crate::matcher::RootSpan, &'static str>>; 16],
-    /// The regular expressions of PCRE subsignatures that apply to each target type, and the literals to
-    /// look for them by, worked out on first use.
+    /// The regular expressions of PCRE subsignatures that apply to each target type, for the message
+    /// itself and for a part's payload, and the literals to look for them by, worked out on first use.
     #[serde(skip)]
-    pcre: [std::sync::OnceLock<std::sync::Arc<crate::matcher::regexes::PcrePlan>>; 16],
+    pcre: [[std::sync::OnceLock<std::sync::Arc<crate::matcher::regexes::PcrePlan>>; 2]; 16],
 }
 
 impl Database {
@@ -52,15 +52,23 @@ impl Database {
         }
     }
 
-    /// The searches for the regular expressions that apply to an object of target type `target`, to run
-    /// over it as it arrives.
-    pub(crate) fn pcre_stream(&self, target: u8) -> crate::matcher::regexes::PcreStream {
+    /// The searches for the regular expressions that apply to an object of target type `target` found in
+    /// a container of type `container`, to run over it as it arrives.
+    pub(crate) fn pcre_stream(
+        &self,
+        target: u8,
+        container: Option<crate::filetype::FileType>,
+    ) -> crate::matcher::regexes::PcreStream {
         use crate::matcher::regexes::{PcrePlan, PcreStream};
+        // Objects arrive as the message itself (no container) or as a part's payload (in mail).
+        let in_mail = container == Some(crate::filetype::FileType::Mail);
         let plan = match self.pcre.get(usize::from(target)) {
-            Some(cell) => cell
-                .get_or_init(|| std::sync::Arc::new(PcrePlan::new(&self.logical, target)))
+            Some(cells) if container.is_none() || in_mail => cells[usize::from(in_mail)]
+                .get_or_init(|| {
+                    std::sync::Arc::new(PcrePlan::new(&self.logical, target, container))
+                })
                 .clone(),
-            None => std::sync::Arc::default(),
+            _ => std::sync::Arc::new(PcrePlan::new(&self.logical, target, container)),
         };
         PcreStream::new(plan)
     }

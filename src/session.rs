@@ -259,7 +259,7 @@ impl ScanSession {
         let pcre = self
             .kept
             .pcre
-            .get_or_insert_with(|| db.pcre_stream(FileType::Mail.target()));
+            .get_or_insert_with(|| db.pcre_stream(FileType::Mail.target(), None));
         pcre.run(&db.logical, &self.buffer, self.base, false);
         let pcre_from = pcre.needed_from();
         let target = in_flight

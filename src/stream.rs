@@ -536,6 +536,7 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
         digest: StreamDigest::default(),
         footer: Vec::new(),
         docs: DocumentScan::new(file_type),
-        pcre: db.pcre_stream(file_type.target()),
+        // A part's payload is in mail.
+        pcre: db.pcre_stream(file_type.target(), Some(FileType::Mail)),
     })
 }

@@ -349,6 +349,8 @@ Dense.Counted;Target:0;0>20&1<30;6162;2020
 Dense.Word;Target:4;0|1;616263::f;636261::fi
 Dense.Chain;Target:0;0>1&1;616263*6362{2-}2020*6161;0/c[ab]{2,6}c/
 Dense.Re;Target:0;0>3&1>2;6261;0/a[bc]+ c/
+Dense.InMail;Target:0,Container:CL_TYPE_MAIL;0>2&1>1;6162;0/a[bc]{1,3} /
+Dense.Small;Target:0,FileSize:0-100000;0&1;6162;0/c[ab]+c/
 ";
 
 proptest! {

@@ -22,6 +22,7 @@ use regex_automata::meta;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 
+use crate::filetype::FileType;
 use crate::signatures::ldb::{LogicalSig, PcreSub, SubSig};
 use crate::signatures::offset::Offset;
 
@@ -390,13 +391,23 @@ struct Finder {
 }
 
 impl PcrePlan {
-    /// The plan for objects of target type `target`.
-    pub(crate) fn new(logical: &[LogicalSig], target: u8) -> PcrePlan {
+    /// The plan for objects of target type `target`, found in a container of type `container` (a part of a
+    /// message: `mail`; the message itself: none): the signatures for another type or container are left
+    /// out, as evaluation leaves them out ([`crate::matcher::logical`]).
+    pub(crate) fn new(logical: &[LogicalSig], target: u8, container: Option<FileType>) -> PcrePlan {
         let mut plan = PcrePlan::default();
         let mut ids: [std::collections::HashMap<&[u8], usize>; 2] = Default::default();
         let mut patterns: [Vec<&[u8]>; 2] = Default::default();
         for (i, sig) in logical.iter().enumerate() {
             if sig.target != 0 && sig.target != target {
+                continue;
+            }
+            let in_container = match sig.container {
+                None => true,
+                Some(None) => false,
+                Some(Some(t)) => container == Some(t),
+            };
+            if !in_container {
                 continue;
             }
             for (j, sub) in sig.subs.iter().enumerate() {
@@ -478,11 +489,21 @@ impl PcreStream {
     pub(crate) fn run(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize, complete: bool) {
         self.look_for_literals(logical, hay, base);
         let plan = &self.plan;
+        let held_end = base + hay.len();
         for (i, search) in self.searches.iter_mut().enumerate() {
             let (sig, sub) = plan.subs[i];
             let Some(p) = pcre_of(logical, sig, sub) else {
                 continue;
             };
+            // A signature for objects no longer than this one already is decides nothing: not searched on.
+            let too_long = logical
+                .get(sig as usize)
+                .and_then(|l| l.file_size)
+                .is_some_and(|(_, most)| held_end as u64 > most);
+            if too_long {
+                search.done = true;
+                continue;
+            }
             let live = plan.filtered[i].map(|_| &mut self.live[i]);
             search.run_filtered(p, hay, base, complete, live);
         }
@@ -787,9 +808,38 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_for_smaller_objects_is_searched_no_further_than_it_could_match() {
+        let line = |size: &str| {
+            let l = format!("F;Target:0,FileSize:0-{size};0&1;616161;0/abc/");
+            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, &l)
+                .unwrap()
+                .unwrap()
+                .0
+        };
+        let mut data = vec![b' '; 60_000];
+        data[59_000..59_003].copy_from_slice(b"abc");
+        for (size, len, want) in [
+            ("60000", 60_000, 1),
+            ("59500", 59_500, 1),
+            ("40000", 60_000, 0),
+        ] {
+            let sigs = vec![line(size)];
+            let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(&sigs, 0, None)));
+            let mut from = 0;
+            for c in (0..len).step_by(7_000) {
+                stream.run(&sigs, &data[from..c], from, false);
+                from = stream.needed_from().min(c).max(from);
+            }
+            stream.run(&sigs, &data[from..len], from, true);
+            // Past its size the count is no longer kept (evaluation passes the signature over first).
+            assert_eq!(stream.count(&sigs, 0, 1, len), Some(want), "{size} {len}");
+        }
+    }
+
+    #[test]
     fn expressions_are_looked_for_by_their_literals() {
         let sigs = logical();
-        let plan = PcrePlan::new(&sigs, 0);
+        let plan = PcrePlan::new(&sigs, 0, None);
         // The one for another type is not run; the others are looked for by literals but one.
         assert_eq!(plan.subs.len(), 5);
         assert_eq!(
@@ -828,7 +878,7 @@ mod tests {
                     data[at..at + plant.len()].copy_from_slice(plant);
                 }
             }
-            let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(&sigs, 0)));
+            let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(&sigs, 0, None)));
             let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
             cuts.sort_unstable();
             let mut from = 0;
