@@ -62,7 +62,7 @@ const PREVERIFY_STEP: usize = 64 << 10;
 ///   [the crate docs](crate#regular-expressions)), and where each search is.
 ///
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); with the
-/// official ClamAV database, a 4 MB text attachment in about 520 KiB (`tests/shared_data.rs`). The session
+/// official ClamAV database, a 4 MB text attachment in about 430 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it

@@ -17,6 +17,18 @@
 //! at the window's end, at least its reach after its start (ClamAV's own PCRE match limits cut long
 //! searches too). The whole object's scan runs the very same search, so the verdict does not depend on
 //! how the object arrived.
+//!
+//! Searching every expression over every block would cost a session several times what the scan of the
+//! whole object costs, where expressions run only when triggered. So a session's searches
+//! ([`PcreStream`], made from a [`PcrePlan`] per target type and container) pass over what cannot matter:
+//! - an expression is looked for first by literals every match starts with or holds (found in its syntax
+//!   by `regex-syntax`'s extractor; for a case-insensitive one, its literals taken with case and looked for
+//!   in any case): one Aho-Corasick pass over the new bytes marks the blocks where a match may start, and
+//!   the others are passed over;
+//! - an expression anchored at the start (`^` without `m`) is done after its first window;
+//! - the signatures for another container (most of the official database's are for a part of a message
+//!   only) are not searched for in the message itself, nor a signature's once the object is longer than
+//!   its `FileSize` allows.
 
 use regex_automata::meta;
 use regex_automata::util::syntax;
