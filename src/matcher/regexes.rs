@@ -48,9 +48,10 @@ pub(crate) const UNBOUNDED_REACH: usize = 16 << 10;
 /// The longest reach: a bounded expression whose matches may be longer is cut like an unbounded one.
 const MAX_REACH: usize = 256 << 10;
 
-/// The furthest from the end an offset may point for an object to be matched as it arrives (the starts
-/// of matches that may lie there are kept until the end).
-const MAX_FROM_END: u64 = 64 << 10;
+/// The furthest from the end an offset may point for an object to be matched as it arrives: the starts of
+/// matches that may lie there are kept until the end, one `usize` each (the official database's reach 32
+/// bytes).
+const MAX_FROM_END: u64 = 4 << 10;
 
 /// Most matches counted per subsignature and object: enough for any count a signature asks.
 pub(crate) const MAX_MATCHES: u32 = 1024;
