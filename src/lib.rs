@@ -41,9 +41,9 @@
 //! attachment arrives and let go of its bytes (a session cannot know yet whether the trigger will hold),
 //! each search looks for a match within a window: the rest of the 16 KiB block it starts in, plus the
 //! expression's reach. The reach is the longest match its syntax allows, so for an expression of bounded
-//! length (most of ClamAV's) the count is exactly PCRE's; an expression with `*`, `+` or `{n,}` may match
-//! at most 16 KiB more than its shortest match past the end of its block (ClamAV's own PCRE match limits
-//! cut long searches too). [`Engine::scan_bytes`] counts the same way, so the verdict never depends on how
+//! length (up to 256 KiB: all of ClamAV's) the count is exactly PCRE's; an expression with `*`, `+` or
+//! `{n,}` may match at most 16 KiB more than its shortest match past the end of its block (ClamAV's own
+//! PCRE match limits cut long searches too). [`Engine::scan_bytes`] counts the same way, so the verdict never depends on how
 //! a message arrived.
 //!
 //! ## Bad input is data
