@@ -52,7 +52,7 @@ const PREVERIFY_STEP: usize = 64 << 10;
 ///   ([`Engine::session_reach`]: under 4 KiB with the built-in database);
 /// - for the part in flight, when it is a leaf declared base64 (an attachment): nothing of it as sent,
 ///   since it is decoded line by line; of what it decodes to, the first 4 KiB and a tail of at most about
-///   50 KiB plus what the signatures for its type read, since it is matched, hashed and searched by
+///   25 KiB plus what the signatures for its type read, since it is matched, hashed and searched by
 ///   heuristics as it arrives; unless its type needs the whole (archives, HTML, mail, a text body), which is
 ///   held decoded, within `max_file_size`, and opened when the part ends;
 /// - the message's and the attachment's atom hits not yet verified, the occurrences verified that can
@@ -62,7 +62,7 @@ const PREVERIFY_STEP: usize = 64 << 10;
 ///   [the crate docs](crate#regular-expressions)), and where each search is.
 ///
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); with the
-/// official ClamAV database, a 4 MB text attachment in about 430 KiB (`tests/shared_data.rs`). The session
+/// official ClamAV database, a 4 MB text attachment in about 340 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it

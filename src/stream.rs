@@ -34,10 +34,10 @@ use crate::mime::walker::{self, Decoding, EntityHead};
 const DECIDE: usize = 64 << 10;
 
 /// The least number of new decoded bytes searched at once.
-const SEARCH_STEP: usize = 16 << 10;
+const SEARCH_STEP: usize = 8 << 10;
 
 /// The least number of decoded bytes let go of at once.
-const LET_GO_STEP: usize = 32 << 10;
+const LET_GO_STEP: usize = 16 << 10;
 
 /// Bytes kept beyond what signatures read at the end: the atom search's own margin, and the last 512 bytes
 /// and 8 that heuristics look at (a disk image's footer).
