@@ -4,12 +4,12 @@
 //!
 //! ```text
 //! cargo build --release --example feed_cost
-//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/feed_cost MODE [CHUNK [DB]]
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/feed_cost MODE [CHUNK [DB [FILE]]]
 //! ```
 //! `MODE` is `none` (only builds the message: subtract it), `whole` (`scan_bytes`), `keep` (a session that
 //! keeps the message) or `letgo` (a session that lets go of scanned parts, the default); `CHUNK` is the size
 //! of each `feed` (4096); `DB`, a database to load instead of the built-in one (a file or a folder: the
-//! official ClamAV database, say).
+//! official ClamAV database, say); `FILE`, a message to feed instead of the probe.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,7 +30,10 @@ fn main() {
     }
     .build()
     .unwrap();
-    let message = probes::message(10_000_000, false);
+    let message = match args.get(3) {
+        Some(file) => std::fs::read(file).unwrap(),
+        None => probes::message(10_000_000, false),
+    };
     let verdict = match mode {
         "none" => return,
         "whole" => engine.scan_bytes(&message).unwrap(),
@@ -46,5 +49,7 @@ fn main() {
         }
         other => panic!("unknown mode {other}"),
     };
-    assert!(verdict.is_clean(), "{verdict:?}");
+    if args.get(3).is_none() {
+        assert!(verdict.is_clean(), "{verdict:?}");
+    }
 }

@@ -211,7 +211,7 @@ impl ScanSession {
         if below < self.kept.pre.below.saturating_add(step) {
             return;
         }
-        let view = view_of(&self.head, self.base, &self.buffer);
+        let view = View::held(&self.head, self.base, &self.buffer);
         db.body.preverify(
             &self.atoms,
             view,
@@ -352,19 +352,11 @@ impl ScanSession {
             db,
             engine.limits(),
             engine.heuristics(),
-            view_of(&self.head, self.base, &self.buffer),
+            View::held(&self.head, self.base, &self.buffer),
             cut,
             early,
             body,
         ))
-    }
-}
-
-/// The message as kept: `buffer` is the message from `base` on, `head` its first bytes once `base` is past 0.
-fn view_of<'a>(head: &'a [u8], base: usize, buffer: &'a [u8]) -> View<'a> {
-    match base {
-        0 => View::whole(buffer),
-        base => View::split(head, base, buffer),
     }
 }
 

@@ -132,10 +132,7 @@ pub(crate) struct Streamed {
 impl Streamed {
     /// The payload as held.
     pub(crate) fn view(&self) -> View<'_> {
-        match self.base {
-            0 => View::whole(&self.tail),
-            base => View::split(&self.head, base, &self.tail),
-        }
+        View::held(&self.head, self.base, &self.tail)
     }
 
     /// The search of a document by heuristics.
@@ -229,13 +226,13 @@ impl Streamed {
 
     /// Verifies the hits below `below` and drops those that decide nothing.
     fn verify(&mut self, db: &Database, below: usize) {
-        let view = match self.base {
-            0 => View::whole(&self.tail),
-            base => View::split(&self.head, base, &self.tail),
-        };
+        // Verified at this step already: the hits left are all still needed.
+        if below <= self.pre.below {
+            return;
+        }
         db.body.preverify(
             &self.atoms,
-            view,
+            View::held(&self.head, self.base, &self.tail),
             self.file_type.target(),
             below,
             &mut self.pre,

@@ -29,6 +29,15 @@ impl<'a> View<'a> {
         }
     }
 
+    /// An object as a stream holds it: `tail` is the object from `base` on, and once `base` is past 0,
+    /// `head` its first bytes (a session's message, `session.rs`; an attachment, `stream.rs`).
+    pub(crate) fn held(head: &'a [u8], base: usize, tail: &'a [u8]) -> View<'a> {
+        match base {
+            0 => View::whole(tail),
+            base => View::split(head, base, tail),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.tail_start.max(self.head.len()) + self.tail.len()
     }

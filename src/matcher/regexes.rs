@@ -66,7 +66,7 @@ pub(crate) struct Flags {
     pub(crate) ungreedy: bool,
 }
 
-/// A compiled expression, its reach, and the literals that every match of it starts or ends with, if there
+/// A compiled expression, its reach, and the literals that every match of it starts with or holds, if there
 /// are few and long enough to look for first.
 #[derive(Clone, Debug)]
 pub(crate) struct Pcre {
@@ -93,7 +93,8 @@ const MIN_LITERAL: usize = 3;
 const MAX_LITERALS: usize = 64;
 
 impl Literals {
-    /// The literals every match of `hir` starts with, else ends with, if they are few and long enough.
+    /// The literals every match of `hir` starts with, else holds somewhere (its last ones, or the first
+    /// ones of a piece of it), if they are few and long enough.
     fn of(hir: &regex_syntax::hir::Hir, nocase: bool) -> Option<Literals> {
         use regex_syntax::hir::HirKind;
         use regex_syntax::hir::literal::ExtractKind;
