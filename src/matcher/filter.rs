@@ -549,7 +549,7 @@ impl AtomSet {
         data: &[u8],
         from: usize,
         last: usize,
-        found: &mut impl FnMut(u32, usize),
+        found: &mut dyn FnMut(u32, usize),
     ) -> usize {
         match tier.filter_bits {
             13 => self.sample::<13>(tier, data, from, last, found),
@@ -626,21 +626,31 @@ impl AtomSet {
     }
 
     /// The scanning loop, for a filter of `2^BITS` bits.
+    #[inline(never)]
     fn sample<const BITS: u32>(
         &self,
         tier: &Tier,
         data: &[u8],
         from: usize,
         last: usize,
-        found: &mut impl FnMut(u32, usize),
+        found: &mut dyn FnMut(u32, usize),
     ) -> usize {
         let Some(filter) = tier.filter.get(..1 << (BITS - 6)) else {
             return from;
         };
-        let last = last.min(data.len().saturating_sub(WINDOW));
+        let Some(max) = data.len().checked_sub(WINDOW) else {
+            return from;
+        };
+        let last = last.min(max);
+        // Windows are read from a slice that ends with the last one: the compiler then sees that the loop's
+        // own test keeps them inside it, and drops the bounds check (3 of 23 instructions a sample). The
+        // atoms are confirmed in the whole of `data`, since they may reach past the last window.
+        let Some(windows) = data.get(..last + WINDOW) else {
+            return from;
+        };
         let mut p = from;
         while p <= last {
-            let w = window_at(data, p);
+            let w = window_at(windows, p);
             let h = hash(w);
             let mask = probe_mask(h);
             if filter[(h >> (64 - (BITS - 6))) as usize] & mask == mask {
@@ -659,7 +669,7 @@ impl AtomSet {
         p: usize,
         w: u32,
         h: u64,
-        found: &mut impl FnMut(u32, usize),
+        found: &mut dyn FnMut(u32, usize),
     ) {
         let slot = (h >> (64 - tier.table_bits)) as usize;
         let (Some(&lo), Some(&hi)) = (tier.offsets.get(slot), tier.offsets.get(slot + 1)) else {
