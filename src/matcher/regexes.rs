@@ -25,6 +25,11 @@
 //!   by `regex-syntax`'s extractor; for a case-insensitive one, its literals taken with case and looked for
 //!   in any case): one Aho-Corasick pass over the new bytes marks the blocks where a match may start, and
 //!   the others are passed over;
+//! - an expression with no such literals (`12\s*0C\s*43` has none of 3 bytes) is looked for by where its
+//!   matches end: one lazy DFA of all of them, which reports every position where a match of one ends, reads
+//!   each byte once as it arrives and marks the blocks whose windows may find that match ([`Ends`]);
+//!   searching such an expression's windows reads each byte twice over (a block and its reach), per
+//!   expression;
 //! - an expression anchored at the start (`^` without `m`) is done after its first window;
 //! - the signatures for another container (most of the official database's are for a part of a message
 //!   only) are not searched for in the message itself, nor a signature's once the object is longer than
@@ -72,9 +77,14 @@ pub(crate) struct Flags {
 pub(crate) struct Pcre {
     regex: meta::Regex,
     reach: usize,
+    /// The shortest match.
+    min_len: usize,
     literals: Option<Literals>,
     /// Every match starts at the start of the object (`^` without the `m` flag, `\A`).
     at_start: bool,
+    /// The syntax, kept for an expression with no literals to look for: it is looked for by where its
+    /// matches end ([`Ends`]).
+    hir: Option<Box<regex_syntax::hir::Hir>>,
 }
 
 /// Literals one of which every match starts with (`prefix`), or else holds somewhere, in any case when
@@ -195,11 +205,15 @@ impl Pcre {
         let at_start = props
             .look_set_prefix()
             .contains(regex_syntax::hir::Look::Start);
+        let min_len = props.minimum_len().unwrap_or(0);
+        let hir = literals.is_none().then(|| Box::new(hir));
         Some(Pcre {
             regex,
             reach,
+            min_len,
             literals,
             at_start,
+            hir,
         })
     }
 
@@ -393,7 +407,81 @@ pub(crate) struct PcrePlan {
     longest: usize,
     /// Per expression: looked for by literals it starts with (`Some(true)`) or holds; else searched in
     /// every block.
-    filtered: Vec<Option<bool>>,
+    lookup: Vec<Lookup>,
+    /// Where the matches of the expressions with no literals end.
+    ends: Option<Ends>,
+}
+
+/// How a session finds the blocks where an expression's match may start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lookup {
+    /// It does not: every block is searched.
+    Every,
+    /// By the literals every match starts with.
+    Prefix,
+    /// By the literals every match holds.
+    Inner,
+    /// By where its matches end ([`Ends`]).
+    Ends,
+}
+
+/// A lazy DFA of the expressions with no literals to look for, which reports every position where a match
+/// of one of them ends (overlapping matches included: every start). It reads each byte once as it arrives,
+/// where searching each expression's windows would read every byte of the object twice over per expression
+/// (a block and the reach of its window). A match ending at `e` starts in the block `(e - shortest) / BLOCK`
+/// or before, and is found by no window that ends before `e`: so it marks the blocks of the windows that may
+/// find it, and the others are passed over.
+#[derive(Debug)]
+struct Ends {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    /// Per pattern of the DFA: its search (index into `PcrePlan::subs`), shortest match and reach.
+    owners: Vec<(u32, usize, usize)>,
+}
+
+/// The lazy DFA's cache, per object: small, since the expressions are few (it is cleared when full).
+const ENDS_CACHE: usize = 64 << 10;
+
+impl Ends {
+    fn new(hirs: &[&regex_syntax::hir::Hir], owners: Vec<(u32, usize, usize)>) -> Option<Ends> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        if hirs.is_empty() {
+            return None;
+        }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .utf8(false)
+                    .which_captures(thompson::WhichCaptures::None)
+                    .nfa_size_limit(Some(4 << 20)),
+            )
+            .build_many_from_hir(hirs)
+            .ok()?;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(regex_automata::MatchKind::All)
+                    .cache_capacity(ENDS_CACHE)
+                    .skip_cache_capacity_check(true),
+            )
+            .build_from_nfa(nfa)
+            .ok()?;
+        Some(Ends { dfa, owners })
+    }
+}
+
+/// The walk of one object through the [`Ends`] DFA, carried from piece to piece.
+#[derive(Clone, Debug)]
+struct EndWalk {
+    cache: regex_automata::hybrid::dfa::Cache,
+    /// The state after the bytes before `at`.
+    state: Option<regex_automata::hybrid::LazyStateID>,
+    at: usize,
+    /// The walk could not go on (a DFA that gave up, bytes missed): its expressions are searched in every
+    /// block from then on.
+    failed: bool,
+    /// Per search: the last block marked (the blocks a match end marks only move forward).
+    marked: Vec<Option<usize>>,
 }
 
 /// Literals looked for at once, and for literal `i` the expressions (indices into `PcrePlan::subs`) it
@@ -412,6 +500,7 @@ impl PcrePlan {
         let mut plan = PcrePlan::default();
         let mut ids: [std::collections::HashMap<&[u8], usize>; 2] = Default::default();
         let mut patterns: [Vec<&[u8]>; 2] = Default::default();
+        let (mut end_hirs, mut end_owners) = (Vec::new(), Vec::new());
         for (i, sig) in logical.iter().enumerate() {
             if sig.target != 0 && sig.target != target {
                 continue;
@@ -431,9 +520,20 @@ impl PcrePlan {
                 };
                 let search = plan.subs.len() as u32;
                 plan.subs.push((i, j));
-                plan.filtered
-                    .push(p.regex.literals.as_ref().map(|l| l.prefix));
+                plan.lookup.push(match &p.regex.literals {
+                    Some(l) if l.prefix => Lookup::Prefix,
+                    Some(_) => Lookup::Inner,
+                    None => Lookup::Every,
+                });
                 let Some(literals) = &p.regex.literals else {
+                    // An expression that may match empty would mark every block; one anchored at the start
+                    // is done after its first window anyway.
+                    if let (Some(hir), false, false) =
+                        (&p.regex.hir, p.regex.min_len == 0, p.regex.at_start)
+                    {
+                        end_hirs.push(&**hir);
+                        end_owners.push((search, p.regex.min_len, p.regex.reach));
+                    }
                     continue;
                 };
                 let k = usize::from(literals.nocase);
@@ -465,7 +565,17 @@ impl PcrePlan {
             .any(|f| f.automaton.is_none() && !f.owners.is_empty())
         {
             // Not expected; searched in every block instead.
-            plan.filtered.iter_mut().for_each(|f| *f = None);
+            for l in &mut plan.lookup {
+                if matches!(l, Lookup::Prefix | Lookup::Inner) {
+                    *l = Lookup::Every;
+                }
+            }
+        }
+        plan.ends = Ends::new(&end_hirs, end_owners);
+        if let Some(ends) = &plan.ends {
+            for &(j, _, _) in &ends.owners {
+                plan.lookup[j as usize] = Lookup::Ends;
+            }
         }
         plan
     }
@@ -485,6 +595,8 @@ pub(crate) struct PcreStream {
     live: Vec<std::collections::BTreeSet<usize>>,
     /// How far the literals were looked for.
     scanned: usize,
+    /// The walk through the DFA of where matches end, once begun.
+    ends: Option<EndWalk>,
 }
 
 impl PcreStream {
@@ -496,12 +608,15 @@ impl PcreStream {
             searches: vec![Search::default(); n],
             live: vec![std::collections::BTreeSet::new(); n],
             scanned: 0,
+            ends: None,
         }
     }
 
     /// Runs every search over `hay`, the object's bytes from `base` on.
     pub(crate) fn run(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize, complete: bool) {
         self.look_for_literals(logical, hay, base);
+        self.look_for_ends(hay, base, complete);
+        let ends_failed = self.ends.as_ref().is_none_or(|w| w.failed);
         let plan = &self.plan;
         let held_end = base + hay.len();
         for (i, search) in self.searches.iter_mut().enumerate() {
@@ -518,7 +633,11 @@ impl PcreStream {
                 search.done = true;
                 continue;
             }
-            let live = plan.filtered[i].map(|_| &mut self.live[i]);
+            let live = match plan.lookup[i] {
+                Lookup::Every => None,
+                Lookup::Ends if ends_failed => None,
+                Lookup::Prefix | Lookup::Inner | Lookup::Ends => Some(&mut self.live[i]),
+            };
             search.run_filtered(p, hay, base, complete, live);
         }
     }
@@ -548,11 +667,12 @@ impl PcreStream {
                 }
                 for &j in &finder.owners[m.pattern().as_usize()] {
                     let j = j as usize;
-                    let (Some(search), Some(prefix)) =
-                        (self.searches.get(j), self.plan.filtered[j])
+                    let (Some(search), Some(&lookup)) =
+                        (self.searches.get(j), self.plan.lookup.get(j))
                     else {
                         continue;
                     };
+                    let prefix = lookup == Lookup::Prefix;
                     if search.done {
                         continue;
                     }
@@ -569,6 +689,95 @@ impl PcreStream {
                 }
             }
         }
+    }
+
+    /// Walks the new bytes through the DFA of where matches end, marking the blocks each end says a match
+    /// may start in.
+    fn look_for_ends(&mut self, hay: &[u8], base: usize, complete: bool) {
+        let Some(ends) = &self.plan.ends else {
+            return;
+        };
+        let walk = self.ends.get_or_insert_with(|| EndWalk {
+            cache: ends.dfa.create_cache(),
+            state: None,
+            at: 0,
+            failed: false,
+            marked: vec![None; self.searches.len()],
+        });
+        if walk.failed {
+            return;
+        }
+        let (Some(from), held_end) = (walk.at.checked_sub(base), base + hay.len()) else {
+            debug_assert!(
+                false,
+                "the end walk was given bytes from {base}, needs {}",
+                walk.at
+            );
+            walk.failed = true;
+            return;
+        };
+        let Some(new) = hay.get(from..) else {
+            return;
+        };
+        let dfa = &ends.dfa;
+        let start = regex_automata::util::start::Config::new().anchored(Anchored::No);
+        let mut sid = match walk.state {
+            Some(sid) => sid,
+            None => match dfa.start_state(&mut walk.cache, &start) {
+                Ok(sid) => sid,
+                Err(_) => {
+                    walk.failed = true;
+                    return;
+                }
+            },
+        };
+        let mut mark = |sid, end: usize, walk: &mut EndWalk| {
+            for k in 0..dfa.match_len(&walk.cache, sid) {
+                let pattern = dfa.match_pattern(&walk.cache, sid, k).as_usize();
+                let Some(&(j, shortest, reach)) = ends.owners.get(pattern) else {
+                    continue;
+                };
+                let j = j as usize;
+                if self.searches.get(j).is_none_or(|s| s.done) {
+                    continue;
+                }
+                // The windows that may find it: those of the blocks from the first whose window reaches
+                // `end` to the one its latest start is in.
+                let first = end.saturating_sub(reach).div_ceil(BLOCK).saturating_sub(1);
+                let last = end.saturating_sub(shortest) / BLOCK;
+                let (Some(marked), Some(live)) = (walk.marked.get_mut(j), self.live.get_mut(j))
+                else {
+                    continue;
+                };
+                let first = marked.map_or(first, |m| first.max(m + 1));
+                if first <= last {
+                    live.extend(first..=last);
+                    *marked = Some(last);
+                }
+            }
+        };
+        // A DFA's match is seen one byte late: the state after the byte at `p` says a match ended at `p`.
+        for (i, &byte) in new.iter().enumerate() {
+            sid = match dfa.next_state(&mut walk.cache, sid, byte) {
+                Ok(sid) => sid,
+                Err(_) => {
+                    walk.failed = true;
+                    return;
+                }
+            };
+            if sid.is_tagged() && sid.is_match() {
+                mark(sid, base + from + i, walk);
+            }
+        }
+        if complete {
+            match dfa.next_eoi_state(&mut walk.cache, sid) {
+                Ok(eoi) if eoi.is_match() => mark(eoi, held_end, walk),
+                Ok(_) => {}
+                Err(_) => walk.failed = true,
+            }
+        }
+        walk.state = Some(sid);
+        walk.at = held_end;
     }
 
     /// Where the bytes still read start; `usize::MAX` when none are.
@@ -609,6 +818,10 @@ impl PcreStream {
                 .map(Search::memory_usage)
                 .sum::<usize>()
             + self.live.iter().map(|l| 16 + l.len() * 16).sum::<usize>()
+            + self
+                .ends
+                .as_ref()
+                .map_or(0, |w| w.cache.memory_usage() + w.marked.len() * 16)
     }
 }
 
@@ -810,6 +1023,12 @@ mod tests {
             "T;Target:0;0&1;616161;0/(?s)[0-9].*cab/",
             "N;Target:0;0&1;616161;0/[ac ]{1,4}b/",
             "O;Target:7;0&1;616161;0/abc/",
+            // No literal to look for: looked for by where their matches end.
+            "U;Target:0;0&1;616161;0/1\\s*2\\s*z/i",
+            "V;Target:0;0&1;616161;0/(\\d[a-c]){3,}/",
+            "W;Target:0;0&1;616161;0/\\bc\\d/",
+            "X;Target:0;0&1;616161;0/(?m)\\d$/",
+            "Y;Target:0;0&1;616161;0/c?/",
         ]
         .iter()
         .map(|l| {
@@ -854,12 +1073,80 @@ mod tests {
     fn expressions_are_looked_for_by_their_literals() {
         let sigs = logical();
         let plan = PcrePlan::new(&sigs, 0, None);
-        // The one for another type is not run; the others are looked for by literals but one.
-        assert_eq!(plan.subs.len(), 5);
+        // The one for another type is not run; the others are looked for by literals, else by where their
+        // matches end, but the one that may match empty.
+        assert_eq!(plan.subs.len(), 10);
+        use Lookup::*;
         assert_eq!(
-            plan.filtered,
-            [Some(true), Some(true), Some(false), Some(false), None]
+            plan.lookup,
+            [
+                Prefix, Prefix, Inner, Inner, Ends, Ends, Ends, Ends, Ends, Every
+            ]
         );
+    }
+
+    /// The count of a stream of the expressions of `sigs` for objects of any type, fed `step` bytes at a
+    /// time and let go of as it says, for signature `sig`'s subsignature 1.
+    fn streamed(sigs: &[LogicalSig], data: &[u8], step: usize, sig: u32) -> Option<u32> {
+        let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(sigs, 0, None)));
+        let mut from = 0;
+        for c in (step..data.len()).step_by(step) {
+            stream.run(sigs, &data[from..c], from, false);
+            from = stream.needed_from().min(c).max(from);
+        }
+        stream.run(sigs, &data[from..], from, true);
+        stream.count(sigs, sig, 1, data.len())
+    }
+
+    #[test]
+    fn where_matches_end_marks_the_windows_that_find_them() {
+        let sigs: Vec<LogicalSig> = logical().into_iter().filter(|s| s.target == 0).collect();
+        let at = |name: &str| sigs.iter().position(|s| s.name == name).unwrap() as u32;
+        let reach = |name: &str| match &sigs[at(name) as usize].subs[1] {
+            SubSig::Pcre(p) => p.regex.reach,
+            SubSig::Hex(_) => unreachable!(),
+        };
+        // Spaces, with `plant` written at `at`.
+        let data = |len: usize, plants: &[(usize, &[u8])]| {
+            let mut d = vec![b' '; len];
+            for &(at, plant) in plants {
+                d[at..at + plant.len()].copy_from_slice(plant);
+            }
+            d
+        };
+        // `1\s*2\s*z` starting in the first block's last byte and ending exactly where its window does, or a
+        // byte after (cut there: no match); ending the object; the last byte before the end for `\d$`.
+        let u_end = BLOCK + reach("U");
+        let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+            (
+                "U",
+                data(u_end + 100, &[(BLOCK - 1, b"1"), (u_end - 2, b"2z")]),
+                1,
+            ),
+            (
+                "U",
+                data(u_end + 100, &[(BLOCK - 1, b"1"), (u_end - 1, b"2z")]),
+                0,
+            ),
+            ("U", data(3 * BLOCK, &[(3 * BLOCK - 4, b"1 2Z")]), 1),
+            ("X", data(2 * BLOCK + 5, &[(2 * BLOCK + 4, b"7")]), 1),
+            ("X", data(BLOCK, &[(BLOCK - 2, b"7\n")]), 1),
+            ("V", data(BLOCK + 10, &[(BLOCK - 3, b"1a2b3c")]), 1),
+            ("W", data(BLOCK + 10, &[(BLOCK - 1, b"c1")]), 1),
+        ];
+        for (name, data, want) in cases {
+            let SubSig::Pcre(p) = &sigs[at(name) as usize].subs[1] else {
+                unreachable!()
+            };
+            assert_eq!(count_whole(p, &data), want, "{name} whole");
+            for step in [1000, 4096, 7777, 1 << 20] {
+                assert_eq!(
+                    streamed(&sigs, &data, step, at(name)),
+                    Some(want),
+                    "{name} {step}"
+                );
+            }
+        }
     }
 
     proptest! {
@@ -882,7 +1169,10 @@ mod tests {
                 state
             };
             let mut data: Vec<u8> = (0..len).map(|_| b"zz \n"[(next() % 4) as usize]).collect();
-            let plants: [&[u8]; 6] = [b"abc12", b"x001", b"X0001", b"12 cab", b"9 zzz cab", b"a b"];
+            let plants: [&[u8]; 10] = [
+                b"abc12", b"x001", b"X0001", b"12 cab", b"9 zzz cab", b"a b", b"1 \n 2Z", b"1a2b3c4a", b" c9\n",
+                b"1c2c3",
+            ];
             for _ in 0..len / 2000 {
                 let r = next() as usize;
                 let block_end = (r % 10 + 1) * BLOCK;
@@ -904,7 +1194,7 @@ mod tests {
                 from = stream.needed_from().min(c).max(from);
             }
             stream.run(&sigs, &data[from..], from, true);
-            for (i, sig) in sigs.iter().enumerate().take(5) {
+            for (i, sig) in sigs.iter().enumerate().filter(|(_, s)| s.target == 0) {
                 let SubSig::Pcre(p) = &sig.subs[1] else { unreachable!() };
                 prop_assert_eq!(
                     stream.count(&sigs, i as u32, 1, len),
