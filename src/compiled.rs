@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 const MAGIC: &[u8; 16] = b"portcullis-cdb\0\0";
 /// Bumped whenever the layout of anything inside [`Database`] changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER: usize = 16 + 4 + 8 + 4;
 
 /// Encodes a database.
