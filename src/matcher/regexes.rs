@@ -40,6 +40,8 @@ use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 
 use crate::filetype::FileType;
+use crate::matcher::filter::{AtomSet, AtomSetBuilder, AtomStream};
+use crate::matcher::pattern::MAX_ATOM;
 use crate::signatures::ldb::{LogicalSig, PcreSub, SubSig};
 use crate::signatures::offset::Offset;
 
@@ -402,9 +404,8 @@ pub(crate) fn count_whole(sub: &PcreSub, data: &[u8]) -> u32 {
 pub(crate) struct PcrePlan {
     /// The subsignatures, as (signature, subsignature) indices.
     subs: Vec<(u32, u8)>,
-    /// The literals of the expressions that have some, in case and in any case.
-    literals: [Finder; 2],
-    longest: usize,
+    /// The literals of the expressions that have some.
+    literals: Option<Finder>,
     /// Per expression: looked for by literals it starts with (`Some(true)`) or holds; else searched in
     /// every block.
     lookup: Vec<Lookup>,
@@ -484,12 +485,21 @@ struct EndWalk {
     marked: Vec<Option<usize>>,
 }
 
-/// Literals looked for at once, and for literal `i` the expressions (indices into `PcrePlan::subs`) it
-/// belongs to.
-#[derive(Debug, Default)]
+/// The literals, looked for at once by the atom filter ([`crate::matcher::filter`]) as the bytes arrive,
+/// and for each (by atom id) its length and the expressions (indices into `PcrePlan::subs`) it belongs to.
+/// A literal longer than an atom is looked for by its first [`MAX_ATOM`] bytes: its matches still start
+/// where they do, and end no later.
 struct Finder {
-    automaton: Option<aho_corasick::AhoCorasick>,
-    owners: Vec<Vec<u32>>,
+    atoms: AtomSet,
+    owners: Vec<(usize, Vec<u32>)>,
+}
+
+impl std::fmt::Debug for Finder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finder")
+            .field("atoms", &self.atoms.len())
+            .finish()
+    }
 }
 
 impl PcrePlan {
@@ -498,8 +508,8 @@ impl PcrePlan {
     /// out, as evaluation leaves them out ([`crate::matcher::logical`]).
     pub(crate) fn new(logical: &[LogicalSig], target: u8, container: Option<FileType>) -> PcrePlan {
         let mut plan = PcrePlan::default();
-        let mut ids: [std::collections::HashMap<&[u8], usize>; 2] = Default::default();
-        let mut patterns: [Vec<&[u8]>; 2] = Default::default();
+        let mut atoms = AtomSetBuilder::default();
+        let mut owners: Vec<(usize, Vec<u32>)> = Vec::new();
         let (mut end_hirs, mut end_owners) = (Vec::new(), Vec::new());
         for (i, sig) in logical.iter().enumerate() {
             if sig.target != 0 && sig.target != target {
@@ -536,40 +546,23 @@ impl PcrePlan {
                     }
                     continue;
                 };
-                let k = usize::from(literals.nocase);
                 for lit in &literals.set {
-                    let id = *ids[k].entry(lit.as_slice()).or_insert_with(|| {
-                        patterns[k].push(lit);
-                        plan.literals[k].owners.push(Vec::new());
-                        patterns[k].len() - 1
-                    });
-                    plan.literals[k].owners[id].push(search);
-                    plan.longest = plan.longest.max(lit.len());
+                    let atom = &lit[..lit.len().min(MAX_ATOM)];
+                    let id = atoms.add(atom.to_vec(), literals.nocase) as usize;
+                    if id == owners.len() {
+                        owners.push((atom.len(), Vec::new()));
+                    }
+                    if let Some((_, o)) = owners.get_mut(id) {
+                        o.push(search);
+                    }
                 }
             }
         }
-        for (k, finder) in plan.literals.iter_mut().enumerate() {
-            if patterns[k].is_empty() {
-                continue;
-            }
-            finder.automaton = aho_corasick::AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::Standard)
-                .ascii_case_insensitive(k == 1)
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(&patterns[k])
-                .ok();
-        }
-        if plan
-            .literals
-            .iter()
-            .any(|f| f.automaton.is_none() && !f.owners.is_empty())
-        {
-            // Not expected; searched in every block instead.
-            for l in &mut plan.lookup {
-                if matches!(l, Lookup::Prefix | Lookup::Inner) {
-                    *l = Lookup::Every;
-                }
-            }
+        if !owners.is_empty() {
+            plan.literals = Some(Finder {
+                atoms: atoms.build(),
+                owners,
+            });
         }
         plan.ends = Ends::new(&end_hirs, end_owners);
         if let Some(ends) = &plan.ends {
@@ -578,11 +571,6 @@ impl PcrePlan {
             }
         }
         plan
-    }
-
-    /// Whether literals are looked for at all.
-    fn looks(&self) -> bool {
-        self.literals.iter().any(|f| f.automaton.is_some())
     }
 }
 
@@ -593,8 +581,10 @@ pub(crate) struct PcreStream {
     searches: Vec<Search>,
     /// Per expression looked for by literals: the blocks (by index) where one says a match may start.
     live: Vec<std::collections::BTreeSet<usize>>,
-    /// How far the literals were looked for.
-    scanned: usize,
+    /// The search for the literals, carried from piece to piece.
+    atoms: AtomStream,
+    /// The end of the bytes seen so far.
+    seen: usize,
     /// The walk through the DFA of where matches end, once begun.
     ends: Option<EndWalk>,
 }
@@ -607,16 +597,20 @@ impl PcreStream {
             plan,
             searches: vec![Search::default(); n],
             live: vec![std::collections::BTreeSet::new(); n],
-            scanned: 0,
+            atoms: AtomStream::default(),
+            seen: 0,
             ends: None,
         }
     }
 
     /// Runs every search over `hay`, the object's bytes from `base` on.
     pub(crate) fn run(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize, complete: bool) {
-        self.look_for_literals(logical, hay, base);
+        let found = self.look_for_literals(logical, hay, base, complete);
         self.look_for_ends(hay, base, complete);
         let ends_failed = self.ends.as_ref().is_none_or(|w| w.failed);
+        let literals_failed = self.atoms.overflowed;
+        // An expression looked for by literals is searched only as far as they were looked for.
+        let literal_hay = hay.get(..found - base).unwrap_or(hay);
         let plan = &self.plan;
         let held_end = base + hay.len();
         for (i, search) in self.searches.iter_mut().enumerate() {
@@ -633,61 +627,69 @@ impl PcreStream {
                 search.done = true;
                 continue;
             }
-            let live = match plan.lookup[i] {
-                Lookup::Every => None,
-                Lookup::Ends if ends_failed => None,
-                Lookup::Prefix | Lookup::Inner | Lookup::Ends => Some(&mut self.live[i]),
+            let (hay, live) = match plan.lookup[i] {
+                Lookup::Every => (hay, None),
+                Lookup::Ends if ends_failed => (hay, None),
+                Lookup::Prefix | Lookup::Inner if literals_failed => (hay, None),
+                Lookup::Ends => (hay, Some(&mut self.live[i])),
+                Lookup::Prefix | Lookup::Inner => (literal_hay, Some(&mut self.live[i])),
             };
             search.run_filtered(p, hay, base, complete, live);
         }
     }
 
-    /// Marks the blocks where the literals found in the new bytes say a match may start.
-    fn look_for_literals(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize) {
+    /// Marks the blocks where the literals found in the new bytes say a match may start. Returns where the
+    /// literals were looked for up to: every occurrence that starts before it was found.
+    fn look_for_literals(
+        &mut self,
+        logical: &[LogicalSig],
+        hay: &[u8],
+        base: usize,
+        complete: bool,
+    ) -> usize {
         let held_end = base + hay.len();
-        // Again from where a literal cut by the last end could start.
-        let from = self
-            .scanned
-            .saturating_sub(self.plan.longest.saturating_sub(1))
-            .max(base);
-        let before = self.scanned;
-        self.scanned = self.scanned.max(held_end);
-        if from >= held_end {
-            return;
+        self.seen = held_end;
+        let Some(finder) = &self.plan.literals else {
+            return held_end;
+        };
+        if self.atoms.overflowed {
+            return held_end;
         }
-        for finder in &self.plan.literals {
-            let Some(ac) = &finder.automaton else {
-                continue;
+        finder.atoms.advance(&mut self.atoms, hay, base, complete);
+        let (searches, live, plan) = (&self.searches, &mut self.live, &self.plan);
+        self.atoms.take_hits(&mut |atom, start| {
+            let Some((len, owners)) = finder.owners.get(atom as usize) else {
+                return;
             };
-            let input = aho_corasick::Input::new(hay).range(from - base..hay.len());
-            for m in ac.find_overlapping_iter(input) {
-                let (start, end) = (m.start() + base, m.end() + base);
-                if end <= before {
+            for &j in owners {
+                let j = j as usize;
+                let (Some(search), Some(&lookup), Some(live)) =
+                    (searches.get(j), plan.lookup.get(j), live.get_mut(j))
+                else {
+                    continue;
+                };
+                if search.done {
                     continue;
                 }
-                for &j in &finder.owners[m.pattern().as_usize()] {
-                    let j = j as usize;
-                    let (Some(search), Some(&lookup)) =
-                        (self.searches.get(j), self.plan.lookup.get(j))
-                    else {
-                        continue;
-                    };
-                    let prefix = lookup == Lookup::Prefix;
-                    if search.done {
-                        continue;
-                    }
-                    if prefix {
-                        self.live[j].insert(start / BLOCK);
-                    } else {
-                        // A match that holds the literal starts at or before it, in a block whose
-                        // window reaches past it.
-                        let (sig, sub) = self.plan.subs[j];
-                        let reach = pcre_of(logical, sig, sub).map_or(MAX_REACH, |p| p.regex.reach);
-                        let first = end.saturating_sub(reach).div_ceil(BLOCK).saturating_sub(1);
-                        self.live[j].extend(first..=start / BLOCK);
-                    }
+                if lookup == Lookup::Prefix {
+                    live.insert(start / BLOCK);
+                } else {
+                    // A match that holds the literal starts at or before it, in a block whose window
+                    // reaches past it.
+                    let (sig, sub) = plan.subs[j];
+                    let reach = pcre_of(logical, sig, sub).map_or(MAX_REACH, |p| p.regex.reach);
+                    let first = (start + len)
+                        .saturating_sub(reach)
+                        .div_ceil(BLOCK)
+                        .saturating_sub(1);
+                    live.extend(first..=start / BLOCK);
                 }
             }
+        });
+        if complete || self.atoms.overflowed {
+            held_end
+        } else {
+            self.atoms.floor(held_end).max(base)
         }
     }
 
@@ -788,10 +790,10 @@ impl PcreStream {
             .map(Search::needed_from)
             .min()
             .unwrap_or(usize::MAX);
-        if searches == usize::MAX || !self.plan.looks() {
+        if searches == usize::MAX || self.plan.literals.is_none() || self.atoms.overflowed {
             return searches;
         }
-        searches.min(self.scanned.saturating_sub(self.plan.longest))
+        searches.min(self.atoms.floor(self.seen))
     }
 
     /// The count of subsignature `sub` of signature `sig` in the object of `len` bytes, if it was run.
