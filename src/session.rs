@@ -13,10 +13,15 @@ use crate::verdict::{Detection, Verdict};
 const PRESCAN_STEP: usize = 1;
 
 /// The least number of bytes a session lets go of at once: each time costs a move of what it keeps.
-const LET_GO_STEP: usize = 32 << 10;
+const LET_GO_STEP: usize = 16 << 10;
 
 /// The least number of bytes between two verifications of the message's atom hits ahead of its end.
 const PREVERIFY_STEP: usize = 64 << 10;
+
+/// The most of a chunk taken at once: a larger chunk is fed in pieces, each let go of (as far as the
+/// searches allow) before the next is added, so that what the session holds does not grow with the size
+/// of the chunks it is given.
+const FEED_PIECE: usize = 8 << 10;
 
 /// The scan of one message, fed chunk by chunk during SMTP DATA.
 ///
@@ -161,13 +166,21 @@ impl ScanSession {
     /// # Errors
     /// None today; the `Result` leaves room for streaming stages that can fail.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+        for piece in chunk.chunks(FEED_PIECE) {
+            self.feed_piece(piece);
+        }
+        Ok(())
+    }
+
+    /// Takes the next piece of the message (see [`FEED_PIECE`]).
+    fn feed_piece(&mut self, chunk: &[u8]) {
         let max = self.engine.limits().get_max_message_size();
         let room = max.saturating_sub(self.len() as u64);
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
         self.buffer.extend_from_slice(&chunk[..take]);
         self.received = self.received.saturating_add(chunk.len() as u64);
         if take == 0 {
-            return Ok(());
+            return;
         }
         let db = self.engine.db();
         db.body
@@ -186,7 +199,6 @@ impl ScanSession {
             self.let_go();
             self.verify_hits(PREVERIFY_STEP.min(self.let_go_step));
         }
-        Ok(())
     }
 
     /// Verifies the message's atom hits whose bytes have all arrived (at least `step` bytes' worth more

@@ -164,8 +164,17 @@ impl Streamed {
             + self.pcre.memory_usage()
     }
 
-    /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
+    /// Adds decoded bytes, a step's worth at a time: each is searched, verified and let go of (as far as
+    /// the searches allow) before the next is added, so that the tail does not grow with the size of the
+    /// chunks the message arrives in.
     fn push(&mut self, db: &Database, bytes: &[u8]) {
+        for piece in bytes.chunks(LET_GO_STEP) {
+            self.push_piece(db, piece);
+        }
+    }
+
+    /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
+    fn push_piece(&mut self, db: &Database, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
         if let Some(d) = &mut self.docs {
             d.feed(bytes, crate::heuristics::INSPECT_LIMIT);

@@ -440,7 +440,7 @@ struct Ends {
 }
 
 /// The lazy DFA's cache, per object: small, since the expressions are few (it is cleared when full).
-const ENDS_CACHE: usize = 64 << 10;
+const ENDS_CACHE: usize = 32 << 10;
 
 impl Ends {
     fn new(hirs: &[&regex_syntax::hir::Hir], owners: Vec<(u32, usize, usize)>) -> Option<Ends> {
