@@ -144,4 +144,5 @@ Fuzz.Count;Target:0;0>3&1;3d;0/[A-Za-z0-9+]{8,76}/
 Fuzz.Boundary;Target:0;0&1;626f756e64617279;0/boundary=\"?[^\\r\\n\"]{1,40}/i
 Fuzz.Loose;Target:0;0>1&1;2d2d;0/(?s)--[a-z0-9]+.*?--/
 Fuzz.Chain;Target:0;0>1&1;0d0a*0d0a{2-}0d0a;0/\\x0d\\x0a[a-z]+: /
+Fuzz.Pairs;Target:0;(0|1|2)&(3>2)&4&5&6;3a20;0d0a2d;3d;7c7c;2e2f;5c;0/[0-9]{2}[a-z]/i
 ";
