@@ -475,7 +475,8 @@ pub(crate) struct EntityHead {
 
 impl EntityHead {
     /// Whether the entity is a leaf declared base64 and nothing else: then [`walk`] decodes its body whole
-    /// as base64 and reads it otherwise only from its first line that is not base64 ([`base64_readings`]).
+    /// as base64 and reads it otherwise only from its first line that is not base64 ([`decodings`],
+    /// [`after_base64`]).
     pub(crate) fn only_base64(&self) -> bool {
         let mut damage = Vec::new();
         !self.ctes.is_empty()
