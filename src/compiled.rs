@@ -88,7 +88,8 @@ mod tests {
         Engine::builder()
             .load_str(
                 "t.ndb",
-                "Short:0:*:6162\nLong:0:*:6c6f6e672d656e6f7567682d61746f6d\nNoCase:0:*:48454c4c4f\n",
+                "Short:0:*:6162\nLong:0:*:6c6f6e672d656e6f7567682d61746f6d\nNoCase:0:*:48454c4c4f\n\
+                 P1:0:*:7c7c21\nP2:0:*:2e2f\nP3:0:*:5c\nP4:0:*:3d3d\nP5:0:*:7e40\n",
             )
             .unwrap()
             .load_str(
@@ -118,6 +119,7 @@ mod tests {
             b"Subject: a\r\n\r\nprefix- and SUFxyz\r\n",
             b"Subject: a\r\nContent-Type: application/octet-stream\r\n\r\nhello",
             b"Subject: a\r\n\r\nnothing\r\n",
+            b"Subject: a\r\n\r\n||! ./ \\ == ~@\r\n",
         ] {
             let (a, b) = (e.scan_bytes(msg).unwrap(), again.scan_bytes(msg).unwrap());
             assert_eq!(format!("{a:?}"), format!("{b:?}"));
@@ -126,6 +128,13 @@ mod tests {
             .scan_bytes(b"Subject: a\r\n\r\nprefix- and SUFxyz\r\n")
             .unwrap();
         assert_eq!(logical.detections()[0].name(), "L");
+        // Short atoms of many first bytes: found by pairs (and single bytes), in both engines.
+        let short = again
+            .scan_bytes(b"Subject: a\r\n\r\n||! ./ \\ == ~@\r\n")
+            .unwrap();
+        let mut names: Vec<&str> = short.detections().iter().map(|d| d.name()).collect();
+        names.dedup();
+        assert_eq!(names, ["P1", "P2", "P3", "P4", "P5"]);
         assert_eq!(again.to_compiled(), bytes);
     }
 
