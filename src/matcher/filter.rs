@@ -8,8 +8,9 @@
 //! the atom's bytes.
 //!
 //! Atoms of 4 bytes or more are grouped in one or two *tiers*, each tested every `S`-th position of the
-//! data (its *stride*, 1 to 8); atoms of 1 to 3 bytes go to an Aho-Corasick automaton (these sets are
-//! small). An atom of length `L` can be sampled at any stride up to `L - 3`, so a tier's stride is the
+//! data (its *stride*, 1 to 8); atoms of 1 to 3 bytes are found apart ([`ShortSet`]): by an Aho-Corasick
+//! automaton when it has a prefilter, else by the pair of bytes that ends each position, and then the atoms
+//! of 4 bytes are found that way too, since in a tier they would be tested at every position. An atom of length `L` can be sampled at any stride up to `L - 3`, so a tier's stride is the
 //! smallest `L - 3` among its atoms; where to split the atoms between two tiers is chosen by a cost model
 //! ([`choose_split`]), so that a few short atoms get a small dense tier instead of slowing the rest down.
 //!
@@ -83,25 +84,6 @@ impl AtomSetBuilder {
             .iter()
             .map(|(a, _)| a.len().saturating_sub(WINDOW - 1).min(MAX_STRIDE))
             .collect();
-        let split = choose_split(&strides);
-        let mut tiers = Vec::new();
-        for high in [false, true] {
-            let ids: Vec<u32> = (0..self.atoms.len() as u32)
-                .filter(|&a| {
-                    let s = strides[a as usize];
-                    s >= 1 && (s >= split.at) == high
-                })
-                .collect();
-            let lowest = ids.iter().map(|&a| strides[a as usize]).min();
-            let stride = if high {
-                Some(split.high_stride)
-            } else {
-                lowest
-            };
-            if let (Some(stride), false) = (stride, ids.is_empty()) {
-                tiers.push(Tier::build(&self.atoms, &ids, stride));
-            }
-        }
         // An automaton per case that has a prefilter; the other atoms in one set found by pairs. Never
         // fails: every atom is in the arena, and of its set.
         let mut short = Vec::new();
@@ -121,8 +103,38 @@ impl AtomSetBuilder {
                 Ok(None) | Err(_) => by_pairs.extend(ids),
             }
         }
+        // When the data is read pair by pair anyway, atoms of one window are found that way too: sampled,
+        // they would make a tier test every position.
+        let mut strides = strides;
+        if !by_pairs.is_empty() {
+            for (a, (bytes, _)) in self.atoms.iter().enumerate() {
+                if bytes.len() == WINDOW {
+                    by_pairs.push(a as u32);
+                    strides[a] = 0;
+                }
+            }
+        }
         if !by_pairs.is_empty() {
             short.extend(ShortSet::with_pairs(by_pairs, &arena, &spans));
+        }
+        let split = choose_split(&strides);
+        let mut tiers = Vec::new();
+        for high in [false, true] {
+            let ids: Vec<u32> = (0..self.atoms.len() as u32)
+                .filter(|&a| {
+                    let s = strides[a as usize];
+                    s >= 1 && (s >= split.at) == high
+                })
+                .collect();
+            let lowest = ids.iter().map(|&a| strides[a as usize]).min();
+            let stride = if high {
+                Some(split.high_stride)
+            } else {
+                lowest
+            };
+            if let (Some(stride), false) = (stride, ids.is_empty()) {
+                tiers.push(Tier::build(&self.atoms, &ids, stride));
+            }
         }
         AtomSet {
             arena,
@@ -335,10 +347,11 @@ fn best_first_window(atom: &[u8], stride: usize) -> usize {
 /// - An Aho-Corasick automaton, when it has a prefilter (a few atoms, or a few rare bytes among them):
 ///   then it skips most of the data with `memchr`.
 /// - Else one pass that reads, at every position, the two bytes that end there: a bitmap of all 65,536
-///   pairs (8 KiB, in cache) says whether an atom of 2 or 3 bytes ends with the pair (in some case, for an
+///   pairs (8 KiB, in cache) says whether an atom of 2 to 4 bytes ends with the pair (in some case, for an
 ///   atom without case), and only then is the pair looked up in a sorted table and the atoms' bytes
 ///   compared. Atoms of one byte are looked up by the last byte. Over the official database's 230 short
-///   atoms, an automaton without a prefilter took about 57 instructions a byte; this takes about 16.
+///   atoms, an automaton without a prefilter took about 57 instructions a byte; this takes about 16. The
+///   atoms of a whole window (4 bytes) join such a set: in a tier they would be tested at every position.
 ///
 /// The automaton and the tables are rebuilt, not stored, by the compiled-database cache.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -387,8 +400,13 @@ impl ShortSet {
             let atom = arena
                 .get(span.start as usize..span.start as usize + span.len as usize)
                 .ok_or("atom outside the arena")?;
+            let longest = if automaton.is_some() {
+                WINDOW - 1
+            } else {
+                WINDOW
+            };
             if automaton.is_some_and(|nocase| nocase != span.nocase)
-                || !(1..WINDOW).contains(&atom.len())
+                || !(1..=longest).contains(&atom.len())
             {
                 return Err(format!("atom {id} does not belong to its short set"));
             }
