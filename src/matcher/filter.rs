@@ -767,25 +767,29 @@ impl AtomSet {
             let Some(span) = self.spans.get(id as usize) else {
                 continue;
             };
-            let len = span.len as usize;
-            let (Some(start), Some(atom)) = (
-                end.checked_sub(len),
-                self.arena
-                    .get(span.start as usize..span.start as usize + len),
-            ) else {
-                continue;
-            };
-            let Some(here) = data.get(start..end) else {
-                continue;
-            };
-            let same = if span.nocase {
-                here.eq_ignore_ascii_case(atom)
-            } else {
-                here == atom
-            };
-            if same {
+            if let Some(start) = end.checked_sub(span.len as usize)
+                && self.occurs(*span, data, start)
+            {
                 found(id, start);
             }
+        }
+    }
+
+    /// Whether the atom of `span` is in `data` at `start` (in any case, for an atom without case).
+    #[inline(always)]
+    fn occurs(&self, span: Span, data: &[u8], start: usize) -> bool {
+        let len = span.len as usize;
+        let (Some(atom), Some(here)) = (
+            self.arena
+                .get(span.start as usize..span.start as usize + len),
+            data.get(start..start + len),
+        ) else {
+            return false;
+        };
+        if span.nocase {
+            here.eq_ignore_ascii_case(atom)
+        } else {
+            here == atom
         }
     }
 
@@ -937,19 +941,9 @@ impl AtomSet {
             let Some(start) = p.checked_sub(k) else {
                 continue;
             };
-            let Some(span) = self.spans.get(id as usize) else {
-                continue;
-            };
-            let atom = &self.arena[span.start as usize..span.start as usize + span.len as usize];
-            let Some(here) = data.get(start..start + atom.len()) else {
-                continue;
-            };
-            let same = if span.nocase {
-                here.eq_ignore_ascii_case(atom)
-            } else {
-                here == atom
-            };
-            if same {
+            if let Some(&span) = self.spans.get(id as usize)
+                && self.occurs(span, data, start)
+            {
                 found(id, start);
             }
         }
@@ -1062,16 +1056,21 @@ mod tests {
         }
         let set = b.build();
         let data = b"..abcd hello world 0123456789abcdef0 xyz ab cdef0 hello wor".repeat(7);
+        streams_agree(&set, &data, &[1, 2, 3, 5, 16, 17, 100]);
+    }
+
+    /// A stream of `data` fed `chunk` bytes at a time reports what a whole search does, in the same order.
+    fn streams_agree(set: &AtomSet, data: &[u8], chunks: &[usize]) {
         let mut whole = Vec::new();
-        set.find(&data, |a, p| whole.push((a, p)));
-        for chunk in [1, 2, 3, 5, 16, 17, 100] {
+        set.find(data, |a, p| whole.push((a, p)));
+        for &chunk in chunks {
             let mut stream = AtomStream::default();
             let mut end = 0;
             while end < data.len() {
                 end = (end + chunk).min(data.len());
                 set.advance(&mut stream, &data[..end], 0, false);
             }
-            set.advance(&mut stream, &data, 0, true);
+            set.advance(&mut stream, data, 0, true);
             let mut streamed = Vec::new();
             stream.replay(&mut |a, p| streamed.push((a, p)));
             assert_eq!(streamed, whole, "chunk {chunk}");
@@ -1120,20 +1119,7 @@ mod tests {
             let set = b.build();
             assert_eq!(set.short.iter().any(|s| s.case.is_none()), pairs);
             assert_eq!(found(&set, &data), naive(&unique, &data), "pairs {pairs}");
-            let mut whole = Vec::new();
-            set.find(&data, |a, p| whole.push((a, p)));
-            for chunk in [1, 2, 3, 7, 64, 1000] {
-                let mut stream = AtomStream::default();
-                let mut end = 0;
-                while end < data.len() {
-                    end = (end + chunk).min(data.len());
-                    set.advance(&mut stream, &data[..end], 0, false);
-                }
-                set.advance(&mut stream, &data, 0, true);
-                let mut streamed = Vec::new();
-                stream.replay(&mut |a, p| streamed.push((a, p)));
-                assert_eq!(streamed, whole, "pairs {pairs} chunk {chunk}");
-            }
+            streams_agree(&set, &data, &[1, 2, 3, 7, 64, 1000]);
         }
     }
 
