@@ -52,9 +52,11 @@ const FEED_PIECE: usize = 8 << 10;
 /// A session lets go of the parts it has scanned once nothing at the end can read them again. For a
 /// multipart message that reads one way, it holds:
 /// - the message's header block and preamble (as long as they are);
-/// - the message from where the part in flight still needs it: at most a let-go step (32 KiB), the last
-///   chunk fed and what the matching of the message itself reads around signature hits and at its end
-///   ([`Engine::session_reach`]: under 4 KiB with the built-in database);
+/// - the message from where the part in flight still needs it: at most a let-go step (16 KiB), the last
+///   piece taken (a chunk larger than 8 KiB is taken in 8 KiB pieces, each let go of before the next, so
+///   what a session holds does not grow with the chunks it is given) and what the matching of the message
+///   itself reads around signature hits and at its end ([`Engine::session_reach`]: under 4 KiB with the
+///   built-in database);
 /// - for the part in flight, when it is a leaf declared base64 (an attachment): nothing of it as sent,
 ///   since it is decoded line by line; of what it decodes to, the first 4 KiB and a tail of at most about
 ///   25 KiB plus what the signatures for its type read, since it is matched, hashed and searched by
@@ -64,10 +66,13 @@ const FEED_PIECE: usize = 8 << 10;
 ///   still decide something, and what the parts scanned found;
 /// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
 ///   any file), the bytes their searches still read: a 16 KiB block and the expression's reach (see
-///   [the crate docs](crate#regular-expressions)), and where each search is.
+///   [the crate docs](crate#regular-expressions)), where each search is, the blocks where their literals
+///   or the ends of their matches say a match may start, and a lazy DFA's cache of at most 32 KiB.
 ///
-/// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); with the
-/// official ClamAV database, a 4 MB text attachment in about 340 KiB (`tests/shared_data.rs`). The session
+/// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); a 10 MB
+/// message fed in 64 KiB chunks in about 142 KiB with the built-in database and 227 KiB with the official
+/// ClamAV one (`benches/vs-clamd.sh`), and with the official database a 4 MB text attachment fed in 4 KiB
+/// chunks in about 325 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
@@ -126,7 +131,7 @@ impl ScanSession {
         self
     }
 
-    /// Lets go of the scanned parts of a message only in steps of at least `bytes` (by default 256 KiB;
+    /// Lets go of the scanned parts of a message only in steps of at least `bytes` (by default 16 KiB;
     /// `usize::MAX`: never): for tests that check that letting go changes no verdict whatever the split.
     #[doc(hidden)]
     pub fn with_let_go_step(mut self, bytes: usize) -> ScanSession {
