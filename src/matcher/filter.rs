@@ -361,10 +361,10 @@ struct ShortSet {
     ids: Vec<u32>,
     #[serde(skip)]
     automaton: Option<AhoCorasick>,
-    /// Bit `p` is set when an atom of 2 or 3 bytes ends with the pair `p` (`u16::from_le_bytes`).
+    /// Bit `p` is set when an atom of 2 to 4 bytes ends with the pair `p` (`u16::from_le_bytes`).
     #[serde(skip)]
     pairs: Vec<u64>,
-    /// Sorted (pair, atom) for the atoms of 2 or 3 bytes, each under every case of its last pair.
+    /// Sorted (pair, atom) for the atoms of 2 to 4 bytes, each under every case of its last pair.
     #[serde(skip)]
     by_pair: Vec<(u16, u32)>,
     /// Sorted (byte, atom) for the atoms of one byte, each under every case of its byte.
@@ -385,7 +385,8 @@ fn cases(b: u8, nocase: bool) -> impl Iterator<Item = u8> {
 }
 
 impl ShortSet {
-    /// The atoms `ids`, checked to be 1 to 3 bytes long and, for an automaton's set, of its case.
+    /// The atoms `ids`, checked to be 1 to 3 bytes long (4 for a set found by pairs) and, for an automaton's
+    /// set, of its case.
     fn atoms<'a>(
         ids: &[u32],
         automaton: Option<bool>,
@@ -752,7 +753,7 @@ impl AtomSet {
         }
     }
 
-    /// Reports the atoms of 2 or 3 bytes that end with `pair` at `end` in `data`.
+    /// Reports the atoms of 2 to 4 bytes that end with `pair` at `end` in `data`.
     #[cold]
     fn confirm_short(
         &self,

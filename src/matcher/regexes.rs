@@ -23,8 +23,8 @@
 //! ([`PcreStream`], made from a [`PcrePlan`] per target type and container) pass over what cannot matter:
 //! - an expression is looked for first by literals every match starts with or holds (found in its syntax
 //!   by `regex-syntax`'s extractor; for a case-insensitive one, its literals taken with case and looked for
-//!   in any case): one Aho-Corasick pass over the new bytes marks the blocks where a match may start, and
-//!   the others are passed over;
+//!   in any case): one pass of the atom filter ([`crate::matcher::filter`]) over the new bytes marks the
+//!   blocks where a match may start, and the others are passed over;
 //! - an expression with no such literals (`12\s*0C\s*43` has none of 3 bytes) is looked for by where its
 //!   matches end: one lazy DFA of all of them, which reports every position where a match of one ends, reads
 //!   each byte once as it arrives and marks the blocks whose windows may find that match ([`Ends`]);
@@ -406,8 +406,7 @@ pub(crate) struct PcrePlan {
     subs: Vec<(u32, u8)>,
     /// The literals of the expressions that have some.
     literals: Option<Finder>,
-    /// Per expression: looked for by literals it starts with (`Some(true)`) or holds; else searched in
-    /// every block.
+    /// Per expression: how the blocks where its match may start are found.
     lookup: Vec<Lookup>,
     /// Where the matches of the expressions with no literals end.
     ends: Option<Ends>,
@@ -487,8 +486,9 @@ struct EndWalk {
 
 /// The literals, looked for at once by the atom filter ([`crate::matcher::filter`]) as the bytes arrive,
 /// and for each (by atom id) its length and the expressions (indices into `PcrePlan::subs`) it belongs to.
-/// A literal longer than an atom is looked for by its first [`MAX_ATOM`] bytes: its matches still start
-/// where they do, and end no later.
+/// A literal longer than an atom is looked for by its first [`MAX_ATOM`] bytes: an occurrence of those
+/// starts where the literal's does and ends no later, so the blocks it marks include those the whole
+/// literal would.
 struct Finder {
     atoms: AtomSet,
     owners: Vec<(usize, Vec<u32>)>,
