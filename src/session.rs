@@ -182,7 +182,7 @@ impl ScanSession {
         let max = self.engine.limits().get_max_message_size();
         let room = max.saturating_sub(self.len() as u64);
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
-        self.buffer.extend_from_slice(&chunk[..take]);
+        crate::stream::extend_by_half(&mut self.buffer, &chunk[..take]);
         self.received = self.received.saturating_add(chunk.len() as u64);
         if take == 0 {
             return;
