@@ -67,12 +67,13 @@ const FEED_PIECE: usize = 8 << 10;
 /// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
 ///   any file), the bytes their searches still read: a 16 KiB block and the expression's reach (see
 ///   [the crate docs](crate#regular-expressions)), where each search is, the blocks where their literals
-///   or the ends of their matches say a match may start, and a lazy DFA's cache of at most 32 KiB.
+///   or the ends of their matches say a match may start, and a lazy DFA's cache (32 KiB, or the least the
+///   DFA can work with).
 ///
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); a 10 MB
 /// message fed in 64 KiB chunks in about 103 KiB with a generated database of 100k body signatures and
-/// 226 KiB with the official ClamAV one (`benches/vs-clamd.sh`), and with the official database a 4 MB text attachment fed in 4 KiB
-/// chunks in about 325 KiB (`tests/shared_data.rs`). The session
+/// 226 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
+/// attachment fed in 4 KiB chunks in about 325 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
