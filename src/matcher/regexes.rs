@@ -462,7 +462,12 @@ impl Ends {
                 DFA::config()
                     .match_kind(regex_automata::MatchKind::All)
                     .cache_capacity(ENDS_CACHE)
-                    .skip_cache_capacity_check(true),
+                    .skip_cache_capacity_check(true)
+                    // A DFA that keeps making new states (hostile input against many expressions) gives
+                    // up, as the `regex` crate's does, rather than cost thousands of instructions a byte:
+                    // then its expressions are searched in every block.
+                    .minimum_cache_clear_count(Some(3))
+                    .minimum_bytes_per_state(Some(10)),
             )
             .build_from_nfa(nfa)
             .ok()?;
@@ -1149,6 +1154,50 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_dfa_that_gives_up_leaves_its_expressions_searched_in_every_block() {
+        // `a[a-p]{12}` needs thousands of DFA states over random `a`s and `b`s: its cache is cleared again
+        // and again, the walk gives up, and the count is still the whole's. (No literal: the class is too
+        // wide to list, the digits too short.)
+        let line = "G;Target:0;0&1;7a7a7a;0/[a-p]*a[a-p]{12}\\d\\d/";
+        let sigs = vec![
+            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, line)
+                .unwrap()
+                .unwrap()
+                .0,
+        ];
+        let mut state = 7u64;
+        let mut data: Vec<u8> = (0..200_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b"ab"[(state % 2) as usize]
+            })
+            .collect();
+        for at in [5_000, 70_000, 150_000] {
+            data[at..at + 2].copy_from_slice(b"42");
+        }
+        let SubSig::Pcre(p) = &sigs[0].subs[1] else {
+            unreachable!()
+        };
+        let plan = std::sync::Arc::new(PcrePlan::new(&sigs, 0, None));
+        assert_eq!(plan.lookup, [Lookup::Ends]);
+        let mut stream = PcreStream::new(plan);
+        let mut from = 0;
+        for c in (4096..data.len()).step_by(4096) {
+            stream.run(&sigs, &data[from..c], from, false);
+            from = stream.needed_from().min(c).max(from);
+        }
+        stream.run(&sigs, &data[from..], from, true);
+        assert!(stream.ends.as_ref().is_some_and(|w| w.failed));
+        assert_eq!(
+            stream.count(&sigs, 0, 1, data.len()),
+            Some(count_whole(p, &data))
+        );
+        assert!(count_whole(p, &data) > 0);
     }
 
     proptest! {
