@@ -194,7 +194,8 @@ pub(crate) struct Prescan {
 }
 
 impl Prescan {
-    /// The approximate heap memory held: what the parts scanned so far found.
+    /// The approximate heap memory held: what the parts scanned so far found, and what the part in flight or
+    /// the body being decoded holds.
     pub(crate) fn memory_usage(&self) -> usize {
         let found = self.carried.as_ref().map_or(0, |c| {
             let v = &c.verdict;
@@ -204,6 +205,7 @@ impl Prescan {
         found
             + self.parts.capacity() * std::mem::size_of::<(std::ops::Range<usize>, Location)>()
             + self.stream.as_ref().map_or(0, PartStream::memory_usage)
+            + self.body.as_ref().map_or(0, PartStream::memory_usage)
     }
 
     /// The search for the message's parts ([`walker::Parts`]).
