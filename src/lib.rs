@@ -67,6 +67,8 @@ mod session;
 mod signatures;
 mod smtp;
 mod stream;
+#[cfg(test)]
+mod testing;
 mod unpack;
 mod verdict;
 mod view;

@@ -219,13 +219,8 @@ mod tests {
     #[test]
     fn a_document_searched_in_pieces_gives_what_the_whole_gives() {
         // Names plain, escaped, and split anywhere between pieces, escapes included.
-        let mut state = 5u64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rng = crate::testing::XorShift::new(5);
+        let mut next = move |n: u64| rng.next_u64() % n;
         let mut ole_parts: Vec<Vec<u8>> = vec![utf16("_VBA_PROJECT"), utf16("VBA\0")];
         ole_parts.push(b"Attribute VB_".to_vec());
         ole_parts.push(b"Sub AutoOpen()".to_vec());

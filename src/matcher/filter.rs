@@ -1017,13 +1017,8 @@ mod tests {
     #[test]
     fn random_atoms_in_random_data() {
         // A small deterministic generator: the property must hold at every alignment and stride.
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::XorShift::new(0x2545_F491_4F6C_DD1D);
+        let mut next = move || rng.next_u64();
         let data: Vec<u8> = (0..20_000).map(|_| (next() % 4) as u8 + b'a').collect();
         let mut atoms = Vec::new();
         for i in 0..300 {
@@ -1080,13 +1075,8 @@ mod tests {
 
     #[test]
     fn short_atoms_are_found_both_ways_whole_and_streamed() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::XorShift::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.next_u64();
         let alphabet = b"abcXYZ \n01aA";
         let data: Vec<u8> = (0..6_000)
             .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])

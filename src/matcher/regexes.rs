@@ -888,15 +888,7 @@ mod tests {
 
     /// Text with matches of the test expressions here and there, some across block boundaries.
     fn text(len: usize, seed: u64, plant: &[(usize, &[u8])]) -> Vec<u8> {
-        let mut state = seed | 1;
-        let mut out: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                b"abcx 0123\n"[(state % 10) as usize]
-            })
-            .collect();
+        let mut out = crate::testing::XorShift::new(seed).bytes(len, b"abcx 0123\n");
         for &(at, bytes) in plant {
             let at = at.min(len.saturating_sub(bytes.len()));
             out[at..at + bytes.len()].copy_from_slice(bytes);
@@ -1168,15 +1160,7 @@ mod tests {
                 .unwrap()
                 .0,
         ];
-        let mut state = 7u64;
-        let mut data: Vec<u8> = (0..200_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                b"ab"[(state % 2) as usize]
-            })
-            .collect();
+        let mut data = crate::testing::XorShift::new(7).bytes(200_000, b"ab");
         for at in [5_000, 70_000, 150_000] {
             data[at..at + 2].copy_from_slice(b"42");
         }
@@ -1212,13 +1196,8 @@ mod tests {
             // A stream of every expression for the type, its bytes let go of as it says, counts as the whole.
             let sigs = logical();
             // Sparse: literals only where planted, at and around block ends.
-            let mut state = seed | 1;
-            let mut next = || {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state
-            };
+            let mut rng = crate::testing::XorShift::new(seed);
+            let mut next = || rng.next_u64();
             let mut data: Vec<u8> = (0..len).map(|_| b"zz \n"[(next() % 4) as usize]).collect();
             let plants: [&[u8]; 10] = [
                 b"abc12", b"x001", b"X0001", b"12 cab", b"9 zzz cab", b"a b", b"1 \n 2Z", b"1a2b3c4a", b" c9\n",
