@@ -91,6 +91,17 @@ struct Members<'a> {
 enum Work<'a> {
     Object(Object<'a>),
     Members(Members<'a>),
+    /// What the walk of an entity noted, worked after its children: an entity's notes (whether its
+    /// multipart is terminated, whether it has more parts than allowed) are known only at its end, and a
+    /// session scans its parts before that ([`Prescan`]).
+    Notes(Notes),
+}
+
+/// What the walk of one entity noted about it.
+struct Notes {
+    location: Location,
+    damage: Vec<String>,
+    parts_capped: bool,
 }
 
 /// Quotes a name for a location: control characters and quotes are replaced, length is capped.
@@ -597,12 +608,14 @@ impl<'a, 'd> Scan<'a, 'd> {
             let location = match &work {
                 Work::Object(o) => o.location.clone(),
                 Work::Members(m) => m.archive.location.clone(),
+                Work::Notes(n) => n.location.clone(),
             };
             // A panic in any parser, ours or a dependency's, costs this object, not the mail server: the
             // object is reported as not scanned and the scan goes on with the rest of the work list.
             let outcome = catch_unwind(AssertUnwindSafe(|| match work {
                 Work::Object(obj) => self.process(obj),
                 Work::Members(members) => self.next_member(members),
+                Work::Notes(notes) => self.note(notes),
             }));
             if outcome.is_err() {
                 self.damage(&location, "internal error while scanning this object");
@@ -895,7 +908,7 @@ impl<'a, 'd> Scan<'a, 'd> {
         // The message itself may be held in pieces; what its walk yields is taken from those.
         let root_view = self.root_view.filter(|_| obj.depth == 0);
         // A part its session decoded as it arrived comes walked, with its payload apart.
-        let (walked, payload) = match obj.streamed.take().map(|b| *b) {
+        let (mut walked, payload) = match obj.streamed.take().map(|b| *b) {
             Some(Streamed::Part(finished)) => (finished.walked, finished.payload),
             _ => (
                 walker::walk_known(
@@ -910,15 +923,11 @@ impl<'a, 'd> Scan<'a, 'd> {
             (Some(name), false) => obj.location.suffixed(&quoted(name)),
             _ => obj.location.clone(),
         };
-        if walked.parts_capped {
-            self.limit(LimitName::MaxParts, location.clone());
-        }
-        for d in &walked.damage {
-            if walker::is_ambiguity(d) {
-                self.st.collector.broken_mime(&location, d);
-            }
-            self.damage(&location, d.clone());
-        }
+        let notes = Notes {
+            location: location.clone(),
+            damage: std::mem::take(&mut walked.damage),
+            parts_capped: walked.parts_capped,
+        };
         if let Some((len, sink)) = payload {
             self.push(Object {
                 data: Cow::Borrowed(&[]),
@@ -984,6 +993,27 @@ impl<'a, 'd> Scan<'a, 'd> {
                 streamed: None,
             };
             self.push(child);
+        }
+        if notes.parts_capped || !notes.damage.is_empty() {
+            self.staged.push(Work::Notes(notes));
+        }
+    }
+
+    /// Records what the walk of an entity noted, after its children.
+    fn note(&mut self, notes: Notes) {
+        let Notes {
+            location,
+            damage,
+            parts_capped,
+        } = notes;
+        if parts_capped {
+            self.limit(LimitName::MaxParts, location.clone());
+        }
+        for d in damage {
+            if walker::is_ambiguity(&d) {
+                self.st.collector.broken_mime(&location, &d);
+            }
+            self.damage(&location, d);
         }
     }
 
