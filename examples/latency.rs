@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example latency -- [--database PATH | --compiled FILE] [--clamd SOCKET]
-//!                                          [--repeat 20] [--zip]
+//!                                          [--repeat 20] [--zip] [--nested]
 //! ```
 //! `SOCKET` is a Unix socket path or `host:port`. `benches/vs-clamd.sh` starts a clamd with the same
 //! signatures and runs this. Messages come from `tests/support/probes.rs` (10 KB to 25 MB, clean).
@@ -83,6 +83,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let repeat: usize = arg(&args, "--repeat").map_or(20, |r| r.parse().unwrap());
     let zip = args.iter().any(|a| a == "--zip");
+    let nested = args.iter().any(|a| a == "--nested");
     let mut builder = Engine::builder();
     if let Some(p) = arg(&args, "--database") {
         builder = builder.load_path(p).unwrap();
@@ -94,10 +95,11 @@ fn main() {
     let clamd = arg(&args, "--clamd");
     println!(
         "latency after the end of a clean message ({}), fed in 64 KiB chunks; median / p99 of {repeat} runs, ms",
-        if zip {
-            "zip attachments"
-        } else {
-            "plain attachments"
+        match (zip, nested) {
+            (true, false) => "zip attachments",
+            (false, false) => "plain attachments",
+            (true, true) => "zip attachments in a nested multipart",
+            (false, true) => "plain attachments in a nested multipart",
         }
     );
     println!(
@@ -105,7 +107,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|");
     for (label, size) in probes::SIZES {
-        let message = probes::message(size, zip);
+        let message = probes::shaped(size, zip, nested);
         let mut ours = Vec::new();
         let mut peak = 0;
         for _ in 0..repeat {

@@ -127,14 +127,26 @@ struct Scan<'a, 'd> {
     /// them the walk of the message has met so far.
     skip: &'d [(std::ops::Range<usize>, Location)],
     skipped: usize,
-    /// The atoms and the delimiters of the message itself, found while it arrived.
+    /// The atoms of the message itself, found while it arrived.
     root_atoms: Option<&'d AtomStream>,
-    root_known: Option<walker::Known<'d>>,
-    /// The message itself, whole or as its session kept it.
-    root_view: Option<View<'a>>,
+    /// The entity the scan starts from, when its session found its delimiters as it arrived and may hold
+    /// it in pieces: the message itself, or a part of it that is a multipart ([`Nested`]).
+    top: Option<Top<'a, 'd>>,
     sparse: Option<Sparse<'d>>,
     /// The message's atom hits verified while it arrived.
     root_pre: Option<&'d PreVerified>,
+}
+
+/// The entity a scan starts from, as its session kept it: see [`Scan::top`].
+#[derive(Clone)]
+struct Top<'a, 'd> {
+    depth: u32,
+    /// Where it is in the message: `None` for the message itself.
+    range: Option<std::ops::Range<usize>>,
+    /// Whole or as its session kept it.
+    view: View<'a>,
+    /// Its delimiters found while it arrived.
+    known: Option<walker::Known<'d>>,
 }
 
 /// What a session kept of a message whose middle it let go of (see `session.rs`): besides the bytes of
@@ -202,6 +214,97 @@ pub(crate) struct Prescan {
     /// message has ended, what the walk of the message takes over.
     body: Option<PartStream>,
     body_done: Option<stream::Finished>,
+    /// The part in flight when it is itself a multipart: its own parts are scanned as they complete.
+    nested: Option<Box<Nested>>,
+}
+
+/// A part of the message, in flight, that is itself a multipart (an attachment inside
+/// `multipart/alternative` or `multipart/related`): its own parts are found as it arrives and scanned as
+/// soon as each is complete, as the message's are, and its part in flight decoded as it arrives
+/// ([`PartStream`]), so that a session need not hold the part whole. When the part ends, its scan takes
+/// over what its parts found and skips them (their walk notes come after them, [`Work::Notes`], so the
+/// order is the whole message's).
+#[derive(Debug)]
+struct Nested {
+    /// Where the part starts in the message (after its delimiter line).
+    start: usize,
+    /// The part's location, and where its parts hang: that, with its file name if it has one.
+    part: Location,
+    location: Location,
+    /// The search for its parts; positions are the part's own.
+    finder: walker::Parts,
+    /// Its header block and preamble, copied once its first delimiter is found: the final walk of the
+    /// part reads them, and the message may be let go of past them from then on.
+    head: Option<Vec<u8>>,
+    /// Its parts scanned so far: their ranges in the message and their locations.
+    parts: Vec<(std::ops::Range<usize>, Location)>,
+    /// Its part in flight, decoded as it arrives when it can be.
+    stream: Option<PartStream>,
+}
+
+impl Nested {
+    /// The part's bytes held, `data` being the message from `base` on up to where the part may end, as
+    /// its own: the bytes and the part's own position of the first.
+    fn own<'b>(&self, data: &'b [u8], base: usize) -> (&'b [u8], usize) {
+        match self.start.checked_sub(base) {
+            Some(skip) => (data.get(skip..).unwrap_or(&[]), 0),
+            None => (data, base - self.start),
+        }
+    }
+
+    /// Looks at the part so far; returns its parts completed since the last look, as (segment, range in
+    /// the message).
+    fn advance(
+        &mut self,
+        data: &[u8],
+        base: usize,
+        max_parts: u64,
+    ) -> Vec<(String, std::ops::Range<usize>)> {
+        let (own, own_base) = self.own(data, base);
+        let found = self.finder.advance(own, own_base, max_parts);
+        if self.head.is_none()
+            && let Some((_, preamble_end)) = self.finder.in_flight()
+        {
+            // Held from the part's start until now (see `needed_from`).
+            debug_assert_eq!(own_base, 0);
+            self.head = Some(own.get(..preamble_end).unwrap_or(&[]).to_vec());
+        }
+        self.absolute(found)
+    }
+
+    /// Its parts' ranges in the message.
+    fn absolute(
+        &self,
+        found: Vec<(String, std::ops::Range<usize>)>,
+    ) -> Vec<(String, std::ops::Range<usize>)> {
+        found
+            .into_iter()
+            .map(|(segment, r)| (segment, self.start + r.start..self.start + r.end))
+            .collect()
+    }
+
+    /// From where the session must hold the message for the part's final walk: its start until its head
+    /// is copied or while it reads more than one way, then the part in flight among its own, or from its
+    /// last delimiter.
+    fn needed_from(&self) -> usize {
+        if self.head.is_none() || !self.finder.unambiguous() {
+            return self.start;
+        }
+        let in_flight = self.finder.part_in_flight().map(|p| self.start + p);
+        match &self.stream {
+            Some(s) if in_flight == Some(s.start) => s.needed_from(),
+            _ => self
+                .finder
+                .in_flight()
+                .map_or(self.start, |(last, _)| self.start + last),
+        }
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.head.as_ref().map_or(0, Vec::capacity)
+            + self.parts.capacity() * std::mem::size_of::<(std::ops::Range<usize>, Location)>()
+            + self.stream.as_ref().map_or(0, PartStream::memory_usage)
+    }
 }
 
 impl Prescan {
@@ -217,6 +320,7 @@ impl Prescan {
             + self.parts.capacity() * std::mem::size_of::<(std::ops::Range<usize>, Location)>()
             + self.stream.as_ref().map_or(0, PartStream::memory_usage)
             + self.body.as_ref().map_or(0, PartStream::memory_usage)
+            + self.nested.as_ref().map_or(0, |n| n.memory_usage())
     }
 
     /// The search for the message's parts ([`walker::Parts`]).
@@ -276,6 +380,126 @@ impl Prescan {
         if let Some(stream) = &mut self.stream {
             stream.advance(db, cut, data, base);
         }
+        self.follow_nested(db, limits, heuristics, data, base, start);
+    }
+
+    /// Follows the part in flight (starting at `start`) when it is a multipart: scans its own parts that
+    /// are complete, and decodes its part in flight as it arrives.
+    #[allow(clippy::too_many_arguments)]
+    fn follow_nested(
+        &mut self,
+        db: &Database,
+        limits: &Limits,
+        heuristics: &Heuristics,
+        data: &[u8],
+        base: usize,
+        start: usize,
+    ) {
+        if self.nested.as_ref().is_some_and(|n| n.start != start) {
+            self.nested = None;
+        }
+        if self.nested.is_none() {
+            let Some(name) = self
+                .stream
+                .as_ref()
+                .filter(|s| s.start == start)
+                .and_then(PartStream::multipart)
+            else {
+                return;
+            };
+            // Only a part the scan will walk: one its admission lets in (a part takes a slot and passes
+            // it on to what it holds); its parts are then the next objects worked.
+            let objects = self
+                .carried
+                .as_ref()
+                .map_or(Carried::start().objects, |c| c.objects);
+            if limits.get_max_recursion() < 1
+                || objects >= limits.get_max_files()
+                || !self.finder.in_flight_is_a_part()
+            {
+                return;
+            }
+            let part = Location::root().child(&self.finder.next_segment());
+            self.nested = Some(Box::new(Nested {
+                start,
+                location: match name {
+                    Some(name) => part.suffixed(&quoted(name)),
+                    None => part.clone(),
+                },
+                part,
+                finder: walker::Parts::default(),
+                head: None,
+                parts: Vec::new(),
+                stream: None,
+            }));
+        }
+        let Some(mut nested) = self.nested.take() else {
+            return;
+        };
+        for (segment, range) in nested.advance(data, base, limits.get_max_parts()) {
+            self.complete_nested(
+                db,
+                limits,
+                heuristics,
+                data,
+                base,
+                &mut nested,
+                segment,
+                range,
+            );
+        }
+        if let Some(p) = nested.finder.part_in_flight().map(|p| start + p)
+            && nested.finder.unambiguous()
+        {
+            if nested.stream.as_ref().is_none_or(|s| s.start != p) {
+                nested.stream = Some(PartStream::new(p));
+            }
+            let (objects, produced) = match &self.carried {
+                Some(c) => (c.objects, c.produced),
+                None => (Carried::start().objects, 0),
+            };
+            // Its parts are at depth 2, their payloads at 3.
+            let cut = payload_cut(limits, 3, objects, produced);
+            if let Some(stream) = &mut nested.stream {
+                stream.advance(db, cut, data, base);
+            }
+        }
+        self.nested = Some(nested);
+    }
+
+    /// Scans a completed part of the nested part in flight, with the state the parts before it left.
+    #[allow(clippy::too_many_arguments)]
+    fn complete_nested(
+        &mut self,
+        db: &Database,
+        limits: &Limits,
+        heuristics: &Heuristics,
+        data: &[u8],
+        base: usize,
+        nested: &mut Nested,
+        segment: String,
+        range: std::ops::Range<usize>,
+    ) {
+        let finished = match nested.stream.take() {
+            Some(s) if s.start == range.start => s.finish(db, data, base, range.end),
+            other => {
+                nested.stream = other;
+                None
+            }
+        };
+        let location = nested.location.child(&segment);
+        self.scan_part(
+            db,
+            limits,
+            heuristics,
+            data,
+            base,
+            2,
+            location.clone(),
+            range.clone(),
+            finished,
+        );
+        nested.parts.push((range, location));
     }
 
     /// At the end of the message: the parts its last line completes, and the part it ends in.
@@ -318,6 +542,36 @@ impl Prescan {
             }
             None => None,
         };
+        let location = Location::root().child(&segment);
+        if let Some(nested) = self.nested.take() {
+            if nested.start == range.start {
+                self.complete_multipart(
+                    db, limits, heuristics, data, base, *nested, range, location,
+                );
+                return;
+            }
+            self.nested = Some(nested);
+        }
+        self.scan_part(
+            db, limits, heuristics, data, base, 1, location, range, finished,
+        );
+    }
+
+    /// Scans a part of the message (at `depth` 1) or of a nested part (2) when it is complete, with the
+    /// state the parts before it left; `finished` is what its session decoded as it arrived, if anything.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_part(
+        &mut self,
+        db: &Database,
+        limits: &Limits,
+        heuristics: &Heuristics,
+        data: &[u8],
+        base: usize,
+        depth: u32,
+        location: Location,
+        range: std::ops::Range<usize>,
+        finished: Option<stream::Finished>,
+    ) {
         let held = range
             .start
             .checked_sub(base)
@@ -333,14 +587,13 @@ impl Prescan {
                 return;
             }
         };
-        let location = Location::root().child(&segment);
         let mut scan = Scan::new(db, limits, heuristics);
         scan.st = self.carried.take().unwrap_or_else(Carried::start);
-        // Exactly the object the final walk of the message stages for this part.
+        // Exactly the object the final walk of the message (or of the nested part) stages for this part.
         scan.queue.push_back(Work::Object(Object {
             data: Cow::Borrowed(bytes),
             location: location.clone(),
-            depth: 1,
+            depth,
             role: Role::Part,
             html_hint: false,
             name: None,
@@ -351,6 +604,69 @@ impl Prescan {
             streamed: finished.map(|f| Box::new(Streamed::Part(f))),
         }));
         scan.run();
+        self.carried = Some(scan.st);
+        if depth == 1 {
+            self.parts.push((range, location));
+        }
+    }
+
+    /// Scans a part of the message that is a multipart whose own parts were scanned as they arrived
+    /// ([`Nested`]), when it is complete: its last parts, then the part itself, taking over what its parts
+    /// found and skipping them.
+    #[allow(clippy::too_many_arguments)]
+    fn complete_multipart(
+        &mut self,
+        db: &Database,
+        limits: &Limits,
+        heuristics: &Heuristics,
+        data: &[u8],
+        base: usize,
+        mut nested: Nested,
+        range: std::ops::Range<usize>,
+        location: Location,
+    ) {
+        debug_assert_eq!(nested.part, location, "a nested part named unlike its walk");
+        // The part ends where it ends, whatever follows it in the message.
+        let upto = data.get(..range.end.saturating_sub(base)).unwrap_or(&[]);
+        let (own, own_base) = nested.own(upto, base);
+        let last = nested.finder.finish(own, own_base);
+        for (segment, r) in nested.absolute(last) {
+            self.complete_nested(db, limits, heuristics, data, base, &mut nested, segment, r);
+        }
+        let (own, own_base) = nested.own(upto, base);
+        let view = match (&nested.head, own_base) {
+            (Some(head), b) if b > 0 => View::split(head, b, own),
+            _ => View::whole(own),
+        };
+        let mut scan = Scan::new(db, limits, heuristics);
+        scan.st = self.carried.take().unwrap_or_else(Carried::start);
+        scan.skip = &nested.parts;
+        scan.top = Some(Top {
+            depth: 1,
+            range: Some(range.clone()),
+            view,
+            known: nested.finder.known(),
+        });
+        scan.queue.push_back(Work::Object(Object {
+            data: Cow::Borrowed(&[]),
+            location: location.clone(),
+            depth: 1,
+            role: Role::Part,
+            html_hint: false,
+            name: None,
+            in_archive: false,
+            container: Some(FileType::Mail),
+            root_range: Some(range.clone()),
+            // Admitted when it was first followed: its slot passed on to its parts then.
+            counted: true,
+            streamed: None,
+        }));
+        scan.run();
+        debug_assert_eq!(
+            scan.skipped,
+            nested.parts.len(),
+            "the walk of a nested part did not meet the parts scanned early"
+        );
         self.carried = Some(scan.st);
         self.parts.push((range, location));
     }
@@ -369,8 +685,12 @@ impl Prescan {
 
     /// From where the session must hold the message for the part in flight, if it follows one.
     pub(crate) fn needed_from(&self) -> Option<usize> {
+        let in_flight = self.finder.part_in_flight()?;
+        if let Some(nested) = self.nested.as_ref().filter(|n| n.start == in_flight) {
+            return Some(nested.needed_from());
+        }
         let stream = self.stream.as_ref()?;
-        (self.finder.part_in_flight() == Some(stream.start)).then(|| stream.needed_from())
+        (stream.start == in_flight).then(|| stream.needed_from())
     }
 }
 
@@ -515,17 +835,23 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
     } = *run;
     let mut scan = Scan::new(db, limits, heuristics);
     scan.root_atoms = early.root_atoms;
-    scan.root_view = Some(view);
+    let mut top = Top {
+        depth: 0,
+        range: None,
+        view,
+        known: None,
+    };
     scan.sparse = early.sparse;
     scan.root_pre = early.pre;
     scan.st = Carried::start();
     if let Some(p) = early.prescan {
-        scan.root_known = p.finder.known();
+        top.known = p.finder.known();
         if take_over && let Some(c) = &p.carried {
             scan.skip = &p.parts;
             scan.st = c.clone();
         }
     }
+    scan.top = Some(top);
     if cut {
         scan.limit(LimitName::MaxMessageSize, Location::root());
     }
@@ -595,8 +921,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             skip: &[],
             skipped: 0,
             root_atoms: None,
-            root_known: None,
-            root_view: None,
+            top: None,
             sparse: None,
             root_pre: None,
         }
@@ -630,10 +955,16 @@ impl<'a, 'd> Scan<'a, 'd> {
         }
     }
 
+    /// The entity the scan starts from, if `obj` is it.
+    fn top_of(&self, obj: &Object<'a>) -> Option<Top<'a, 'd>> {
+        self.top
+            .clone()
+            .filter(|t| t.depth == obj.depth && t.range == obj.root_range)
+    }
+
     /// Whether `obj` is the next of the parts scanned while the message arrived: then it is done.
     fn already_scanned(&mut self, obj: &Object<'a>) -> bool {
         let hit = obj.role == Role::Part
-            && obj.depth == 1
             && match (&obj.root_range, self.skip.get(self.skipped)) {
                 (Some(r), Some((range, location))) => r == range && obj.location == *location,
                 _ => false,
@@ -789,6 +1120,7 @@ impl<'a, 'd> Scan<'a, 'd> {
         if let Some(range) = &obj.root_range
             && obj.data.len() != range.len()
             && obj.streamed.is_none()
+            && self.top_of(&obj).is_none()
         {
             debug_assert!(false, "a part let go of before it was scanned");
             self.damage(
@@ -801,6 +1133,8 @@ impl<'a, 'd> Scan<'a, 'd> {
                 .push(Unscanned::new(obj.location, UnscannedReason::Undecodable));
             return;
         }
+        // A part admitted before (a nested multipart its session followed) passed its slot on then.
+        let fresh = !obj.counted;
         let Some(obj) = self.admit(obj) else {
             return;
         };
@@ -808,13 +1142,15 @@ impl<'a, 'd> Scan<'a, 'd> {
             Role::Part => {
                 // A part is structure, not content: once taken apart, its slot passes to what it holds,
                 // so a flood of parts cannot use up MaxFiles before any of their payloads is scanned.
-                self.st.objects = self.st.objects.saturating_sub(1);
+                if fresh {
+                    self.st.objects = self.st.objects.saturating_sub(1);
+                }
                 self.walk(obj, false);
             }
             Role::Message => {
-                let view = match (obj.depth, self.root_view) {
-                    (0, Some(view)) => view,
-                    _ => View::whole(&obj.data),
+                let view = match self.top_of(&obj) {
+                    Some(top) => top.view,
+                    None => View::whole(&obj.data),
                 };
                 if self.match_object(view, FileType::Mail, obj.container, &obj.location, None) {
                     self.walk(obj, true);
@@ -903,10 +1239,15 @@ impl<'a, 'd> Scan<'a, 'd> {
 
     /// Walks a message or part, staging its children.
     fn walk(&mut self, mut obj: Object<'a>, is_message: bool) {
-        // The message itself (depth 0) is the bytes its session searched for delimiters as they arrived.
-        let known = self.root_known.filter(|_| obj.depth == 0);
-        // The message itself may be held in pieces; what its walk yields is taken from those.
-        let root_view = self.root_view.filter(|_| obj.depth == 0);
+        // The entity the scan starts from was searched for delimiters as it arrived, and may be held in
+        // pieces; what its walk yields is taken from those, and its parts are known by where they are in
+        // the message.
+        let top = self.top_of(&obj);
+        let known = top.as_ref().and_then(|t| t.known);
+        let root_view = top.as_ref().map(|t| t.view);
+        let top_start = top
+            .as_ref()
+            .map(|t| t.range.as_ref().map_or(0, |r| r.start));
         // A part its session decoded as it arrived comes walked, with its payload apart.
         let (mut walked, payload) = match obj.streamed.take().map(|b| *b) {
             Some(Streamed::Part(finished)) => (finished.walked, finished.payload),
@@ -955,8 +1296,8 @@ impl<'a, 'd> Scan<'a, 'd> {
             if let Some(suffix) = &child.suffix {
                 loc = loc.suffixed(suffix);
             }
-            let root_range = match (&child.data, obj.depth, &obj.data) {
-                (ChildData::Range(r), 0, Cow::Borrowed(_)) => Some(r.clone()),
+            let root_range = match (&child.data, top_start) {
+                (ChildData::Range(r), Some(at)) => Some(at + r.start..at + r.end),
                 _ => None,
             };
             let data: Cow<'a, [u8]> = match (child.data, root_view) {

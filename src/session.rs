@@ -41,7 +41,8 @@ const FEED_PIECE: usize = 8 << 10;
 /// # Work while the message arrives
 /// A multipart message's parts are scanned as soon as they are complete (when the delimiter line after them
 /// is): each `feed` searches the new bytes for delimiter lines and scans the parts they complete,
-/// attachments, archives and all, and it runs the body-signature search of the message itself over the new
+/// attachments, archives and all (and so for the parts of a part in flight that is itself a multipart),
+/// and it runs the body-signature search of the message itself over the new
 /// bytes. The scan works in stream order (each part is counted against the limits when it is scanned, after
 /// the parts before it), so a part's outcome is final as soon as it is scanned; [`finish`](Self::finish)
 /// takes those outcomes over and is left with the message's own matching, the rest of its walk and the last
@@ -62,6 +63,9 @@ const FEED_PIECE: usize = 8 << 10;
 ///   25 KiB plus what the signatures for its type read, since it is matched, hashed and searched by
 ///   heuristics as it arrives; unless its type needs the whole (archives, HTML, mail, a text body), which is
 ///   held decoded, within `max_file_size`, and opened when the part ends;
+/// - when the part in flight is itself a multipart (`multipart/alternative` or `multipart/related` holding
+///   an attachment, as mail clients send them), its header block and preamble, and the same as above one
+///   level down: its own parts are scanned as they complete, and its part in flight decoded as it arrives;
 /// - the message's and the attachment's atom hits not yet verified, the occurrences verified that can
 ///   still decide something, and what the parts scanned found;
 /// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
@@ -73,13 +77,15 @@ const FEED_PIECE: usize = 8 << 10;
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); a 10 MB
 /// message fed in 64 KiB chunks in about 103 KiB with a generated database of 100k body signatures and
 /// 226 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
-/// attachment fed in 4 KiB chunks in about 325 KiB (`tests/shared_data.rs`). The session
+/// attachment fed in 4 KiB chunks in about 325 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
+/// `multipart/alternative`, in under 256 KiB (`tests/chunking.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
 /// arrives, as an attachment is), and when the database needs the whole message ([`Engine::session_reach`]
-/// says why: a regular expression at an offset far from the end); a part that is itself multipart, or not
-/// declared base64, is held until it ends. [`memory_usage`](Self::memory_usage) tells what it holds.
+/// says why: a regular expression at an offset far from the end). Held until they end: a part that is not
+/// declared base64, a `message/rfc822` part, a multipart nested two deep or more, and a nested multipart
+/// that reads more than one way. [`memory_usage`](Self::memory_usage) tells what it holds.
 ///
 /// # Limits
 /// Bytes beyond `max_message_size` are counted, not kept, and the verdict reports

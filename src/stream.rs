@@ -16,7 +16,8 @@
 //! of logical signatures for the type searched ([`crate::matcher::regexes`]), a document's heuristic search
 //! done, and then let go of, keeping only the head and what signatures read around hits and at the end (the
 //! same bookkeeping as the session's own for the message, `session.rs`). The body of a message that
-//! is not multipart is followed the same way.
+//! is not multipart is followed the same way, and so is the part in flight of a part that is itself a
+//! multipart (`scan.rs`'s `Nested`).
 //!
 //! When the part is complete, [`PartStream::finish`] hands the scan what it needs to scan the part exactly
 //! as it would the part held whole ([`Finished`]).
@@ -72,6 +73,9 @@ enum State {
     },
     /// Not decoded as it arrives: held, and scanned when complete like any part.
     Held,
+    /// Its header block declares a multipart: held here; a part of the message follows its parts
+    /// (`scan.rs`'s `Nested`). The part's file name, if it has one.
+    Multipart(Option<String>),
     Decoding(Box<Decoding64>),
 }
 
@@ -294,6 +298,14 @@ impl PartStream {
         }
     }
 
+    /// Once its header block has ended, whether it declares a multipart, and its file name if so.
+    pub(crate) fn multipart(&self) -> Option<Option<&str>> {
+        match &self.state {
+            State::Multipart(name) => Some(name.as_deref()),
+            _ => None,
+        }
+    }
+
     /// From where the part's bytes as sent are still needed, in the message.
     pub(crate) fn needed_from(&self) -> usize {
         match &self.state {
@@ -345,6 +357,7 @@ impl PartStream {
                 return;
             };
             self.state = match cut {
+                _ if head.is_multipart() => State::Multipart(head.filename),
                 Some(cut) if head.only_base64() => State::Decoding(Box::new(Decoding64 {
                     body_start: self.start + head.body_start,
                     decoded_to: self.start + head.body_start,

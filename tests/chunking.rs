@@ -682,13 +682,21 @@ proptest! {
         hashed in any::<bool>(),
         unterminated in any::<bool>(),
         single in any::<bool>(),
+        nested in 0u8..3,
+        tight in proptest::option::of((1u64..6, 1u64..5, 0u32..4)),
     ) {
         // Attachments of every kind a session treats apart: text and binary (matched as they arrive), an
         // archive and an executable whose type needs more than the first bytes (held decoded); with a line
         // that is not base64 somewhere (plain text, a delimiter only by prefix, a uuencoded block), under
         // tight limits or none, hashed by a signature or not, the message ended inside the last part or
-        // not; signatures that hit everywhere.
+        // not; signatures that hit everywhere; and all of it inside a nested multipart (closed, or not).
         let mut msg = b"Subject: att\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nab c\r\n".to_vec();
+        let b = if nested > 0 && !single {
+            msg.extend_from_slice(b"--q\r\nContent-Type: multipart/related; boundary=r\r\n\r\npre\r\n");
+            "r"
+        } else {
+            "q"
+        };
         let mut hdb = String::new();
         for (i, &(kind, len, odd, seed)) in attachments.iter().enumerate() {
             let alphabet: &[u8] = if kind == 1 { b"abc \0\xff" } else { b"abc \r\n" };
@@ -718,7 +726,7 @@ proptest! {
                 let at = text[..at].rfind('\n').map_or(0, |n| n + 1);
                 let insert = match what {
                     0 => "not base64, plain text!\r\n".to_string(),
-                    1 => "--qz not a delimiter\r\n".to_string(),
+                    1 => format!("--{b}z not a delimiter\r\n"),
                     _ => corpusgen::uuencode("u.txt", b"abc abc ab"),
                 };
                 text.insert_str(at, &insert);
@@ -729,8 +737,11 @@ proptest! {
                 break;
             }
             msg.extend_from_slice(
-                format!("--q\r\nContent-Type: application/octet-stream; name=\"a{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{text}\r\n").as_bytes(),
+                format!("--{b}\r\nContent-Type: application/octet-stream; name=\"a{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{text}\r\n").as_bytes(),
             );
+        }
+        if nested == 1 && !single {
+            msg.extend_from_slice(b"--r--\r\n");
         }
         if !unterminated && !single {
             msg.extend_from_slice(b"--q--\r\n");
@@ -743,15 +754,20 @@ proptest! {
         if !hdb.is_empty() {
             builder = builder.load_str("att.hdb", &hdb).unwrap();
         }
+        let mut l = Limits::default();
         if let Some((scan, file)) = limits {
-            builder = builder.limits(Limits::default().max_scan_size(scan).max_file_size(file));
+            l = l.max_scan_size(scan).max_file_size(file);
         }
-        let engine = builder.build().unwrap();
+        // Few files, parts or levels allowed: a nested part is followed only when the scan will walk it.
+        if let Some((files, parts, recursion)) = tight {
+            l = l.max_files(files).max_parts(parts).max_recursion(recursion);
+        }
+        let engine = builder.limits(l).build().unwrap();
         let whole = engine.scan_bytes(&msg).unwrap();
         let session = feed_split(engine.session().with_let_go_step(step), &msg, &cuts);
         // Attachments matched as they arrive are not held: neither as sent nor decoded.
         let streamable = attachments.iter().all(|a| (a.0 < 2 || a.0 >= 4) && a.2.is_none());
-        if streamable && limits.is_none() && step < 30_000 && msg.len() > 400_000 && cuts.len() > 20 {
+        if streamable && limits.is_none() && tight.is_none() && step < 30_000 && msg.len() > 400_000 && cuts.len() > 20 {
             prop_assert!(session.memory_usage() < msg.len() / 2, "{} of {}", session.memory_usage(), msg.len());
         }
         prop_assert_eq!(session.finish().unwrap(), whole);
@@ -868,6 +884,153 @@ fn a_capped_message_that_reads_two_ways_is_kept_for_both() {
                 session.feed(c).unwrap();
             }
             assert_eq!(session.finish().unwrap(), whole, "{parts} {chunk}");
+        }
+    }
+}
+
+/// A message whose attachment sits inside a nested multipart, as Apple Mail and Outlook send them: a text
+/// part, then `multipart/alternative` (`inner`) holding a text part, an HTML part and the attachment
+/// (`data`, base64), then perhaps a text part after it.
+fn nested_attachment(data: &[u8], name: Option<&str>, after: bool, close_inner: bool) -> Vec<u8> {
+    let inner_name = name.map_or(String::new(), |n| format!("; name=\"{n}\""));
+    let mut msg = format!(
+        "Subject: nested\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\n\
+         Content-Type: text/plain\r\n\r\nsee below\r\n--outer\r\n\
+         Content-Type: multipart/alternative; boundary=\"inner\"{inner_name}\r\n\r\ninner preamble\r\n\
+         --inner\r\nContent-Type: text/plain\r\n\r\nplain text\r\n--inner\r\nContent-Type: text/html\r\n\r\n\
+         <html><body>hi</body></html>\r\n--inner\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    .into_bytes();
+    msg.extend_from_slice(corpusgen::base64(data).as_bytes());
+    if close_inner {
+        msg.extend_from_slice(b"\r\n--inner--\r\ninner epilogue\r\n");
+    } else {
+        msg.extend_from_slice(b"\r\n");
+    }
+    if after {
+        msg.extend_from_slice(b"--outer\r\nContent-Type: text/plain\r\n\r\nbye\r\n");
+    }
+    msg.extend_from_slice(b"--outer--\r\n");
+    msg
+}
+
+#[test]
+fn an_attachment_inside_a_nested_multipart_is_decoded_as_it_arrives() {
+    // 4 MiB of binary with EICAR in the middle, inside multipart/alternative: the nested part's own parts
+    // are scanned as they complete and its attachment decoded and matched as it arrives, so the session
+    // holds neither; EICAR is known before the message ends; and the verdict is the whole message's, with
+    // every signature form over the attachment and however the nested part ends.
+    let mut data = noise(2 << 20, 11);
+    data.extend_from_slice(&corpusgen::eicar());
+    data.extend_from_slice(&noise(2 << 20, 12));
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let ndb = format!(
+        "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
+        hex(&data[..16]),
+        hex(&data[data.len() - 16..]),
+        hex(&data[3 << 20..(3 << 20) + 12]),
+    );
+    let hdb = format!("{}:{}:Att.Hash\n", hex(&md5_of(&data)), data.len());
+    let engine = Engine::builder()
+        .with_default_database(true)
+        .load_str("att.ndb", &ndb)
+        .unwrap()
+        .load_str("att.hdb", &hdb)
+        .unwrap()
+        .session_buffers(0)
+        .build()
+        .unwrap();
+    for (name, after, close_inner) in [
+        (None, true, true),
+        (Some("alt.txt"), false, true),
+        (None, true, false),
+        (None, false, false),
+    ] {
+        let msg = nested_attachment(&data, name, after, close_inner);
+        let whole = engine.scan_bytes(&msg).unwrap();
+        let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "Att.End",
+                "Att.Hash",
+                "Att.Middle",
+                "Att.Start",
+                "Eicar-Test-Signature"
+            ],
+            "{whole:?}"
+        );
+        let suffix = name.map_or(String::new(), |n| format!(" \"{n}\""));
+        let at = format!("message/part[2]{suffix}/part[3]");
+        assert!(
+            whole
+                .detections()
+                .iter()
+                .all(|d| d.location().to_string().starts_with(&at)),
+            "{whole:?}"
+        );
+        for chunk in [4096, 65536] {
+            let mut session = engine.session();
+            let (mut most, mut decided_at) = (0, None);
+            for (i, c) in msg.chunks(chunk).enumerate() {
+                session.feed(c).unwrap();
+                most = most.max(session.memory_usage());
+                if decided_at.is_none() && session.decided().is_some() {
+                    decided_at = Some(i * chunk);
+                }
+            }
+            assert!(most < 256 << 10, "{name:?} {chunk}: held {most} bytes");
+            assert!(
+                session.let_go_bytes() > msg.len() / 2,
+                "{name:?} {chunk}: let go of {}",
+                session.let_go_bytes()
+            );
+            // Known once the nested part's attachment is complete: at its delimiter, or at the end.
+            if close_inner {
+                assert!(
+                    decided_at.is_some_and(|at| at < msg.len() - 100),
+                    "{name:?} {chunk}: {decided_at:?}"
+                );
+            }
+            assert_eq!(session.finish().unwrap(), whole, "{name:?} {chunk}");
+        }
+    }
+}
+
+#[test]
+fn a_nested_multipart_past_the_parts_allowed_is_followed_only_if_it_is_a_part() {
+    // The part after the last delimiter allowed is a part only if the message ends in it: another
+    // delimiter and the walk splits off nothing more (found by the property test). Its own parts must not be
+    // scanned ahead of that.
+    let inner = "Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\nin\r\n--r\r\n\r\nmore\r\n--r--\r\n";
+    for (before, after) in [
+        (0, "--q--\r\n"),
+        (1, "--q--\r\n"),
+        (1, "--q\r\n\r\nlast\r\n--q--\r\n"),
+        (2, ""),
+        (2, "--q\r\n\r\nlast\r\n"),
+    ] {
+        let mut msg = b"Subject: x\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n".to_vec();
+        for i in 0..before {
+            msg.extend_from_slice(format!("--q\r\n\r\npart {i}\r\n").as_bytes());
+        }
+        msg.extend_from_slice(format!("--q\r\n{inner}{after}").as_bytes());
+        for (parts, recursion) in [(1, 1), (1, 17), (2, 17), (3, 17), (3, 1)] {
+            let limits = Limits::default().max_parts(parts).max_recursion(recursion);
+            let engine = Engine::builder().limits(limits).build().unwrap();
+            let whole = engine.scan_bytes(&msg).unwrap();
+            for chunk in [1, 16, msg.len()] {
+                let mut session = engine.session().with_let_go_step(1);
+                for c in msg.chunks(chunk) {
+                    session.feed(c).unwrap();
+                }
+                assert_eq!(
+                    session.finish().unwrap(),
+                    whole,
+                    "{before} {after:?} {parts} {recursion} {chunk}"
+                );
+            }
         }
     }
 }

@@ -379,6 +379,18 @@ impl Parts {
         Some(body_start + last.end)
     }
 
+    /// Whether the part in flight is a part whatever follows: the delimiter that ends it is within the
+    /// parts allowed (past them, the walk splits off no more, and the part is one only if the message
+    /// ends in it).
+    pub(crate) fn in_flight_is_a_part(&self) -> bool {
+        self.part_in_flight().is_some() && self.delimiters.len() < self.cap
+    }
+
+    /// The segment the part in flight will have when it completes (`part[k]`).
+    pub(crate) fn next_segment(&self) -> String {
+        format!("part[{}]", self.k + 1)
+    }
+
     /// Pairs the delimiters found into parts: those completed since the last call.
     fn pair(&mut self, body_start: usize) -> Vec<(String, std::ops::Range<usize>)> {
         let mut parts = Vec::new();
@@ -474,6 +486,12 @@ pub(crate) struct EntityHead {
 }
 
 impl EntityHead {
+    /// Whether a Content-Type declares a multipart with a boundary: then [`walk`] reads parts first.
+    pub(crate) fn is_multipart(&self) -> bool {
+        self.cts.iter().any(|c| c.value.starts_with("multipart/"))
+            && !boundary_candidates(&self.cts, &self.cds, b"").is_empty()
+    }
+
     /// Whether the entity is a leaf declared base64 and nothing else: then [`walk`] decodes its body whole
     /// as base64 and reads it otherwise only from its first line that is not base64 ([`decodings`],
     /// [`after_base64`]).

@@ -39,6 +39,12 @@ fn text(len: usize) -> String {
 
 /// A clean message of about `size` bytes; with `zip`, the attachments are zip archives.
 pub fn message(size: usize, zip: bool) -> Vec<u8> {
+    shaped(size, zip, false)
+}
+
+/// [`message`]; with `nested`, the attachments are inside a nested `multipart/related`, after an HTML
+/// part, as mail clients send inline images and attachments.
+pub fn shaped(size: usize, zip: bool, nested: bool) -> Vec<u8> {
     let mut out = String::from(
         "From: a@example.com\r\nTo: b@example.org\r\nSubject: probe\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"probe-boundary\"\r\n\r\n",
     );
@@ -46,6 +52,14 @@ pub fn message(size: usize, zip: bool) -> Vec<u8> {
         "--probe-boundary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
         text(size.min(4000) / 2)
     );
+    let boundary = if nested {
+        out += "--probe-boundary\r\nContent-Type: multipart/related; boundary=\"probe-inner\"\r\n\r\n\
+                --probe-inner\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>see the \
+                attached files</p></body></html>\r\n";
+        "probe-inner"
+    } else {
+        "probe-boundary"
+    };
     // Base64 grows by 4/3: attachments of at most 1 MiB until the size is reached.
     let mut i = 0u64;
     while out.len() + 2000 < size {
@@ -65,10 +79,13 @@ pub fn message(size: usize, zip: bool) -> Vec<u8> {
             )
         };
         out += &format!(
-            "--probe-boundary\r\nContent-Type: {mime}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            "--{boundary}\r\nContent-Type: {mime}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
             corpusgen::base64(&data)
         );
         i += 1;
+    }
+    if nested {
+        out += "--probe-inner--\r\n";
     }
     out += "--probe-boundary\r\nContent-Type: text/plain\r\n\r\n-- \r\nsent from a probe\r\n--probe-boundary--\r\n";
     out.into_bytes()
