@@ -215,12 +215,20 @@ impl ScanSession {
 
     /// Verifies the message's atom hits whose bytes have all arrived (at least `step` bytes' worth more
     /// than last time) and drops those that change nothing: a hit is 16 bytes, and text can hold one every
-    /// few bytes. Only for a multipart message (so the message is matched as mail) when the database's
-    /// signatures for mail read a bounded span around their atoms.
+    /// few bytes. Only once the message is known to be matched as mail (a multipart, or a header block
+    /// that has ended, see `scan.rs`'s `run_message`), when the database's signatures for mail read a
+    /// bounded span around their atoms.
     fn verify_hits(&mut self, step: usize) {
         let db = self.engine.db();
-        let mail = self.prescan.finder().in_flight().is_some()
-            || self.prescan.body_needed_from().is_some();
+        let finder = self.prescan.finder();
+        let mail = finder.in_flight().is_some()
+            || self.prescan.body_needed_from().is_some()
+            || (finder.is_leaf()
+                && crate::mime::header::has_header(if self.base == 0 {
+                    &self.buffer
+                } else {
+                    &self.head
+                }));
         if self.atoms.overflowed || !mail {
             return;
         }
