@@ -751,6 +751,27 @@ pub fn cases() -> Vec<Case> {
         vec![],
     );
 
+    add(
+        "infected-26-attachment-in-alternative.eml",
+        "EICAR attached inside a nested multipart/alternative, after its text and HTML parts, as mail clients send inline attachments",
+        message(
+            "Inline",
+            &mixed(
+                "b-inf-26",
+                &[
+                    format!(
+                        "Content-Type: multipart/alternative; boundary=\"alt-26\"\r\n\r\n--alt-26\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n--alt-26\r\nContent-Type: text/html\r\n\r\n<p>see the file</p>\r\n--alt-26\r\n{}\r\n--alt-26--\r\n",
+                        attachment("eicar.com", "application/octet-stream", &e)
+                    ),
+                    "Content-Type: text/plain\r\n\r\n-- \r\nsent from a phone\r\n".to_string(),
+                ],
+            ),
+        ),
+        "infected",
+        eicar_at("message/part[2]/part[3] \"eicar.com\""),
+        vec![],
+    );
+
     // ---- limits and what cannot be scanned ----
     add(
         "limits-22-bzip2-ratio-bomb.eml",
