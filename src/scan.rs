@@ -629,13 +629,19 @@ impl Prescan {
         // The part ends where it ends, whatever follows it in the message.
         let upto = data.get(..range.end.saturating_sub(base)).unwrap_or(&[]);
         let (own, own_base) = nested.own(upto, base);
+        nested.finder.end_at(range.len());
         let last = nested.finder.finish(own, own_base);
         for (segment, r) in nested.absolute(last) {
             self.complete_nested(db, limits, heuristics, data, base, &mut nested, segment, r);
         }
         let (own, own_base) = nested.own(upto, base);
         let view = match (&nested.head, own_base) {
-            (Some(head), b) if b > 0 => View::split(head, b, own),
+            // The session may have let go of the message up to anywhere past the part's start once its
+            // head was copied, inside the copy too: the copy is the part's start, what is held the rest.
+            (Some(head), b) if b > 0 => {
+                let skip = head.len().saturating_sub(b).min(own.len());
+                View::split(head, b + skip, &own[skip..])
+            }
             _ => View::whole(own),
         };
         let mut scan = Scan::new(db, limits, heuristics);

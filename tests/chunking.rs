@@ -1045,3 +1045,37 @@ fn a_nested_multipart_past_the_parts_allowed_is_followed_only_if_it_is_a_part() 
         }
     }
 }
+
+#[test]
+fn a_nested_multipart_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
+    // Every split point in two, and every let-go step up to past the message: the session may let go of
+    // the message anywhere past the nested part's start once its header block is copied, inside the copy
+    // too (found by the corpus property test).
+    let eicar = corpusgen::eicar();
+    let cases = corpusgen::cases();
+    let corpus = cases
+        .iter()
+        .find(|c| c.file.starts_with("infected-26"))
+        .unwrap();
+    let engine = Engine::builder().build().unwrap();
+    for msg in [
+        corpus.bytes.clone(),
+        nested_attachment(&eicar, Some("n.txt"), true, true),
+        nested_attachment(&eicar, None, false, false),
+    ] {
+        let whole = engine.scan_bytes(&msg).unwrap();
+        assert!(whole.is_infected(), "{whole:?}");
+        for step in (1..40).chain([64, 128, 290, 512]) {
+            for at in 0..=msg.len() {
+                let mut session = engine.session().with_let_go_step(step);
+                session.feed(&msg[..at]).unwrap();
+                session.feed(&msg[at..]).unwrap();
+                assert_eq!(
+                    session.finish().unwrap(),
+                    whole,
+                    "step {step}, split at {at}"
+                );
+            }
+        }
+    }
+}

@@ -366,6 +366,27 @@ impl Parts {
         parts
     }
 
+    /// Ends the entity at `len` bytes, for an entity that is a part of a message: its search may have read
+    /// the line break after its end (which belongs to the delimiter that ends it) before that delimiter's
+    /// line was complete. What it found is made what a search of the entity alone finds: a delimiter line
+    /// that took that line break ends where the entity does.
+    pub(crate) fn end_at(&mut self, len: usize) {
+        let Some(Some((body_start, _))) = &self.head else {
+            return;
+        };
+        let body_len = len.saturating_sub(*body_start);
+        for d in self
+            .delimiters
+            .iter_mut()
+            .chain(&mut self.prefix_delimiters)
+        {
+            debug_assert!(d.end <= body_len + 2, "a delimiter past the entity's end");
+            d.end = d.end.min(body_len);
+        }
+        self.resume = self.resume.min(body_len);
+        self.scanned = self.scanned.min(body_len);
+    }
+
     /// Where the part in flight starts (after its delimiter line) in the message, if the message is inside
     /// a part.
     pub(crate) fn part_in_flight(&self) -> Option<usize> {
