@@ -65,7 +65,8 @@ const FEED_PIECE: usize = 8 << 10;
 ///   held decoded, within `max_file_size`, and opened when the part ends;
 /// - when the part in flight is itself a multipart (`multipart/alternative` or `multipart/related` holding
 ///   an attachment, as mail clients send them), its header block and preamble, and the same as above one
-///   level down: its own parts are scanned as they complete, and its part in flight decoded as it arrives;
+///   level down: its own parts are scanned as they complete, and its part in flight decoded as it arrives,
+///   or followed the same way when it is a multipart too;
 /// - the message's and the attachment's atom hits not yet verified, the occurrences verified that can
 ///   still decide something, and what the parts scanned found;
 /// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
@@ -84,8 +85,7 @@ const FEED_PIECE: usize = 8 << 10;
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
 /// arrives, as an attachment is), and when the database needs the whole message ([`Engine::session_reach`]
 /// says why: a regular expression at an offset far from the end). Held until they end: a part that is not
-/// declared base64, a `message/rfc822` part, a multipart nested two deep or more, and a nested multipart
-/// that reads more than one way. [`memory_usage`](Self::memory_usage) tells what it holds.
+/// declared base64, a `message/rfc822` part, and a nested multipart that reads more than one way. [`memory_usage`](Self::memory_usage) tells what it holds.
 ///
 /// # Limits
 /// Bytes beyond `max_message_size` are counted, not kept, and the verdict reports

@@ -693,18 +693,24 @@ proptest! {
         hashed in any::<bool>(),
         unterminated in any::<bool>(),
         single in any::<bool>(),
-        nested in 0u8..3,
+        nested in 0u8..4,
         tight in proptest::option::of((1u64..6, 1u64..5, 0u32..4)),
     ) {
         // Attachments of every kind a session treats apart: text and binary (matched as they arrive), an
         // archive and an executable whose type needs more than the first bytes (held decoded); with a line
         // that is not base64 somewhere (plain text, a delimiter only by prefix, a uuencoded block), under
         // tight limits or none, hashed by a signature or not, the message ended inside the last part or
-        // not; signatures that hit everywhere; and all of it inside a nested multipart (closed, or not).
+        // not; signatures that hit everywhere; and all of it inside a nested multipart (closed, or not), or
+        // two deep.
         let mut msg = b"Subject: att\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nab c\r\n".to_vec();
         let b = if nested > 0 && !single {
             msg.extend_from_slice(b"--q\r\nContent-Type: multipart/related; boundary=r\r\n\r\npre\r\n");
-            "r"
+            if nested == 3 {
+                msg.extend_from_slice(b"--r\r\n\r\nfirst\r\n--r\r\nContent-Type: multipart/alternative; boundary=s\r\n\r\n");
+                "s"
+            } else {
+                "r"
+            }
         } else {
             "q"
         };
@@ -753,6 +759,10 @@ proptest! {
         }
         if nested == 1 && !single {
             msg.extend_from_slice(b"--r--\r\n");
+        }
+        if nested == 3 && !single {
+            // The innermost closed, the middle one not.
+            msg.extend_from_slice(b"--s--\r\n--r\r\n\r\nafter\r\n");
         }
         if !unterminated && !single {
             msg.extend_from_slice(b"--q--\r\n");
@@ -926,6 +936,23 @@ fn nested_attachment(data: &[u8], name: Option<&str>, after: bool, close_inner: 
     msg
 }
 
+/// [`nested_attachment`] one level deeper: the attachment inside `multipart/related` inside
+/// `multipart/alternative`, as Apple Mail sends an HTML message with inline images.
+fn two_deep(data: &[u8]) -> Vec<u8> {
+    let inner = String::from_utf8(nested_attachment(data, None, false, true)).unwrap();
+    let inner = inner
+        .split_once("--outer\r\nContent-Type: multipart/alternative")
+        .map(|(_, rest)| format!("Content-Type: multipart/alternative{rest}"))
+        .unwrap()
+        .replace("--outer--\r\n", "");
+    format!(
+        "Subject: two deep\r\nContent-Type: multipart/mixed; boundary=\"top\"\r\n\r\n--top\r\n\r\nhello\r\n\
+         --top\r\nContent-Type: multipart/related; boundary=\"rel\"\r\n\r\n--rel\r\n\r\nfirst\r\n--rel\r\n\
+         {inner}--rel--\r\n--top\r\n\r\nbye\r\n--top--\r\n"
+    )
+    .into_bytes()
+}
+
 #[test]
 fn an_attachment_inside_a_nested_multipart_is_decoded_as_it_arrives() {
     // 4 MiB of binary with EICAR in the middle, inside multipart/alternative: the nested part's own parts
@@ -952,13 +979,18 @@ fn an_attachment_inside_a_nested_multipart_is_decoded_as_it_arrives() {
         .session_buffers(0)
         .build()
         .unwrap();
-    for (name, after, close_inner) in [
-        (None, true, true),
-        (Some("alt.txt"), false, true),
-        (None, true, false),
-        (None, false, false),
+    for (name, after, close_inner, two) in [
+        (None, true, true, false),
+        (Some("alt.txt"), false, true, false),
+        (None, true, false, false),
+        (None, false, false, false),
+        // Two deep.
+        (None, true, true, true),
     ] {
-        let msg = nested_attachment(&data, name, after, close_inner);
+        let msg = match two {
+            false => nested_attachment(&data, name, after, close_inner),
+            true => two_deep(&data),
+        };
         let whole = engine.scan_bytes(&msg).unwrap();
         let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
         assert_eq!(
@@ -973,7 +1005,10 @@ fn an_attachment_inside_a_nested_multipart_is_decoded_as_it_arrives() {
             "{whole:?}"
         );
         let suffix = name.map_or(String::new(), |n| format!(" \"{n}\""));
-        let at = format!("message/part[2]{suffix}/part[3]");
+        let at = match two {
+            false => format!("message/part[2]{suffix}/part[3]"),
+            true => "message/part[2]/part[2]/part[3]".to_string(),
+        };
         assert!(
             whole
                 .detections()
@@ -1062,6 +1097,7 @@ fn a_nested_multipart_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
         corpus.bytes.clone(),
         nested_attachment(&eicar, Some("n.txt"), true, true),
         nested_attachment(&eicar, None, false, false),
+        two_deep(&eicar),
     ] {
         let whole = engine.scan_bytes(&msg).unwrap();
         assert!(whole.is_infected(), "{whole:?}");
