@@ -825,6 +825,7 @@ impl PcreStream {
                 .map(Search::memory_usage)
                 .sum::<usize>()
             + self.live.iter().map(|l| 16 + l.len() * 16).sum::<usize>()
+            + self.atoms.memory_usage()
             + self
                 .ends
                 .as_ref()
