@@ -1,6 +1,6 @@
 //! Streaming sessions: the latency of `finish()` once a message has been fed in 64 KiB chunks (what an SMTP
 //! server waits for after the final dot), for clean messages of 10 KB to 25 MB whose attachments are plain
-//! files or zip archives; and feeding throughput per chunk size against `scan_bytes` on the same message.
+//! files or zip archives, or plain files inside a nested `multipart/related`; and feeding throughput per chunk size against `scan_bytes` on the same message.
 //!
 //! `cargo bench --bench session`. `examples/latency.rs` gives the same latencies as medians and p99 next to
 //! clamd's (`benches/vs-clamd.sh`).
@@ -35,10 +35,13 @@ fn finish_latency(c: &mut Criterion) {
         .sample_size(20)
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_millis(500));
-    for zip in [false, true] {
+    for (kind, zip, nested) in [
+        ("plain", false, false),
+        ("zip", true, false),
+        ("nested", false, true),
+    ] {
         for (label, size) in probes::SIZES {
-            let message = probes::message(size, zip);
-            let kind = if zip { "zip" } else { "plain" };
+            let message = probes::shaped(size, zip, nested);
             let s = fed(&engine, &message, 64 << 10);
             eprintln!(
                 "finish/{kind}/{label}: session memory {:.1} KiB for {:.1} KiB of message",
