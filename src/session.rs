@@ -277,6 +277,10 @@ impl ScanSession {
         // What the end reads of the message besides: its head (the header block, and a multipart's
         // preamble), and from where the part in flight, or the body being decoded, is still needed.
         let (in_flight, head_end) = match (finder.unambiguous(), finder.in_flight()) {
+            // Past the parts allowed: the walk of the message reads nothing more of it.
+            (true, Some((_, preamble_end))) if finder.read_to_the_cap() => {
+                (usize::MAX, preamble_end)
+            }
             (true, Some((in_flight, preamble_end))) => (
                 self.prescan.needed_from().unwrap_or(in_flight),
                 preamble_end,

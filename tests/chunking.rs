@@ -1115,3 +1115,56 @@ fn a_nested_multipart_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
         }
     }
 }
+
+#[test]
+fn past_the_parts_allowed_a_session_lets_go_of_the_rest() {
+    // Past the parts allowed the walk of the message splits off nothing more and reads no further, so the
+    // session keeps only what the matching of the message itself reads: 4 MB of parts past the cap, with
+    // EICAR among them in plain text, are not held, and the verdict is the whole message's (MaxParts, and
+    // EICAR found by the message's own body signatures).
+    let eicar = corpusgen::eicar();
+    let mut msg = b"Subject: many\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n".to_vec();
+    for i in 0..2000 {
+        msg.extend_from_slice(format!("--q\r\n\r\npart {i} ").as_bytes());
+        msg.extend_from_slice(
+            &noise(2000, i)
+                .iter()
+                .map(|b| b'a' + b % 26)
+                .collect::<Vec<u8>>(),
+        );
+        if i == 1500 {
+            msg.extend_from_slice(&eicar);
+        }
+        msg.extend_from_slice(b"\r\n");
+    }
+    msg.extend_from_slice(b"--q--\r\n");
+    // One reading ends with a closing delimiter within the cap: its epilogue is read, and kept.
+    let mut closed = msg.clone();
+    closed.splice(
+        100..100,
+        b"--q\r\n\r\nfirst\r\n--q--\r\nepilogue\r\n".iter().copied(),
+    );
+    for (msg, lets_go) in [(&msg, true), (&closed, false)] {
+        for parts in [1, 5, 100] {
+            let engine = Engine::builder()
+                .limits(Limits::default().max_parts(parts))
+                .session_buffers(0)
+                .build()
+                .unwrap();
+            let whole = engine.scan_bytes(msg).unwrap();
+            let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+            assert!(
+                names.contains(&"Heuristics.Limits.Exceeded.MaxParts")
+                    && names.contains(&"Eicar-Test-Signature"),
+                "{names:?}"
+            );
+            for chunk in [4096, 65536] {
+                let (session, most) = feed_watching(engine.session(), msg, chunk);
+                if lets_go {
+                    assert!(most < 256 << 10, "{parts} {chunk}: held {most}");
+                }
+                assert_eq!(session.finish().unwrap(), whole, "{parts} {chunk}");
+            }
+        }
+    }
+}

@@ -446,6 +446,16 @@ impl Parts {
         matches!(self.head, Some(Some(_))) && self.single && !self.diverged
     }
 
+    /// Whether the walk of the entity reads nothing more of its body than what was searched: both lists
+    /// hold as many delimiters as parts allowed and one more was seen (the walk splits off nothing more and
+    /// searches no further, [`walk_known`]), and the last kept does not close (no epilogue is read).
+    pub(crate) fn read_to_the_cap(&self) -> bool {
+        self.capped
+            && self.delimiters.len() >= self.cap
+            && self.prefix_delimiters.len() >= self.cap
+            && self.delimiters.last().is_some_and(|d| !d.close)
+    }
+
     /// Where the part in flight starts (its delimiter line's start), and where the preamble ends, in the
     /// message; `None` before the first delimiter.
     pub(crate) fn in_flight(&self) -> Option<(usize, usize)> {
@@ -635,6 +645,11 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>, max_parts: u6
                 && !cand.contains('\n')
         });
         let (strict, prefix) = match reuse {
+            // Both lists full, and one more seen: the rest of the body can add nothing.
+            Some(k) if k.capped && k.strict.len() >= cap && k.prefix.len() >= cap => {
+                let full = |l: &[Delimiter]| l[..cap].to_vec();
+                ((full(k.strict), true), (full(k.prefix), true))
+            }
             // A delimiter lies within its line and the known part ends at a line start, so the search of
             // the rest finds exactly the others.
             Some(k) => {
