@@ -75,6 +75,9 @@ const FEED_PIECE: usize = 8 << 10;
 ///   or the ends of their matches say a match may start, and a lazy DFA's cache (32 KiB, or the least the
 ///   DFA can work with).
 ///
+/// Past the parts allowed (`max_parts`), the walk of the message splits off nothing more, so the rest of the
+/// message is held only as far as the matching of the message itself reads it.
+///
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); a 10 MB
 /// message fed in 64 KiB chunks in about 103 KiB with a generated database of 100k body signatures and
 /// 226 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
