@@ -337,9 +337,9 @@ fn run_message(run: &Run<'_>, take_over: bool) -> (Verdict, bool) {
     scan.root_pre = early.pre;
     scan.st = Carried::start();
     if let Some(p) = early.prescan {
-        top.known = p.finder.known();
+        top.known = p.level.finder.known();
         if take_over && let Some(c) = &p.carried {
-            scan.skip = &p.parts;
+            scan.skip = &p.level.parts;
             scan.st = c.clone();
         }
     }
@@ -1074,7 +1074,7 @@ mod tests {
                 pre.advance(db, limits, heuristics, &msg.as_bytes()[..cut], 0, false);
                 pre.advance(db, limits, heuristics, msg.as_bytes(), 0, false);
                 let parts = usize::try_from(limits.get_max_parts()).unwrap_or(3).min(3);
-                assert_eq!(pre.parts.len(), parts, "{limits:?}");
+                assert_eq!(pre.level.parts.len(), parts, "{limits:?}");
                 let run = super::Run {
                     db,
                     limits,

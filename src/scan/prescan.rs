@@ -33,17 +33,43 @@ type Scanned = (std::ops::Range<usize>, Location);
 pub(crate) struct Prescan {
     /// The state after the parts scanned so far; `None` before the first.
     pub(super) carried: Option<Carried>,
-    /// The parts scanned, in order.
-    pub(super) parts: Vec<Scanned>,
-    pub(super) finder: walker::Parts,
-    /// The part in flight, decoded as it arrives when it can be (`stream.rs`); only in a session.
-    stream: Option<PartStream>,
+    /// The message's own parts.
+    pub(super) level: Level,
     /// The body of a message that is not multipart, decoded as it arrives when it can be, and once the
     /// message has ended, what the walk of the message takes over.
     body: Option<PartStream>,
     body_done: Option<stream::Finished>,
-    /// The part in flight when it is itself a multipart: its own parts are scanned as they complete.
-    nested: Option<Box<Nested>>,
+}
+
+/// An entity whose parts are scanned as they complete: the message itself, or a part of it that is a
+/// multipart too ([`Nested`]).
+#[derive(Debug)]
+pub(super) struct Level {
+    /// The entity's depth (0 for the message).
+    depth: u32,
+    /// Where its parts hang: its location, with its file name if it has one.
+    location: Location,
+    /// The search for its parts; positions are the entity's own.
+    pub(super) finder: walker::Parts,
+    /// Its parts scanned so far, in order.
+    pub(super) parts: Vec<Scanned>,
+    /// Its part in flight, decoded as it arrives when it can be (`stream.rs`); only in a session.
+    stream: Option<PartStream>,
+    /// Its part in flight when that is a multipart too.
+    child: Option<Box<Nested>>,
+}
+
+impl Default for Level {
+    fn default() -> Level {
+        Level {
+            depth: 0,
+            location: Location::root(),
+            finder: walker::Parts::default(),
+            parts: Vec::new(),
+            stream: None,
+            child: None,
+        }
+    }
 }
 
 /// A part of the message, in flight, that is itself a multipart (an attachment inside
@@ -53,24 +79,14 @@ pub(crate) struct Prescan {
 /// the part whole. When the part ends, its scan takes over what its parts found and skips them.
 #[derive(Debug)]
 struct Nested {
-    /// The part's depth (1 for a part of the message).
-    depth: u32,
     /// Where the part starts in the message (after its delimiter line).
     start: usize,
-    /// The part's location, and where its parts hang: that, with its file name if it has one.
+    /// The part's location (its parts hang from `level.location`, which adds its file name if any).
     part: Location,
-    location: Location,
-    /// The search for its parts; positions are the part's own.
-    finder: walker::Parts,
     /// Its header block and preamble, copied once its first delimiter is found: the final walk of the
     /// part reads them, and the message may be let go of past them from then on.
     head: Option<Vec<u8>>,
-    /// Its parts scanned so far, in order.
-    parts: Vec<Scanned>,
-    /// Its part in flight, decoded as it arrives when it can be.
-    stream: Option<PartStream>,
-    /// Its part in flight when that is a multipart too.
-    child: Option<Box<Nested>>,
+    level: Level,
 }
 
 /// What scanning a part early works with: the engine's tables and the state the parts before it left.
@@ -94,13 +110,6 @@ impl Ctx<'_> {
     /// passes it on to what it holds), and so walked.
     fn admits_part(&self, depth: u32) -> bool {
         self.limits.get_max_recursion() >= depth && self.spent().0 < self.limits.get_max_files()
-    }
-
-    /// What the payload of the part in flight at `depth` may keep (see [`payload_cut`]): the part and its
-    /// payload are the next objects worked.
-    fn cut(&self, depth: u32) -> Option<u64> {
-        let (objects, produced) = self.spent();
-        payload_cut(self.limits, depth + 1, objects, produced)
     }
 
     /// A scan that goes on from the state the parts before left.
@@ -138,20 +147,9 @@ impl Ctx<'_> {
             }
         };
         let mut scan = self.scan();
-        // Exactly the object the final walk of its parent stages for this part.
-        scan.queue.push_back(Work::Object(Object {
-            data: Cow::Borrowed(bytes),
-            location,
-            depth,
-            role: Role::Part,
-            html_hint: false,
-            name: None,
-            in_archive: false,
-            container: Some(FileType::Mail),
-            root_range: Some(range),
-            counted: false,
-            streamed: finished.map(|f| Box::new(Streamed::Part(f))),
-        }));
+        let mut part = part(bytes, location, depth, range);
+        part.streamed = finished.map(|f| Box::new(Streamed::Part(f)));
+        scan.queue.push_back(Work::Object(part));
         scan.run();
         *self.carried = Some(scan.st);
     }
@@ -171,11 +169,11 @@ impl Ctx<'_> {
         // The part ends where it ends, whatever follows it in the message.
         let upto = data.get(..range.end.saturating_sub(base)).unwrap_or(&[]);
         let (own, own_base) = nested.own(upto, base);
-        nested.finder.end_at(range.len());
-        let last = nested.finder.finish(own, own_base);
-        for (segment, r) in nested.absolute(last) {
-            nested.complete(self, data, base, segment, r);
-        }
+        nested.level.finder.end_at(range.len());
+        let last = nested.level.finder.finish(own, own_base);
+        nested
+            .level
+            .complete_all(self, data, base, nested.start, last);
         let view = match (&nested.head, own_base) {
             // The session may have let go of the message up to anywhere past the part's start once its
             // head was copied, inside the copy too: the copy is the part's start, what is held the rest.
@@ -185,120 +183,146 @@ impl Ctx<'_> {
             }
             _ => View::whole(own),
         };
+        let depth = nested.level.depth;
         let mut scan = self.scan();
-        scan.skip = &nested.parts;
+        scan.skip = &nested.level.parts;
         scan.top = Some(Top {
-            depth: nested.depth,
+            depth,
             range: Some(range.clone()),
             view,
-            known: nested.finder.known(),
+            known: nested.level.finder.known(),
         });
-        scan.queue.push_back(Work::Object(Object {
-            data: Cow::Borrowed(&[]),
-            location,
-            depth: nested.depth,
-            role: Role::Part,
-            html_hint: false,
-            name: None,
-            in_archive: false,
-            container: Some(FileType::Mail),
-            root_range: Some(range),
-            // Admitted when it was first followed: its slot passed on to its parts then.
-            counted: true,
-            streamed: None,
-        }));
+        let mut part = part(&[], location, depth, range);
+        // Admitted when it was first followed: its slot passed on to its parts then.
+        part.counted = true;
+        scan.queue.push_back(Work::Object(part));
         scan.run();
         debug_assert_eq!(
             scan.skipped,
-            nested.parts.len(),
+            nested.level.parts.len(),
             "the walk of a nested part did not meet the parts scanned early"
         );
         *self.carried = Some(scan.st);
     }
+}
 
-    /// A part (at `depth`, in `parent`) is complete: scanned, or, when it was followed as a multipart
-    /// (`child`), completed as one; then noted in `parts`.
-    #[allow(clippy::too_many_arguments)]
-    fn complete_part(
+impl Level {
+    /// Scans its parts just completed, given as (segment, range in the entity), the entity starting at
+    /// `start` in the message.
+    fn complete_all(
         &mut self,
+        ctx: &mut Ctx<'_>,
         data: &[u8],
         base: usize,
-        depth: u32,
-        parent: &Location,
-        stream: &mut Option<PartStream>,
-        child: &mut Option<Box<Nested>>,
-        parts: &mut Vec<Scanned>,
+        start: usize,
+        found: Vec<(String, std::ops::Range<usize>)>,
+    ) {
+        for (segment, r) in found {
+            self.complete(ctx, data, base, segment, start + r.start..start + r.end);
+        }
+    }
+
+    /// One of its parts (at `range` in the message) is complete: scanned, or, when it was followed as a
+    /// multipart, completed as one; then noted.
+    fn complete(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        data: &[u8],
+        base: usize,
         segment: String,
         range: std::ops::Range<usize>,
     ) {
-        let finished = match stream.take() {
-            Some(s) if s.start == range.start => s.finish(self.db, data, base, range.end),
+        let finished = match self.stream.take() {
+            Some(s) if s.start == range.start => s.finish(ctx.db, data, base, range.end),
             other => {
-                *stream = other;
+                self.stream = other;
                 None
             }
         };
-        let location = parent.child(&segment);
-        match child.take() {
+        let location = self.location.child(&segment);
+        match self.child.take() {
             Some(nested) if nested.start == range.start => {
-                self.complete_multipart(data, base, *nested, range.clone(), location.clone());
+                ctx.complete_multipart(data, base, *nested, range.clone(), location.clone());
             }
             other => {
-                *child = other;
-                self.scan_part(data, base, depth, location.clone(), range.clone(), finished);
+                self.child = other;
+                let depth = self.depth + 1;
+                ctx.scan_part(data, base, depth, location.clone(), range.clone(), finished);
             }
         }
-        parts.push((range, location));
+        self.parts.push((range, location));
     }
 
-    /// Follows the part in flight (starting at `start`, at `depth`, its stream `stream`, found by `finder`
-    /// in an entity located at `parent`) when it is a multipart the scan will walk: opens it once its
-    /// header block says so, and follows it.
-    #[allow(clippy::too_many_arguments)]
-    fn follow_multipart(
-        &mut self,
-        data: &[u8],
-        base: usize,
-        depth: u32,
-        start: usize,
-        parent: &Location,
-        finder: &walker::Parts,
-        stream: Option<&PartStream>,
-        slot: &mut Option<Box<Nested>>,
-    ) {
-        if slot.as_ref().is_some_and(|n| n.start != start) {
-            *slot = None;
+    /// Follows its part in flight, when it reads one way: decodes it as it arrives ([`PartStream`]), and
+    /// follows it as a multipart ([`Nested`]) when its header block says it is one and the scan will
+    /// walk it. The entity starts at `start` in the message.
+    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize, start: usize) {
+        let Some(at) = self
+            .finder
+            .part_in_flight()
+            .map(|p| start + p)
+            .filter(|_| self.finder.unambiguous())
+        else {
+            return;
+        };
+        if self.stream.as_ref().is_none_or(|s| s.start != at) {
+            self.stream = Some(PartStream::new(at));
         }
-        if slot.is_none() {
-            let Some(name) = stream
-                .filter(|s| s.start == start)
-                .and_then(PartStream::multipart)
-            else {
+        // What the part's payload may keep, as its admission will find the limits: the part and its
+        // payload are the next objects worked.
+        let depth = self.depth + 1;
+        let (objects, produced) = ctx.spent();
+        let cut = payload_cut(ctx.limits, depth + 1, objects, produced);
+        if let Some(stream) = &mut self.stream {
+            stream.advance(ctx.db, cut, data, base);
+        }
+        if self.child.as_ref().is_some_and(|n| n.start != at) {
+            self.child = None;
+        }
+        if self.child.is_none() {
+            let Some(name) = self.stream.as_ref().and_then(PartStream::multipart) else {
                 return;
             };
             // Only a part the scan will walk: admitted, and a part whatever follows it.
-            if !self.admits_part(depth) || !finder.in_flight_is_a_part() {
+            if !ctx.admits_part(depth) || !self.finder.in_flight_is_a_part() {
                 return;
             }
-            let part = parent.child(&finder.next_segment());
-            *slot = Some(Box::new(Nested {
-                depth,
-                start,
-                location: match name {
-                    Some(name) => part.suffixed(&quoted(name)),
-                    None => part.clone(),
-                },
+            let part = self.location.child(&self.finder.next_segment());
+            let location = match name {
+                Some(name) => part.suffixed(&quoted(name)),
+                None => part.clone(),
+            };
+            self.child = Some(Box::new(Nested {
+                start: at,
                 part,
-                finder: walker::Parts::default(),
                 head: None,
-                parts: Vec::new(),
-                stream: None,
-                child: None,
+                level: Level {
+                    depth,
+                    location,
+                    ..Level::default()
+                },
             }));
         }
-        if let Some(nested) = slot {
-            nested.follow(self, data, base);
+        if let Some(nested) = &mut self.child {
+            nested.follow(ctx, data, base);
         }
+    }
+
+    /// From where the session must hold the message for the part in flight, if it follows one: `None`
+    /// when it follows none.
+    fn needed_from(&self, start: usize) -> Option<usize> {
+        let in_flight = start + self.finder.part_in_flight()?;
+        if let Some(child) = self.child.as_ref().filter(|c| c.start == in_flight) {
+            return Some(child.needed_from());
+        }
+        let stream = self.stream.as_ref()?;
+        (stream.start == in_flight).then(|| stream.needed_from())
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.parts.capacity() * std::mem::size_of::<Scanned>()
+            + self.stream.as_ref().map_or(0, PartStream::memory_usage)
+            + self.child.as_ref().map_or(0, |c| c.memory_usage())
     }
 }
 
@@ -312,107 +336,41 @@ impl Nested {
         }
     }
 
-    /// Its parts' ranges in the message.
-    fn absolute(
-        &self,
-        found: Vec<(String, std::ops::Range<usize>)>,
-    ) -> Vec<(String, std::ops::Range<usize>)> {
-        found
-            .into_iter()
-            .map(|(segment, r)| (segment, self.start + r.start..self.start + r.end))
-            .collect()
-    }
-
     /// Looks at the part so far: scans its parts completed since the last look, and follows its part in
     /// flight.
     fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
         let (own, own_base) = self.own(data, base);
         let found = self
+            .level
             .finder
             .advance(own, own_base, ctx.limits.get_max_parts());
         if self.head.is_none()
-            && let Some((_, preamble_end)) = self.finder.in_flight()
+            && let Some((_, preamble_end)) = self.level.finder.in_flight()
         {
             // Held from the part's start until now (see `needed_from`).
             debug_assert_eq!(own_base, 0);
             self.head = Some(own.get(..preamble_end).unwrap_or(&[]).to_vec());
         }
-        for (segment, range) in self.absolute(found) {
-            self.complete(ctx, data, base, segment, range);
-        }
-        let Some(start) = self
-            .finder
-            .part_in_flight()
-            .map(|p| self.start + p)
-            .filter(|_| self.finder.unambiguous())
-        else {
-            return;
-        };
-        if self.stream.as_ref().is_none_or(|s| s.start != start) {
-            self.stream = Some(PartStream::new(start));
-        }
-        let cut = ctx.cut(self.depth + 1);
-        if let Some(stream) = &mut self.stream {
-            stream.advance(ctx.db, cut, data, base);
-        }
-        ctx.follow_multipart(
-            data,
-            base,
-            self.depth + 1,
-            start,
-            &self.location,
-            &self.finder,
-            self.stream.as_ref(),
-            &mut self.child,
-        );
-    }
-
-    /// One of its parts is complete.
-    fn complete(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        data: &[u8],
-        base: usize,
-        segment: String,
-        range: std::ops::Range<usize>,
-    ) {
-        ctx.complete_part(
-            data,
-            base,
-            self.depth + 1,
-            &self.location,
-            &mut self.stream,
-            &mut self.child,
-            &mut self.parts,
-            segment,
-            range,
-        );
+        self.level.complete_all(ctx, data, base, self.start, found);
+        self.level.follow(ctx, data, base, self.start);
     }
 
     /// From where the session must hold the message for the part's final walk: its start until its head
     /// is copied or while it reads more than one way, then its part in flight, or from its last delimiter.
     fn needed_from(&self) -> usize {
-        if self.head.is_none() || !self.finder.unambiguous() {
+        let finder = &self.level.finder;
+        if self.head.is_none() || !finder.unambiguous() {
             return self.start;
         }
-        let in_flight = self.finder.part_in_flight().map(|p| self.start + p);
-        if let Some(child) = self.child.as_ref().filter(|c| in_flight == Some(c.start)) {
-            return child.needed_from();
-        }
-        match &self.stream {
-            Some(s) if in_flight == Some(s.start) => s.needed_from(),
-            _ => self
-                .finder
+        self.level.needed_from(self.start).unwrap_or_else(|| {
+            finder
                 .in_flight()
-                .map_or(self.start, |(last, _)| self.start + last),
-        }
+                .map_or(self.start, |(last, _)| self.start + last)
+        })
     }
 
     fn memory_usage(&self) -> usize {
-        self.head.as_ref().map_or(0, Vec::capacity)
-            + self.parts.capacity() * std::mem::size_of::<Scanned>()
-            + self.stream.as_ref().map_or(0, PartStream::memory_usage)
-            + self.child.as_ref().map_or(0, |c| c.memory_usage())
+        self.head.as_ref().map_or(0, Vec::capacity) + self.level.memory_usage()
     }
 }
 
@@ -425,16 +383,12 @@ impl Prescan {
             (v.detections.len() + v.damage.len() + v.unscanned.len()) * 96
                 + c.collector.findings.len() * 128
         });
-        found
-            + self.parts.capacity() * std::mem::size_of::<Scanned>()
-            + self.stream.as_ref().map_or(0, PartStream::memory_usage)
-            + self.body.as_ref().map_or(0, PartStream::memory_usage)
-            + self.nested.as_ref().map_or(0, |n| n.memory_usage())
+        found + self.level.memory_usage() + self.body.as_ref().map_or(0, PartStream::memory_usage)
     }
 
     /// The search for the message's parts ([`walker::Parts`]).
     pub(crate) fn finder(&self) -> &walker::Parts {
-        &self.finder
+        &self.level.finder
     }
 
     /// The first signature or hash detection found in a part scanned so far, if any.
@@ -467,48 +421,20 @@ impl Prescan {
             heuristics,
             carried: &mut self.carried,
         };
-        for (segment, range) in self.finder.advance(data, base, limits.get_max_parts()) {
-            ctx.complete_part(
-                data,
-                base,
-                1,
-                &Location::root(),
-                &mut self.stream,
-                &mut self.nested,
-                &mut self.parts,
-                segment,
-                range,
-            );
-        }
-        if follow && self.finder.is_leaf() {
+        let found = self
+            .level
+            .finder
+            .advance(data, base, limits.get_max_parts());
+        self.level.complete_all(&mut ctx, data, base, 0, found);
+        if follow && self.level.finder.is_leaf() {
             // The message's own body: its payload is the message's child (depth 1), first after it.
             let body = self.body.get_or_insert_with(|| PartStream::new(0));
             let cut = payload_cut(limits, 1, 1, 0);
             body.advance(db, cut, data, base);
         }
-        if !follow || !self.finder.unambiguous() {
-            return;
+        if follow {
+            self.level.follow(&mut ctx, data, base, 0);
         }
-        let Some(start) = self.finder.part_in_flight() else {
-            return;
-        };
-        if self.stream.as_ref().is_none_or(|s| s.start != start) {
-            self.stream = Some(PartStream::new(start));
-        }
-        let cut = ctx.cut(1);
-        if let Some(stream) = &mut self.stream {
-            stream.advance(db, cut, data, base);
-        }
-        ctx.follow_multipart(
-            data,
-            base,
-            1,
-            start,
-            &Location::root(),
-            &self.finder,
-            self.stream.as_ref(),
-            &mut self.nested,
-        );
     }
 
     /// At the end of the message: the parts its last line completes, and the part it ends in.
@@ -532,19 +458,8 @@ impl Prescan {
         // Every part of the first reading is scanned ahead of the message's own walk, the last one too
         // (whether a session decoded it as it arrived or not), so that what the walk notes comes after
         // what the parts note, however the message arrived.
-        for (segment, range) in self.finder.finish(data, base) {
-            ctx.complete_part(
-                data,
-                base,
-                1,
-                &Location::root(),
-                &mut self.stream,
-                &mut self.nested,
-                &mut self.parts,
-                segment,
-                range,
-            );
-        }
+        let found = self.level.finder.finish(data, base);
+        self.level.complete_all(&mut ctx, data, base, 0, found);
     }
 
     /// For a message that is not multipart and whose body is decoded as it arrives: from where the session
@@ -561,12 +476,30 @@ impl Prescan {
 
     /// From where the session must hold the message for the part in flight, if it follows one.
     pub(crate) fn needed_from(&self) -> Option<usize> {
-        let in_flight = self.finder.part_in_flight()?;
-        if let Some(nested) = self.nested.as_ref().filter(|n| n.start == in_flight) {
-            return Some(nested.needed_from());
-        }
-        let stream = self.stream.as_ref()?;
-        (stream.start == in_flight).then(|| stream.needed_from())
+        self.level.needed_from(0)
+    }
+}
+
+/// Exactly the object the final walk of its parent stages for a part of the message at `range`: walked, not
+/// yet admitted.
+fn part<'a>(
+    data: &'a [u8],
+    location: Location,
+    depth: u32,
+    range: std::ops::Range<usize>,
+) -> Object<'a> {
+    Object {
+        data: Cow::Borrowed(data),
+        location,
+        depth,
+        role: Role::Part,
+        html_hint: false,
+        name: None,
+        in_archive: false,
+        container: Some(FileType::Mail),
+        root_range: Some(range),
+        counted: false,
+        streamed: None,
     }
 }
 
