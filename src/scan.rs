@@ -6,6 +6,13 @@
 //! limits first. The list is worked depth first, and an archive's members are extracted one at a time,
 //! only when the scanner gets to them: at any moment at most one member per open archive is in memory,
 //! not the whole of what an archive expands to.
+//!
+//! A session scans the parts of a message while it arrives, with the same work list, and the final scan
+//! takes them over (`prescan.rs`).
+
+mod prescan;
+
+pub(crate) use prescan::Prescan;
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -22,10 +29,6 @@ use crate::matcher::{AtomStream, PreVerified, View};
 use crate::mime::walker::{self, ChildData, ChildKind};
 use crate::stream::{self, Sink};
 use crate::unpack::{self, Budget, Entry, Inflated, Unpacked};
-mod prescan;
-
-pub(crate) use prescan::Prescan;
-
 use crate::verdict::{
     Damage, Detection, DetectionKind, Location, Unscanned, UnscannedReason, Verdict,
 };

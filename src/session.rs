@@ -42,11 +42,10 @@ const FEED_PIECE: usize = 8 << 10;
 /// A multipart message's parts are scanned as soon as they are complete (when the delimiter line after them
 /// is): each `feed` searches the new bytes for delimiter lines and scans the parts they complete,
 /// attachments, archives and all (and so for the parts of a part in flight that is itself a multipart),
-/// and it runs the body-signature search of the message itself over the new
-/// bytes. The scan works in stream order (each part is counted against the limits when it is scanned, after
-/// the parts before it), so a part's outcome is final as soon as it is scanned; [`finish`](Self::finish)
-/// takes those outcomes over and is left with the message's own matching, the rest of its walk and the last
-/// part. [`Engine::scan_bytes`] does the same two steps on the whole message, so the verdict does not depend
+/// and it runs the body-signature search of the message itself over the new bytes. The scan works in
+/// stream order (each part is counted against the limits when it is scanned, after the parts before it),
+/// so a part's outcome is final as soon as it is scanned; [`finish`](Self::finish) takes those outcomes
+/// over and is left with the message's own matching, the rest of its walk and the last part. [`Engine::scan_bytes`] does the same two steps on the whole message, so the verdict does not depend
 /// on how the message was split. [`decided`](Self::decided) tells early when a signature has matched.
 ///
 /// # Memory
@@ -88,7 +87,8 @@ const FEED_PIECE: usize = 8 << 10;
 /// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
 /// arrives, as an attachment is), and when the database needs the whole message ([`Engine::session_reach`]
 /// says why: a regular expression at an offset far from the end). Held until they end: a part that is not
-/// declared base64, a `message/rfc822` part, and a nested multipart that reads more than one way. [`memory_usage`](Self::memory_usage) tells what it holds.
+/// declared base64, a `message/rfc822` part, and a nested multipart that reads more than one way.
+/// [`memory_usage`](Self::memory_usage) tells what it holds.
 ///
 /// # Limits
 /// Bytes beyond `max_message_size` are counted, not kept, and the verdict reports

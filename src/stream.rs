@@ -17,7 +17,7 @@
 //! done, and then let go of, keeping only the head and what signatures read around hits and at the end (the
 //! same bookkeeping as the session's own for the message, `session.rs`). The body of a message that
 //! is not multipart is followed the same way, and so is the part in flight of a part that is itself a
-//! multipart (`scan.rs`'s `Nested`).
+//! multipart (`scan/prescan.rs`'s `Nested`).
 //!
 //! When the part is complete, [`PartStream::finish`] hands the scan what it needs to scan the part exactly
 //! as it would the part held whole ([`Finished`]).
@@ -74,7 +74,7 @@ enum State {
     /// Not decoded as it arrives: held, and scanned when complete like any part.
     Held,
     /// Its header block declares a multipart: held here; a part of the message follows its parts
-    /// (`scan.rs`'s `Nested`). The part's file name, if it has one.
+    /// (`scan/prescan.rs`'s `Nested`). The part's file name, if it has one.
     Multipart(Option<String>),
     Decoding(Box<Decoding64>),
 }
