@@ -1168,3 +1168,42 @@ fn past_the_parts_allowed_a_session_lets_go_of_the_rest() {
         }
     }
 }
+
+#[test]
+fn multiparts_nested_deeper_than_followed_read_alike() {
+    // Following a nested multipart as it arrives is recursive, so it stops at a fixed depth (32) whatever
+    // the recursion limit: with the limit raised, 200 nested multiparts (no boundary the prefix of another)
+    // are followed down to there and held below, and the message reads as the whole one does.
+    let depth = 200;
+    let mut msg = b"Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0z\r\n\r\n".to_vec();
+    for i in 1..=depth {
+        msg.extend_from_slice(
+            format!(
+                "--b{}z\r\nContent-Type: multipart/mixed; boundary=b{i}z\r\n\r\n",
+                i - 1
+            )
+            .as_bytes(),
+        );
+    }
+    msg.extend_from_slice(
+        format!("--b{depth}z\r\nContent-Transfer-Encoding: base64\r\n\r\n").as_bytes(),
+    );
+    msg.extend_from_slice(corpusgen::base64(&corpusgen::eicar()).as_bytes());
+    msg.extend_from_slice(b"\r\n");
+    for i in (0..=depth).rev() {
+        msg.extend_from_slice(format!("--b{i}z--\r\n").as_bytes());
+    }
+    let engine = Engine::builder()
+        .limits(Limits::default().max_recursion(1000))
+        .build()
+        .unwrap();
+    let whole = engine.scan_bytes(&msg).unwrap();
+    assert!(whole.is_infected(), "{whole:?}");
+    for chunk in [1, 4096, 1 << 20] {
+        let mut session = engine.session().with_let_go_step(1);
+        for c in msg.chunks(chunk) {
+            session.feed(c).unwrap();
+        }
+        assert_eq!(session.finish().unwrap(), whole, "{chunk}");
+    }
+}

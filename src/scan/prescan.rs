@@ -27,6 +27,10 @@ use crate::verdict::{Detection, DetectionKind, Location};
 /// A part's range in the message, and its location.
 type Scanned = (std::ops::Range<usize>, Location);
 
+/// The deepest part followed as a multipart while it arrives ([`Nested`]): following is recursive, and
+/// `max_recursion` may be set high; a part deeper than this is held until it ends, as any part was.
+const MAX_FOLLOWED_DEPTH: u32 = 32;
+
 /// The top-level parts of a message, scanned during [`ScanSession::feed`](crate::ScanSession::feed) (see
 /// the module docs).
 #[derive(Debug, Default)]
@@ -284,7 +288,10 @@ impl Level {
                 return;
             };
             // Only a part the scan will walk: admitted, and a part whatever follows it.
-            if !ctx.admits_part(depth) || !self.finder.in_flight_is_a_part() {
+            if depth > MAX_FOLLOWED_DEPTH
+                || !ctx.admits_part(depth)
+                || !self.finder.in_flight_is_a_part()
+            {
                 return;
             }
             let part = self.location.child(&self.finder.next_segment());
