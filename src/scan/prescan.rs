@@ -125,7 +125,6 @@ impl Ctx<'_> {
 
     /// Scans a completed part at `depth` with the state the parts before it left; `finished` is what its
     /// session decoded as it arrived, if anything (else its bytes are held).
-    #[allow(clippy::too_many_arguments)]
     fn scan_part(
         &mut self,
         data: &[u8],
