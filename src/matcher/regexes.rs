@@ -259,8 +259,10 @@ pub(crate) struct Search {
     last_end: Option<usize>,
     /// Matches counted so far (their start allowed whatever the object's length).
     counted: u32,
-    /// The starts of matches that an offset from the end may allow, once the length is known.
-    starts: std::collections::VecDeque<usize>,
+    /// The starts of matches that an offset from the end may allow, once the length is known (boxed: few
+    /// expressions have such an offset, and a session keeps a search per expression per object).
+    #[allow(clippy::box_collection)]
+    starts: Option<Box<std::collections::VecDeque<usize>>>,
     /// Nothing more can change the count.
     done: bool,
 }
@@ -353,11 +355,12 @@ impl Search {
                 let back = usize::try_from(back).unwrap_or(usize::MAX);
                 // A start more than `back` before what has arrived is before every window the end allows.
                 let floor = held_end.saturating_sub(back);
-                while self.starts.front().is_some_and(|&s| s < floor) {
-                    self.starts.pop_front();
+                let starts = self.starts.get_or_insert_with(Box::default);
+                while starts.front().is_some_and(|&s| s < floor) {
+                    starts.pop_front();
                 }
                 if start >= floor {
-                    self.starts.push_back(start);
+                    starts.push_back(start);
                 }
             }
             _ => {
@@ -381,14 +384,21 @@ impl Search {
 
     /// The count, for an object of `len` bytes.
     pub(crate) fn count(&self, sub: &PcreSub, len: usize) -> u32 {
-        let late = self.starts.iter().filter(|&&s| counts(sub, s, len)).count();
+        let late = self
+            .starts
+            .iter()
+            .flat_map(|s| s.iter())
+            .filter(|&&s| counts(sub, s, len))
+            .count();
         self.counted
             .saturating_add(u32::try_from(late).unwrap_or(u32::MAX))
             .min(MAX_MATCHES)
     }
 
     fn memory_usage(&self) -> usize {
-        self.starts.capacity() * std::mem::size_of::<usize>()
+        self.starts.as_ref().map_or(0, |s| {
+            std::mem::size_of_val(&**s) + s.capacity() * std::mem::size_of::<usize>()
+        })
     }
 }
 
