@@ -1092,12 +1092,34 @@ fn a_nested_multipart_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
         .iter()
         .find(|c| c.file.starts_with("infected-26"))
         .unwrap();
-    let engine = Engine::builder().build().unwrap();
-    for msg in [
-        corpus.bytes.clone(),
-        nested_attachment(&eicar, Some("n.txt"), true, true),
-        nested_attachment(&eicar, None, false, false),
-        two_deep(&eicar),
+    // Past its parts allowed, too: a nested part of six parts, two allowed, EICAR in the fourth (found by
+    // the message's own signatures) and a part of the message after it.
+    let mut capped =
+        b"Subject: c\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nhi\r\n\
+        --q\r\nContent-Type: multipart/related; boundary=in\r\n\r\n"
+            .to_vec();
+    for i in 0..6 {
+        capped.extend_from_slice(format!("--in\r\n\r\npart {i}\r\n").as_bytes());
+        if i == 3 {
+            capped.extend_from_slice(&eicar);
+            capped.extend_from_slice(b"\r\n");
+        }
+    }
+    capped.extend_from_slice(b"--in--\r\n--q\r\n\r\nbye\r\n--q--\r\n");
+    let default = Engine::builder().build().unwrap();
+    let two = Engine::builder()
+        .limits(Limits::default().max_parts(2))
+        .build()
+        .unwrap();
+    for (engine, msg) in [
+        (&default, corpus.bytes.clone()),
+        (
+            &default,
+            nested_attachment(&eicar, Some("n.txt"), true, true),
+        ),
+        (&default, nested_attachment(&eicar, None, false, false)),
+        (&default, two_deep(&eicar)),
+        (&two, capped),
     ] {
         let whole = engine.scan_bytes(&msg).unwrap();
         assert!(whole.is_infected(), "{whole:?}");
@@ -1121,7 +1143,8 @@ fn past_the_parts_allowed_a_session_lets_go_of_the_rest() {
     // Past the parts allowed the walk of the message splits off nothing more and reads no further, so the
     // session keeps only what the matching of the message itself reads: 4 MB of parts past the cap, with
     // EICAR among them in plain text, are not held, and the verdict is the whole message's (MaxParts, and
-    // EICAR found by the message's own body signatures).
+    // EICAR found by the message's own body signatures). The same inside a nested multipart: the session
+    // keeps what the message's search for the delimiter that ends it reads.
     let eicar = corpusgen::eicar();
     let mut msg = b"Subject: many\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n".to_vec();
     for i in 0..2000 {
@@ -1144,8 +1167,16 @@ fn past_the_parts_allowed_a_session_lets_go_of_the_rest() {
         100..100,
         b"--q\r\n\r\nfirst\r\n--q--\r\nepilogue\r\n".iter().copied(),
     );
-    for (msg, lets_go) in [(&msg, true), (&closed, false)] {
-        for parts in [1, 5, 100] {
+    // The same parts inside a nested multipart, between two parts of the message.
+    let body = &msg[msg.windows(5).position(|w| w == b"--q\r\n").unwrap()..];
+    let inner = String::from_utf8_lossy(body).replace("--q", "--in");
+    let nested = format!(
+        "Subject: many\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nfirst\r\n--q\r\n\
+         Content-Type: multipart/related; boundary=in\r\n\r\n{inner}--q\r\n\r\nlast\r\n--q--\r\n"
+    )
+    .into_bytes();
+    for (msg, lets_go) in [(&msg, true), (&closed, false), (&nested, true)] {
+        for parts in [2, 5, 100] {
             let engine = Engine::builder()
                 .limits(Limits::default().max_parts(parts))
                 .session_buffers(0)

@@ -456,6 +456,15 @@ impl Parts {
             && self.delimiters.last().is_some_and(|d| !d.close)
     }
 
+    /// From where the search for delimiters still reads the entity: two bytes before the line it resumes
+    /// at (where a part ending at a delimiter there ends).
+    pub(crate) fn search_needs_from(&self) -> usize {
+        match &self.head {
+            Some(Some((body_start, _))) => body_start + self.resume.saturating_sub(2),
+            _ => 0,
+        }
+    }
+
     /// Where the part in flight starts (its delimiter line's start), and where the preamble ends, in the
     /// message; `None` before the first delimiter.
     pub(crate) fn in_flight(&self) -> Option<(usize, usize)> {

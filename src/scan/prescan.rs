@@ -319,7 +319,12 @@ impl Level {
     fn needed_from(&self, start: usize) -> Option<usize> {
         let in_flight = start + self.finder.part_in_flight()?;
         if let Some(child) = self.child.as_ref().filter(|c| c.start == in_flight) {
-            return Some(child.needed_from());
+            // This entity's search must still find the delimiter that ends the child.
+            return Some(
+                child
+                    .needed_from()
+                    .min(start + self.finder.search_needs_from()),
+            );
         }
         let stream = self.stream.as_ref()?;
         (stream.start == in_flight).then(|| stream.needed_from())
@@ -362,11 +367,16 @@ impl Nested {
     }
 
     /// From where the session must hold the message for the part's final walk: its start until its head
-    /// is copied or while it reads more than one way, then its part in flight, or from its last delimiter.
+    /// is copied or while it reads more than one way, then its part in flight, or from its last delimiter;
+    /// nothing past the parts allowed (its walk reads no further; its parent keeps what its own search
+    /// needs).
     fn needed_from(&self) -> usize {
         let finder = &self.level.finder;
         if self.head.is_none() || !finder.unambiguous() {
             return self.start;
+        }
+        if finder.read_to_the_cap() {
+            return usize::MAX;
         }
         self.level.needed_from(self.start).unwrap_or_else(|| {
             finder
