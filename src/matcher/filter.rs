@@ -566,9 +566,10 @@ impl AtomStream {
     pub(crate) fn retain(&mut self, keep: impl Fn(u32, usize) -> bool) {
         for list in self.tier_hits.iter_mut().chain(&mut self.short_hits) {
             list.retain(|&(a, p)| keep(a, p));
-            // A burst of hits verified and dropped leaves no lasting footprint.
-            if list.capacity() > 4 * list.len() + 64 {
-                list.shrink_to(2 * list.len());
+            // A burst of hits verified and dropped leaves no lasting footprint: past twice what is kept the
+            // room goes, down to half again (each step of dense text refills it, so no tighter).
+            if list.capacity() > 2 * list.len() + 64 {
+                list.shrink_to(list.len() + list.len() / 2);
             }
         }
     }
@@ -1056,6 +1057,27 @@ mod tests {
     }
 
     /// A stream of `data` fed `chunk` bytes at a time reports what a whole search does, in the same order.
+    #[test]
+    fn hits_let_go_of_leave_little_room_behind() {
+        // Dense text fills a list with thousands of hits a step; once most are verified and dropped, what
+        // the list keeps in reserve is at most half again what it holds, for every share kept.
+        for kept_every in [1, 2, 3, 4, 10, 100, 10_000] {
+            let mut stream = AtomStream {
+                tier_hits: vec![(0..10_000).map(|p| (0u32, p)).collect()],
+                ..AtomStream::default()
+            };
+            stream.retain(|_, p| p % kept_every == 0);
+            let list = &stream.tier_hits[0];
+            assert_eq!(list.len(), 10_000usize.div_ceil(kept_every));
+            assert!(
+                list.capacity() <= 2 * list.len() + 64,
+                "{kept_every}: {} for {}",
+                list.capacity(),
+                list.len()
+            );
+        }
+    }
+
     fn streams_agree(set: &AtomSet, data: &[u8], chunks: &[usize]) {
         let mut whole = Vec::new();
         set.find(data, |a, p| whole.push((a, p)));
