@@ -45,8 +45,9 @@ const FEED_PIECE: usize = 8 << 10;
 /// and it runs the body-signature search of the message itself over the new bytes. The scan works in
 /// stream order (each part is counted against the limits when it is scanned, after the parts before it),
 /// so a part's outcome is final as soon as it is scanned; [`finish`](Self::finish) takes those outcomes
-/// over and is left with the message's own matching, the rest of its walk and the last part. [`Engine::scan_bytes`] does the same two steps on the whole message, so the verdict does not depend
-/// on how the message was split. [`decided`](Self::decided) tells early when a signature has matched.
+/// over and is left with the message's own matching, the rest of its walk and the last part.
+/// [`Engine::scan_bytes`] does the same two steps on the whole message, so the verdict does not depend on
+/// how the message was split. [`decided`](Self::decided) tells early when a signature has matched.
 ///
 /// # Memory
 /// A session lets go of the parts it has scanned once nothing at the end can read them again. For a

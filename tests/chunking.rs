@@ -1067,10 +1067,8 @@ fn a_nested_multipart_past_the_parts_allowed_is_followed_only_if_it_is_a_part() 
             let engine = Engine::builder().limits(limits).build().unwrap();
             let whole = engine.scan_bytes(&msg).unwrap();
             for chunk in [1, 16, msg.len()] {
-                let mut session = engine.session().with_let_go_step(1);
-                for c in msg.chunks(chunk) {
-                    session.feed(c).unwrap();
-                }
+                let session = engine.session().with_let_go_step(1);
+                let (session, _) = feed_watching(session, &msg, chunk);
                 assert_eq!(
                     session.finish().unwrap(),
                     whole,
@@ -1231,10 +1229,7 @@ fn multiparts_nested_deeper_than_followed_read_alike() {
     let whole = engine.scan_bytes(&msg).unwrap();
     assert!(whole.is_infected(), "{whole:?}");
     for chunk in [1, 4096, 1 << 20] {
-        let mut session = engine.session().with_let_go_step(1);
-        for c in msg.chunks(chunk) {
-            session.feed(c).unwrap();
-        }
+        let (session, _) = feed_watching(engine.session().with_let_go_step(1), &msg, chunk);
         assert_eq!(session.finish().unwrap(), whole, "{chunk}");
     }
 }

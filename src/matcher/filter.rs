@@ -10,8 +10,9 @@
 //! Atoms of 4 bytes or more are grouped in one or two *tiers*, each tested every `S`-th position of the
 //! data (its *stride*, 1 to 8); atoms of 1 to 3 bytes are found apart ([`ShortSet`]): by an Aho-Corasick
 //! automaton when it has a prefilter, else by the pair of bytes that ends each position, and then the atoms
-//! of 4 bytes are found that way too, since in a tier they would be tested at every position. An atom of length `L` can be sampled at any stride up to `L - 3`, so a tier's stride is the
-//! smallest `L - 3` among its atoms; where to split the atoms between two tiers is chosen by a cost model
+//! of 4 bytes are found that way too, since in a tier they would be tested at every position. An atom of
+//! length `L` can be sampled at any stride up to `L - 3`, so a tier's stride is the smallest `L - 3` among
+//! its atoms; where to split the atoms between two tiers is chosen by a cost model
 //! ([`choose_split`]), so that a few short atoms get a small dense tier instead of slowing the rest down.
 //!
 //! Sampling is what makes long atoms cheap. An atom of length `L ≥ S + 3` puts the windows that start at `S`
@@ -79,7 +80,7 @@ impl AtomSetBuilder {
             });
             arena.extend_from_slice(bytes);
         }
-        let strides: Vec<usize> = self
+        let mut strides: Vec<usize> = self
             .atoms
             .iter()
             .map(|(a, _)| a.len().saturating_sub(WINDOW - 1).min(MAX_STRIDE))
@@ -105,7 +106,6 @@ impl AtomSetBuilder {
         }
         // When the data is read pair by pair anyway, atoms of one window are found that way too: sampled,
         // they would make a tier test every position.
-        let mut strides = strides;
         if !by_pairs.is_empty() {
             for (a, (bytes, _)) in self.atoms.iter().enumerate() {
                 if bytes.len() == WINDOW {
@@ -1056,7 +1056,6 @@ mod tests {
         streams_agree(&set, &data, &[1, 2, 3, 5, 16, 17, 100]);
     }
 
-    /// A stream of `data` fed `chunk` bytes at a time reports what a whole search does, in the same order.
     #[test]
     fn hits_let_go_of_leave_little_room_behind() {
         // Dense text fills a list with thousands of hits a step; once most are verified and dropped, what
@@ -1078,6 +1077,7 @@ mod tests {
         }
     }
 
+    /// A stream of `data` fed `chunk` bytes at a time reports what a whole search does, in the same order.
     fn streams_agree(set: &AtomSet, data: &[u8], chunks: &[usize]) {
         let mut whole = Vec::new();
         set.find(data, |a, p| whole.push((a, p)));

@@ -1098,6 +1098,12 @@ mod tests {
     /// The count of a stream of the expressions of `sigs` for objects of any type, fed `step` bytes at a
     /// time and let go of as it says, for signature `sig`'s subsignature 1.
     fn streamed(sigs: &[LogicalSig], data: &[u8], step: usize, sig: u32) -> Option<u32> {
+        fed(sigs, data, step).count(sigs, sig, 1, data.len())
+    }
+
+    /// A stream of the expressions of `sigs` for objects of any type, fed `data` `step` bytes at a time and
+    /// let go of as it says.
+    fn fed(sigs: &[LogicalSig], data: &[u8], step: usize) -> PcreStream {
         let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(sigs, 0, None)));
         let mut from = 0;
         for c in (step..data.len()).step_by(step) {
@@ -1105,7 +1111,7 @@ mod tests {
             from = stream.needed_from().min(c).max(from);
         }
         stream.run(sigs, &data[from..], from, true);
-        stream.count(sigs, sig, 1, data.len())
+        stream
     }
 
     #[test]
@@ -1178,15 +1184,8 @@ mod tests {
         let SubSig::Pcre(p) = &sigs[0].subs[1] else {
             unreachable!()
         };
-        let plan = std::sync::Arc::new(PcrePlan::new(&sigs, 0, None));
-        assert_eq!(plan.lookup, [Lookup::Ends]);
-        let mut stream = PcreStream::new(plan);
-        let mut from = 0;
-        for c in (4096..data.len()).step_by(4096) {
-            stream.run(&sigs, &data[from..c], from, false);
-            from = stream.needed_from().min(c).max(from);
-        }
-        stream.run(&sigs, &data[from..], from, true);
+        assert_eq!(PcrePlan::new(&sigs, 0, None).lookup, [Lookup::Ends]);
+        let stream = fed(&sigs, &data, 4096);
         assert!(stream.ends.as_ref().is_some_and(|w| w.failed));
         assert_eq!(
             stream.count(&sigs, 0, 1, data.len()),

@@ -101,7 +101,21 @@ struct Ctx<'c> {
     carried: &'c mut Option<Carried>,
 }
 
-impl Ctx<'_> {
+impl<'c> Ctx<'c> {
+    fn new(
+        db: &'c Database,
+        limits: &'c Limits,
+        heuristics: &'c Heuristics,
+        carried: &'c mut Option<Carried>,
+    ) -> Ctx<'c> {
+        Ctx {
+            db,
+            limits,
+            heuristics,
+            carried,
+        }
+    }
+
     /// Objects admitted and bytes produced so far.
     fn spent(&self) -> (u64, u64) {
         match self.carried.as_ref() {
@@ -431,12 +445,7 @@ impl Prescan {
         base: usize,
         follow: bool,
     ) {
-        let mut ctx = Ctx {
-            db,
-            limits,
-            heuristics,
-            carried: &mut self.carried,
-        };
+        let mut ctx = Ctx::new(db, limits, heuristics, &mut self.carried);
         let found = self
             .level
             .finder
@@ -465,12 +474,7 @@ impl Prescan {
         if let Some(body) = self.body.take() {
             self.body_done = body.finish(db, data, base, base + data.len());
         }
-        let mut ctx = Ctx {
-            db,
-            limits,
-            heuristics,
-            carried: &mut self.carried,
-        };
+        let mut ctx = Ctx::new(db, limits, heuristics, &mut self.carried);
         // Every part of the first reading is scanned ahead of the message's own walk, the last one too
         // (whether a session decoded it as it arrived or not), so that what the walk notes comes after
         // what the parts note, however the message arrived.
