@@ -10,8 +10,8 @@ use crate::limits::Limits;
 use crate::matcher::BodyMatcher;
 use crate::matcher::hashes::HashIndex;
 use crate::session::ScanSession;
-use crate::signatures::ldb::{LogicalSig, SubSig};
-use crate::signatures::{BodySig, LoadReport, SignatureSet};
+use crate::signatures::ldb::LogicalSig;
+use crate::signatures::{LoadReport, SignatureSet};
 use crate::verdict::Verdict;
 
 /// The compiled signature database.
@@ -65,10 +65,10 @@ impl Database {
         let plan = match self.pcre.get(usize::from(target)) {
             Some(cells) if container.is_none() || in_mail => cells[usize::from(in_mail)]
                 .get_or_init(|| {
-                    std::sync::Arc::new(PcrePlan::new(&self.logical, target, container))
+                    std::sync::Arc::new(PcrePlan::new(&self.logical, &self.body, target, container))
                 })
                 .clone(),
-            _ => std::sync::Arc::new(PcrePlan::new(&self.logical, target, container)),
+            _ => std::sync::Arc::new(PcrePlan::new(&self.logical, &self.body, target, container)),
         };
         PcreStream::new(plan)
     }
@@ -340,25 +340,7 @@ impl EngineBuilder {
             body.retain(|s| !ignored.contains(&s.name));
             logical.retain(|s| !ignored.contains(&s.name));
         }
-        // Each hex subsignature of a logical signature joins the body matcher, which counts its matches.
-        // The patterns move there: the logical signature keeps only what its expression needs.
-        for (i, l) in logical.iter_mut().enumerate() {
-            let target = l.target;
-            for (j, sub) in l.subs.iter_mut().enumerate() {
-                if let SubSig::Hex(h) = sub {
-                    for pattern in std::mem::take(&mut h.patterns) {
-                        body.push(BodySig {
-                            name: String::new(),
-                            target,
-                            offset: h.offset,
-                            pattern,
-                            owner: Some((i as u32, j as u8)),
-                            fullword: h.fullword,
-                        });
-                    }
-                }
-            }
-        }
+        body.extend(crate::signatures::ldb::take_hex_subs(&mut logical));
         let db = Database {
             body: BodyMatcher::new(body),
             logical,

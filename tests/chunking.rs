@@ -504,6 +504,50 @@ fn regular_expressions_run_as_the_message_arrives() {
 }
 
 #[test]
+fn an_attachment_whose_first_bytes_shut_a_trigger_reads_as_the_whole_message() {
+    // Most of the official database's regular expressions for a part of a message run only when the part
+    // starts as a zip or a RAR archive. A session stops searching for them once an attachment's first bytes
+    // say it does not; either way the verdict is the whole message's.
+    let ldb = "Re.Gated;Container:CL_TYPE_MAIL,Target:0;2;0:504B;0:526172211a07;0|1/Fatura-N[0-9]{10,32}\\.exe/\n\
+               Re.Half;Container:CL_TYPE_MAIL,Target:0;2;0,2:7171::i;6e6565646c65;0&1/invoice[0-9]+\\.scr/\n";
+    let engine = Engine::builder()
+        .load_str("re.ldb", ldb)
+        .unwrap()
+        .build()
+        .unwrap();
+    // (the attachment's first bytes, the signatures that match)
+    let table: &[(&[u8], &[&str])] = &[
+        (b"PK\x03\x04", &["Re.Gated"]),
+        (b"Rar!\x1a\x07\x00", &["Re.Gated"]),
+        (b"xPK\x03\x04", &[]),
+        (b"Rar!\x1a\x08", &[]),
+        (b"xQq", &["Re.Half"]),
+        (b"xyzqq", &[]),
+    ];
+    for &(start, want) in table {
+        let mut payload = noise(1 << 20, 5);
+        payload[..start.len()].copy_from_slice(start);
+        for (at, bytes) in [
+            (200_000, &b" Fatura-N12345678901.exe "[..]),
+            (400_000, b" invoice77.scr "),
+            (900_000, b" needle "),
+        ] {
+            payload[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        let msg = one_attachment("big.bin", &payload, false);
+        let whole = engine.scan_bytes(&msg).unwrap();
+        let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+        assert_eq!(names, want, "{start:?}: {whole:?}");
+        for chunk in [4096, 64 << 10] {
+            let (session, most) = feed_watching(engine.session(), &msg, chunk);
+            // A zip is held until it ends, to be opened; the others are decoded and let go of.
+            assert!(start.starts_with(b"PK") || most < 512 << 10, "held {most}");
+            assert_eq!(session.finish().unwrap(), whole, "{start:?}, chunk {chunk}");
+        }
+    }
+}
+
+#[test]
 fn what_needs_the_whole_message_keeps_it() {
     // A regular expression whose offset is far from the end needs every start of a match kept until the
     // end, so the session keeps the message (and the engine says why); so does a message that reads two

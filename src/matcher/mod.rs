@@ -9,6 +9,7 @@
 //! when its parts occur in order with their minimum gaps between them.
 
 pub(crate) mod filter;
+pub(crate) mod gate;
 pub(crate) mod hashes;
 pub(crate) mod logical;
 pub(crate) mod pattern;
@@ -306,6 +307,25 @@ impl BodyMatcher {
 
     pub(crate) fn len(&self) -> usize {
         self.sigs.iter().filter(|s| s.owner.is_none()).count()
+    }
+
+    /// The hex subsignatures of logical signatures that `wanted` says are wanted, by (signature,
+    /// subsignature): each form's offset and its pattern's first part, where its matches start.
+    pub(crate) fn first_parts(
+        &self,
+        wanted: impl Fn((u32, u8)) -> bool,
+    ) -> HashMap<(u32, u8), gate::Forms<'_>> {
+        let mut out: HashMap<_, Vec<_>> = HashMap::new();
+        for sig in &self.sigs {
+            if let Some(owner) = sig.owner
+                && wanted(owner)
+            {
+                out.entry(owner)
+                    .or_default()
+                    .push((sig.offset, sig.pattern.parts.first()));
+            }
+        }
+        out
     }
 
     /// The approximate heap memory the matcher uses.

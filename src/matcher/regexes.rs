@@ -30,18 +30,25 @@
 //!   each byte once as it arrives and marks the blocks whose windows may find that match ([`Ends`]);
 //!   searching such an expression's windows reads each byte twice over (a block and its reach), per
 //!   expression;
+//! - an expression whose trigger names subsignatures anchored near the start (`0:504B`: the object starts
+//!   as a zip) is not searched for at all once the object's first bytes say that trigger cannot hold
+//!   ([`crate::matcher::gate`]), and the literals of the others only are looked for;
 //! - an expression anchored at the start (`^` without `m`) is done after its first window;
 //! - the signatures for another container (most of the official database's are for a part of a message
 //!   only) are not searched for in the message itself, nor a signature's once the object is longer than
 //!   its `FileSize` allows.
+
+use std::collections::HashMap;
 
 use regex_automata::meta;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 
 use crate::filetype::FileType;
+use crate::matcher::BodyMatcher;
 use crate::matcher::filter::{AtomSet, AtomSetBuilder, AtomStream};
-use crate::matcher::pattern::MAX_ATOM;
+use crate::matcher::gate::Gate;
+use crate::matcher::pattern::{MAX_ATOM, Scratch};
 use crate::signatures::ldb::{LogicalSig, PcreSub, SubSig};
 use crate::signatures::offset::Offset;
 
@@ -420,6 +427,11 @@ pub(crate) struct PcrePlan {
     lookup: Vec<Lookup>,
     /// Where the matches of the expressions with no literals end.
     ends: Option<Ends>,
+    /// Per expression: its trigger, when an object's first bytes may decide it ([`Gate`]).
+    gates: Vec<Option<Gate>>,
+    /// The literals of the expressions with no gate, looked for instead of all of them in an object whose
+    /// first bytes shut every gate (when some expression with literals has one).
+    ungated: Option<Finder>,
 }
 
 /// How a session finds the blocks where an expression's match may start.
@@ -517,25 +529,66 @@ impl std::fmt::Debug for Finder {
     }
 }
 
+impl Finder {
+    /// The finder of the literals of each expression `wanted` gives (by its index in the plan).
+    fn new(wanted: &[(u32, &Literals)]) -> Option<Finder> {
+        let mut atoms = AtomSetBuilder::default();
+        let mut owners: Vec<(usize, Vec<u32>)> = Vec::new();
+        for &(search, literals) in wanted {
+            for lit in &literals.set {
+                let atom = &lit[..lit.len().min(MAX_ATOM)];
+                let id = atoms.add(atom.to_vec(), literals.nocase) as usize;
+                if id == owners.len() {
+                    owners.push((atom.len(), Vec::new()));
+                }
+                if let Some((_, o)) = owners.get_mut(id) {
+                    o.push(search);
+                }
+            }
+        }
+        (!owners.is_empty()).then(|| Finder {
+            atoms: atoms.build(),
+            owners,
+        })
+    }
+}
+
 impl PcrePlan {
+    /// The literals a stream looks for: those `looking` chose, or every expression's before it chose.
+    fn finder(&self, looking: Looking) -> Option<&Finder> {
+        match looking {
+            Looking::Ungated => self.ungated.as_ref(),
+            Looking::All | Looking::Unchosen => self.literals.as_ref(),
+        }
+    }
+
     /// The plan for objects of target type `target`, found in a container of type `container` (a part of a
     /// message: `mail`; the message itself: none): the signatures for another type or container are left
     /// out, as evaluation leaves them out ([`crate::matcher::logical`]).
-    pub(crate) fn new(logical: &[LogicalSig], target: u8, container: Option<FileType>) -> PcrePlan {
-        let mut plan = PcrePlan::default();
-        let mut atoms = AtomSetBuilder::default();
-        let mut owners: Vec<(usize, Vec<u32>)> = Vec::new();
-        let (mut end_hirs, mut end_owners) = (Vec::new(), Vec::new());
-        for (i, sig) in logical.iter().enumerate() {
-            if sig.target != 0 && sig.target != target {
-                continue;
-            }
+    /// The hex subsignatures are read from `body`, which holds their patterns.
+    pub(crate) fn new(
+        logical: &[LogicalSig],
+        body: &BodyMatcher,
+        target: u8,
+        container: Option<FileType>,
+    ) -> PcrePlan {
+        let applies = |sig: &LogicalSig| {
             let in_container = match sig.container {
                 None => true,
                 Some(None) => false,
                 Some(Some(t)) => container == Some(t),
             };
-            if !in_container {
+            (sig.target == 0 || sig.target == target)
+                && in_container
+                && sig.subs.iter().any(|s| matches!(s, SubSig::Pcre(_)))
+        };
+        let forms = body.first_parts(|(i, _)| logical.get(i as usize).is_some_and(applies));
+        let mut plan = PcrePlan::default();
+        // Per expression with literals: its literals, and whether they are looked for by case.
+        let mut wanted: Vec<(u32, &Literals)> = Vec::new();
+        let (mut end_hirs, mut end_owners) = (Vec::new(), Vec::new());
+        for (i, sig) in logical.iter().enumerate() {
+            if !applies(sig) {
                 continue;
             }
             for (j, sub) in sig.subs.iter().enumerate() {
@@ -545,6 +598,13 @@ impl PcrePlan {
                 };
                 let search = plan.subs.len() as u32;
                 plan.subs.push((i, j));
+                let trigger_forms: HashMap<u8, Vec<_>> = p
+                    .trigger
+                    .subs()
+                    .into_iter()
+                    .filter_map(|n| Some((n, forms.get(&(i, n))?.clone())))
+                    .collect();
+                plan.gates.push(Gate::new(&p.trigger, &trigger_forms));
                 plan.lookup.push(match &p.regex.literals {
                     Some(l) if l.prefix => Lookup::Prefix,
                     Some(_) => Lookup::Inner,
@@ -561,23 +621,16 @@ impl PcrePlan {
                     }
                     continue;
                 };
-                for lit in &literals.set {
-                    let atom = &lit[..lit.len().min(MAX_ATOM)];
-                    let id = atoms.add(atom.to_vec(), literals.nocase) as usize;
-                    if id == owners.len() {
-                        owners.push((atom.len(), Vec::new()));
-                    }
-                    if let Some((_, o)) = owners.get_mut(id) {
-                        o.push(search);
-                    }
-                }
+                wanted.push((search, literals));
             }
         }
-        if !owners.is_empty() {
-            plan.literals = Some(Finder {
-                atoms: atoms.build(),
-                owners,
-            });
+        plan.literals = Finder::new(&wanted);
+        if wanted
+            .iter()
+            .any(|&(j, _)| plan.gates[j as usize].is_some())
+        {
+            wanted.retain(|&(j, _)| plan.gates[j as usize].is_none());
+            plan.ungated = Finder::new(&wanted);
         }
         plan.ends = Ends::new(&end_hirs, end_owners);
         if let Some(ends) = &plan.ends {
@@ -602,6 +655,22 @@ pub(crate) struct PcreStream {
     seen: usize,
     /// The walk through the DFA of where matches end, once begun.
     ends: Option<EndWalk>,
+    /// Some gates are still to be decided by the object's first bytes.
+    gates_open: bool,
+    /// Which literals are looked for, chosen at the first search for them.
+    looking: Looking,
+}
+
+/// Which of a plan's literals a stream looks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+enum Looking {
+    /// Not chosen yet.
+    #[default]
+    Unchosen,
+    /// Every expression's.
+    All,
+    /// Only those of the expressions with no gate: every gate of an expression with literals was shut.
+    Ungated,
 }
 
 impl PcreStream {
@@ -609,17 +678,58 @@ impl PcreStream {
     pub(crate) fn new(plan: std::sync::Arc<PcrePlan>) -> PcreStream {
         let n = plan.subs.len();
         PcreStream {
-            plan,
             searches: vec![Search::default(); n],
             live: vec![std::collections::BTreeSet::new(); n],
             atoms: AtomStream::default(),
             seen: 0,
             ends: None,
+            gates_open: plan.gates.iter().any(Option::is_some),
+            looking: Looking::Unchosen,
+            plan,
         }
+    }
+
+    /// The literals looked for.
+    fn finder(&self) -> Option<&Finder> {
+        self.plan.finder(self.looking)
+    }
+
+    /// Ends the search for every expression whose trigger the object's first bytes shut. `hay` holds the
+    /// object from `base` on; the gates are decided from its start, or not at all.
+    fn close_gates(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize, complete: bool) {
+        if !self.gates_open {
+            return;
+        }
+        if base > 0 {
+            // The first bytes are gone (never so in a session, which searches before it lets go).
+            self.gates_open = false;
+            return;
+        }
+        let mut scratch = Scratch::default();
+        let mut open = false;
+        for (i, gate) in self.plan.gates.iter().enumerate() {
+            let (Some(gate), Some(search)) = (gate, self.searches.get_mut(i)) else {
+                continue;
+            };
+            let (sig, sub) = self.plan.subs[i];
+            let Some(p) = pcre_of(logical, sig, sub) else {
+                continue;
+            };
+            if search.done {
+                continue;
+            }
+            match gate.shut(&p.trigger, hay, complete, &mut scratch) {
+                Some(true) => search.done = true,
+                Some(false) => {}
+                None => open = true,
+            }
+        }
+        self.gates_open = open;
     }
 
     /// Runs every search over `hay`, the object's bytes from `base` on.
     pub(crate) fn run(&mut self, logical: &[LogicalSig], hay: &[u8], base: usize, complete: bool) {
+        self.close_gates(logical, hay, base, complete);
         let found = self.look_for_literals(logical, hay, base, complete);
         self.look_for_ends(hay, base, complete);
         let ends_failed = self.ends.as_ref().is_none_or(|w| w.failed);
@@ -664,7 +774,23 @@ impl PcreStream {
     ) -> usize {
         let held_end = base + hay.len();
         self.seen = held_end;
-        let Some(finder) = &self.plan.literals else {
+        if self.looking == Looking::Unchosen {
+            // The literals of every expression, unless the gates shut every one with literals and a gate.
+            let gated = |j: usize, live: bool| {
+                self.plan.gates[j].is_some()
+                    && matches!(self.plan.lookup[j], Lookup::Prefix | Lookup::Inner)
+                    && (!live || !self.searches[j].done)
+            };
+            let n = self.plan.subs.len();
+            self.looking = match (0..n).any(|j| gated(j, false)) && !(0..n).any(|j| gated(j, true))
+            {
+                true => Looking::Ungated,
+                false => Looking::All,
+            };
+        }
+        let plan = std::sync::Arc::clone(&self.plan);
+        let finder = plan.finder(self.looking);
+        let Some(finder) = finder else {
             return held_end;
         };
         if self.atoms.overflowed {
@@ -714,6 +840,14 @@ impl PcreStream {
         let Some(ends) = &self.plan.ends else {
             return;
         };
+        let searches = &self.searches;
+        if ends
+            .owners
+            .iter()
+            .all(|&(j, _, _)| searches.get(j as usize).is_none_or(|s| s.done))
+        {
+            return;
+        }
         let walk = self.ends.get_or_insert_with(|| EndWalk {
             cache: ends.dfa.create_cache(),
             state: None,
@@ -805,7 +939,7 @@ impl PcreStream {
             .map(Search::needed_from)
             .min()
             .unwrap_or(usize::MAX);
-        if searches == usize::MAX || self.plan.literals.is_none() || self.atoms.overflowed {
+        if searches == usize::MAX || self.finder().is_none() || self.atoms.overflowed {
             return searches;
         }
         searches.min(self.atoms.floor(self.seen))
@@ -1023,6 +1157,14 @@ mod tests {
         assert_eq!(count_whole(&anywhere("x"), &vec![b'x'; 5000]), MAX_MATCHES);
     }
 
+    /// The plan for objects of any type outside a container, for `sigs` as an engine compiles them: their
+    /// hex subsignatures in a body matcher.
+    fn plan(sigs: &[LogicalSig]) -> PcrePlan {
+        let mut sigs = sigs.to_vec();
+        let body = BodyMatcher::new(crate::signatures::ldb::take_hex_subs(&mut sigs));
+        PcrePlan::new(&sigs, &body, 0, None)
+    }
+
     /// Logical signatures whose expressions are looked for by literals they start with (`abc`, `x00+1`),
     /// end with (`[0-9 ]+cab`), or not at all (`[ac ]{1,4}b`), bounded or not.
     fn logical() -> Vec<LogicalSig> {
@@ -1067,7 +1209,7 @@ mod tests {
             ("40000", 60_000, 0),
         ] {
             let sigs = vec![line(size)];
-            let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(&sigs, 0, None)));
+            let mut stream = PcreStream::new(std::sync::Arc::new(plan(&sigs)));
             let mut from = 0;
             for c in (0..len).step_by(7_000) {
                 stream.run(&sigs, &data[from..c], from, false);
@@ -1082,7 +1224,7 @@ mod tests {
     #[test]
     fn expressions_are_looked_for_by_their_literals() {
         let sigs = logical();
-        let plan = PcrePlan::new(&sigs, 0, None);
+        let plan = plan(&sigs);
         // The one for another type is not run; the others are looked for by literals, else by where their
         // matches end, but the one that may match empty.
         assert_eq!(plan.subs.len(), 10);
@@ -1095,6 +1237,73 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_expression_whose_trigger_the_first_bytes_shut_is_not_searched_for() {
+        let sigs: Vec<LogicalSig> = [
+            // Triggered by a zip's or a RAR archive's first bytes, as 401 of the official database's are.
+            "G;Target:0;2;0:504B;0:526172211a07;0|1/klm+o/",
+            // Two letters, in any case, at one of the first four bytes; an expression with no literal.
+            "H;Target:0;1;0,3:7a7a::i;0/d[ef]+g/",
+            // Shut by its anchored half alone: the other may match anywhere.
+            "K;Target:0;2;0:7171;6e6565646c65;0&1/ghi+j/",
+            // Never shut: triggered by what may come anywhere, or by nothing at all.
+            "U;Target:0;1;6e6565646c65;0/uvw+y/",
+            "Z;Target:0;1;0:7171;0=0/uvw+y/",
+            // Too far from the start to be decided by the first bytes searched.
+            "F;Target:0;1;100000:7171;0/uvw+y/",
+        ]
+        .iter()
+        .map(|l| {
+            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
+                .unwrap()
+                .unwrap()
+                .0
+        })
+        .collect();
+        let gated: Vec<bool> = plan(&sigs).gates.iter().map(Option::is_some).collect();
+        assert_eq!(gated, [true, true, true, false, false, false]);
+        // (the object's first bytes, which of G, H and K stay open)
+        let table: &[(&[u8], [bool; 3])] = &[
+            (b"PK\x03\x04", [true, false, false]),
+            (b"Rar!\x1a\x07", [true, false, false]),
+            (b"Rar!\x1a\x08", [false, false, false]),
+            (b" PK", [false, false, false]),
+            (b"qqZz", [false, true, true]),
+            (b"xyzZ", [false, true, false]),
+            (b"1234zZ", [false, false, false]),
+        ];
+        let plant: &[(usize, &[u8])] = &[(30_000, b"klmmo deffg ghiij uvwwy"), (90_000, b"needle")];
+        for &(start, open) in table {
+            let mut data = text(120_000, 7, plant);
+            data[..start.len()].copy_from_slice(start);
+            for step in [8 << 10, 50_000] {
+                let stream = fed(&sigs, &data, step);
+                // Each signature's expression is its last subsignature.
+                let count = |sig: u32| {
+                    let sub = sigs[sig as usize].subs.len() as u8 - 1;
+                    stream.count(&sigs, sig, sub, data.len())
+                };
+                for (sig, open) in open.into_iter().enumerate() {
+                    assert_eq!(count(sig as u32), Some(u32::from(open)), "{sig} {start:?}");
+                }
+                for sig in 3..6 {
+                    assert_eq!(count(sig), Some(1));
+                }
+                // With no gated expression that has literals (G and K) left open, only the others'
+                // literals were looked for.
+                let looking = match open[0] || open[2] {
+                    true => Looking::All,
+                    false => Looking::Ungated,
+                };
+                assert_eq!(stream.looking, looking, "{start:?}");
+            }
+            // An object no longer than the bytes that decide is decided at its end.
+            let short = &data[..start.len()];
+            let stream = fed(&sigs, short, 8 << 10);
+            assert!(!stream.gates_open);
+        }
+    }
+
     /// The count of a stream of the expressions of `sigs` for objects of any type, fed `step` bytes at a
     /// time and let go of as it says, for signature `sig`'s subsignature 1.
     fn streamed(sigs: &[LogicalSig], data: &[u8], step: usize, sig: u32) -> Option<u32> {
@@ -1104,7 +1313,7 @@ mod tests {
     /// A stream of the expressions of `sigs` for objects of any type, fed `data` `step` bytes at a time and
     /// let go of as it says.
     fn fed(sigs: &[LogicalSig], data: &[u8], step: usize) -> PcreStream {
-        let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(sigs, 0, None)));
+        let mut stream = PcreStream::new(std::sync::Arc::new(plan(sigs)));
         let mut from = 0;
         for c in (step..data.len()).step_by(step) {
             stream.run(sigs, &data[from..c], from, false);
@@ -1184,7 +1393,7 @@ mod tests {
         let SubSig::Pcre(p) = &sigs[0].subs[1] else {
             unreachable!()
         };
-        assert_eq!(PcrePlan::new(&sigs, 0, None).lookup, [Lookup::Ends]);
+        assert_eq!(plan(&sigs).lookup, [Lookup::Ends]);
         let stream = fed(&sigs, &data, 4096);
         assert!(stream.ends.as_ref().is_some_and(|w| w.failed));
         assert_eq!(
@@ -1222,7 +1431,7 @@ mod tests {
                     data[at..at + plant.len()].copy_from_slice(plant);
                 }
             }
-            let mut stream = PcreStream::new(std::sync::Arc::new(PcrePlan::new(&sigs, 0, None)));
+            let mut stream = PcreStream::new(std::sync::Arc::new(plan(&sigs)));
             let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
             cuts.sort_unstable();
             let mut from = 0;

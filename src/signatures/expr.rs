@@ -240,6 +240,41 @@ impl Expr {
         }
     }
 
+    /// The subsignatures the expression names, each once, in increasing order.
+    pub(crate) fn subs(&self) -> Vec<u8> {
+        fn walk(e: &Expr, out: &mut Vec<u8>) {
+            match e {
+                Expr::Sub(n) => out.push(*n),
+                Expr::And(a, b) | Expr::Or(a, b) => {
+                    walk(a, out);
+                    walk(b, out);
+                }
+                Expr::Count { inner, .. } => walk(inner, out),
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Whether the expression may hold when the subsignatures `zero` says are known to have no match, and
+    /// nothing is known of the others. An over-approximation: `false` means it holds for no counts of the
+    /// others; `true`, that it may.
+    pub(crate) fn can_hold(&self, zero: &dyn Fn(u8) -> bool) -> bool {
+        match self {
+            Expr::Sub(n) => !zero(*n),
+            Expr::And(a, b) => a.can_hold(zero) && b.can_hold(zero),
+            Expr::Or(a, b) => a.can_hold(zero) || b.can_hold(zero),
+            // A count over subsignatures all known to be zero is known exactly; else it may hold.
+            Expr::Count { .. } => {
+                let subs = self.subs();
+                !subs.iter().all(|&n| zero(n)) || self.eval(&[]).holds
+            }
+        }
+    }
+
     /// Evaluates with the number of matches of each subsignature.
     pub(crate) fn eval(&self, counts: &[u32]) -> Value {
         match self {
@@ -324,5 +359,56 @@ mod tests {
         assert!(parse(&deep).unwrap_err().contains("nested deeper"));
         let ok = format!("{}0{}", "(".repeat(64), ")".repeat(64));
         assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn what_may_hold_when_some_subsignatures_have_no_match() {
+        // (expression, subsignatures known to have no match, whether it may hold)
+        let table: &[(&str, &[u8], bool)] = &[
+            ("0", &[0], false),
+            ("0", &[1], true),
+            ("0|1", &[0], true),
+            ("0|1", &[0, 1], false),
+            ("0&1", &[1], false),
+            ("0&1", &[2], true),
+            ("(0|1)&2", &[0, 1], false),
+            ("(0|1)&2", &[0], true),
+            ("0=0", &[0], true),
+            ("0<1", &[0], true),
+            ("0>0", &[0], false),
+            ("(0|1)>1", &[0], true),
+            ("(0|1)>1", &[0, 1], false),
+            ("(0|1)=0&2", &[0, 1], true),
+            ("(0|1)=0&2", &[0, 1, 2], false),
+        ];
+        for (text, zero, want) in table {
+            let e = parse(text).unwrap();
+            assert_eq!(
+                e.can_hold(&|n| zero.contains(&n)),
+                *want,
+                "{text} with {zero:?}"
+            );
+        }
+        // Never "cannot hold" when some counts of the others make it hold: every expression of the table,
+        // with every count from 0 to 3 of subsignatures 0 to 2.
+        for (text, zero, _) in table {
+            let e = parse(text).unwrap();
+            if e.can_hold(&|n| zero.contains(&n)) {
+                continue;
+            }
+            for k in 0..64u32 {
+                let counts: Vec<u32> = (0..3u8)
+                    .map(|n| {
+                        if zero.contains(&n) {
+                            0
+                        } else {
+                            (k >> (2 * n)) & 3
+                        }
+                    })
+                    .collect();
+                assert!(!e.eval(&counts).holds, "{text} holds with {counts:?}");
+            }
+        }
+        assert_eq!(parse("(2|0)&0>1").unwrap().subs(), vec![0, 2]);
     }
 }

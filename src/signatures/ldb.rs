@@ -56,6 +56,31 @@ impl<'de> serde::Deserialize<'de> for PcreSub {
     }
 }
 
+/// Moves the patterns of the hex subsignatures out of `logical`, as body signatures that count their
+/// matches for the subsignature they came from: the body matcher finds them, and each logical signature
+/// keeps only what its expression needs.
+pub(crate) fn take_hex_subs(logical: &mut [LogicalSig]) -> Vec<super::BodySig> {
+    let mut body = Vec::new();
+    for (i, l) in logical.iter_mut().enumerate() {
+        let target = l.target;
+        for (j, sub) in l.subs.iter_mut().enumerate() {
+            if let SubSig::Hex(h) = sub {
+                for pattern in std::mem::take(&mut h.patterns) {
+                    body.push(super::BodySig {
+                        name: String::new(),
+                        target,
+                        offset: h.offset,
+                        pattern,
+                        owner: Some((i as u32, j as u8)),
+                        fullword: h.fullword,
+                    });
+                }
+            }
+        }
+    }
+    body
+}
+
 /// `container` as a small number: the container types a logical signature can name here.
 mod container_serde {
     use crate::filetype::FileType;
