@@ -464,7 +464,13 @@ struct Ends {
 const ENDS_CACHE: usize = 32 << 10;
 
 impl Ends {
-    fn new(hirs: &[&regex_syntax::hir::Hir], owners: Vec<(u32, usize, usize)>) -> Option<Ends> {
+    /// The DFA of `hirs`, which gives up after `give_up` clears of its cache (of [`ENDS_CACHE`] bytes) if
+    /// it makes too few bytes' progress per state it adds.
+    fn new(
+        hirs: &[&regex_syntax::hir::Hir],
+        owners: Vec<(u32, usize, usize)>,
+        give_up: Option<usize>,
+    ) -> Option<Ends> {
         use regex_automata::hybrid::dfa::DFA;
         use regex_automata::nfa::thompson;
         if hirs.is_empty() {
@@ -488,7 +494,7 @@ impl Ends {
                     // A DFA that keeps making new states (hostile input against many expressions) gives
                     // up, as the `regex` crate's does, rather than cost thousands of instructions a byte:
                     // then its expressions are searched in every block.
-                    .minimum_cache_clear_count(Some(3))
+                    .minimum_cache_clear_count(give_up)
                     .minimum_bytes_per_state(Some(10)),
             )
             .build_from_nfa(nfa)
@@ -509,6 +515,53 @@ struct EndWalk {
     failed: bool,
     /// Per search: the last block marked (the blocks a match end marks only move forward).
     marked: Vec<Option<usize>>,
+    /// The bytes that leave one state where it is, learnt as the walk goes ([`Stay`]).
+    stay: Option<Box<Stay>>,
+}
+
+/// The bytes that take a state of the [`Ends`] DFA back to itself, learnt as the walk takes them. Most
+/// bytes leave the DFA in the state where no match is under way, and each costs a transition (a dozen
+/// instructions and more); a byte this says stays is passed over with one lookup.
+///
+/// A lazy DFA renumbers its states when it clears its cache, so what is learnt holds only while the
+/// cache has been cleared as often as when it was learnt: after a clear it is learnt anew.
+#[derive(Clone, Debug)]
+struct Stay {
+    state: regex_automata::hybrid::LazyStateID,
+    clears: usize,
+    bytes: [bool; 256],
+}
+
+impl Stay {
+    /// Learns that `byte` leaves `state` where it is, in a DFA whose cache was cleared `clears` times;
+    /// returns the bytes known to do so, if `state` is the one learnt of. The first state learnt of is
+    /// kept until the cache is cleared.
+    fn learn(
+        slot: &mut Option<Box<Stay>>,
+        state: regex_automata::hybrid::LazyStateID,
+        byte: u8,
+        clears: usize,
+    ) -> Option<&[bool; 256]> {
+        let stay = slot.get_or_insert_with(|| {
+            Box::new(Stay {
+                state,
+                clears,
+                bytes: [false; 256],
+            })
+        });
+        if stay.clears != clears {
+            **stay = Stay {
+                state,
+                clears,
+                bytes: [false; 256],
+            };
+        }
+        if stay.state != state {
+            return None;
+        }
+        stay.bytes[usize::from(byte)] = true;
+        Some(&stay.bytes)
+    }
 }
 
 /// The literals, looked for at once by the atom filter ([`crate::matcher::filter`]) as the bytes arrive,
@@ -605,12 +658,15 @@ impl PcrePlan {
                     .filter_map(|n| Some((n, forms.get(&(i, n))?.clone())))
                     .collect();
                 plan.gates.push(Gate::new(&p.trigger, &trigger_forms));
-                plan.lookup.push(match &p.regex.literals {
+                // An expression anchored at the start is done after its first window: searched there,
+                // its literals are not looked for in the rest.
+                let literals = p.regex.literals.as_ref().filter(|_| !p.regex.at_start);
+                plan.lookup.push(match literals {
                     Some(l) if l.prefix => Lookup::Prefix,
                     Some(_) => Lookup::Inner,
                     None => Lookup::Every,
                 });
-                let Some(literals) = &p.regex.literals else {
+                let Some(literals) = literals else {
                     // An expression that may match empty would mark every block; one anchored at the start
                     // is done after its first window anyway.
                     if let (Some(hir), false, false) =
@@ -632,7 +688,7 @@ impl PcrePlan {
             wanted.retain(|&(j, _)| plan.gates[j as usize].is_none());
             plan.ungated = Finder::new(&wanted);
         }
-        plan.ends = Ends::new(&end_hirs, end_owners);
+        plan.ends = Ends::new(&end_hirs, end_owners, Some(3));
         if let Some(ends) = &plan.ends {
             for &(j, _, _) in &ends.owners {
                 plan.lookup[j as usize] = Lookup::Ends;
@@ -739,6 +795,9 @@ impl PcreStream {
         let plan = &self.plan;
         let held_end = base + hay.len();
         for (i, search) in self.searches.iter_mut().enumerate() {
+            if search.done {
+                continue;
+            }
             let (sig, sub) = plan.subs[i];
             let Some(p) = pcre_of(logical, sig, sub) else {
                 continue;
@@ -854,6 +913,7 @@ impl PcreStream {
             at: 0,
             failed: false,
             marked: vec![None; self.searches.len()],
+            stay: None,
         });
         if walk.failed {
             return;
@@ -908,17 +968,31 @@ impl PcreStream {
             }
         };
         // A DFA's match is seen one byte late: the state after the byte at `p` says a match ended at `p`.
-        for (i, &byte) in new.iter().enumerate() {
-            sid = match dfa.next_state(&mut walk.cache, sid, byte) {
-                Ok(sid) => sid,
+        let mut i = 0;
+        while let Some(&byte) = new.get(i) {
+            let next = match dfa.next_state(&mut walk.cache, sid, byte) {
+                Ok(next) => next,
                 Err(_) => {
                     walk.failed = true;
                     return;
                 }
             };
-            if sid.is_tagged() && sid.is_match() {
-                mark(sid, base + from + i, walk);
+            if next.is_tagged() {
+                if next.is_match() {
+                    mark(next, base + from + i, walk);
+                }
+            } else if next == sid {
+                // The byte left the state where it was: so will it next time, and so will the bytes
+                // learnt before, which are passed over.
+                let clears = walk.cache.clear_count();
+                if let Some(stays) = Stay::learn(&mut walk.stay, sid, byte, clears) {
+                    while new.get(i + 1).is_some_and(|&b| stays[usize::from(b)]) {
+                        i += 1;
+                    }
+                }
             }
+            sid = next;
+            i += 1;
         }
         if complete {
             match dfa.next_eoi_state(&mut walk.cache, sid) {
@@ -970,10 +1044,9 @@ impl PcreStream {
                 .sum::<usize>()
             + self.live.iter().map(|l| 16 + l.len() * 16).sum::<usize>()
             + self.atoms.memory_usage()
-            + self
-                .ends
-                .as_ref()
-                .map_or(0, |w| w.cache.memory_usage() + w.marked.len() * 16)
+            + self.ends.as_ref().map_or(0, |w| {
+                w.cache.memory_usage() + w.marked.len() * 16 + w.stay.as_ref().map_or(0, |_| 272)
+            })
     }
 }
 
@@ -1401,6 +1474,114 @@ mod tests {
             Some(count_whole(p, &data))
         );
         assert!(count_whole(p, &data) > 0);
+    }
+
+    #[test]
+    fn what_is_learnt_of_a_state_holds_until_the_cache_is_cleared() {
+        use regex_automata::hybrid::dfa::DFA;
+        let dfa = DFA::new(r"1\s*2").unwrap();
+        let mut cache = dfa.create_cache();
+        let config = regex_automata::util::start::Config::new().anchored(Anchored::No);
+        let start = dfa.start_state(&mut cache, &config).unwrap();
+        let one = dfa.next_state(&mut cache, start, b'1').unwrap();
+        let mut slot = None;
+        let known = |s: Option<&[bool; 256]>| {
+            s.map(|b| {
+                (0..=255u8)
+                    .filter(|&x| b[usize::from(x)])
+                    .collect::<Vec<u8>>()
+            })
+        };
+        assert_eq!(
+            known(Stay::learn(&mut slot, start, b'x', 0)),
+            Some(vec![b'x'])
+        );
+        assert_eq!(
+            known(Stay::learn(&mut slot, start, b'y', 0)),
+            Some(vec![b'x', b'y'])
+        );
+        // Another state is not learnt of while the first holds.
+        assert_eq!(known(Stay::learn(&mut slot, one, b' ', 0)), None);
+        // Once the cache is cleared, a number may stand for another state: what was learnt goes.
+        assert_eq!(
+            known(Stay::learn(&mut slot, one, b' ', 1)),
+            Some(vec![b' '])
+        );
+        assert_eq!(known(Stay::learn(&mut slot, start, b'x', 1)), None);
+        assert_eq!(
+            known(Stay::learn(&mut slot, start, b'z', 2)),
+            Some(vec![b'z'])
+        );
+    }
+
+    #[test]
+    fn what_a_walk_learns_of_its_states_is_forgotten_when_its_cache_is_cleared() {
+        // The walk passes over the bytes it learnt leave a state where it is; a lazy DFA renumbers its
+        // states when it clears its cache, and what was learnt of a number then speaks of another state.
+        // Here the cache is cleared again and again (by `a[a-p]{12}` over runs of `a`s and `b`s, and a DFA
+        // that never gives up), between stretches where `1\s*2\s*z` waits in one state, and every count is
+        // still the whole's.
+        let lines = [
+            "G;Target:0;0&1;7a7a7a;0/[a-p]*a[a-p]{12}\\d\\d/",
+            "U;Target:0;0&1;616161;0/1\\s*2\\s*z/i",
+        ];
+        let sigs: Vec<LogicalSig> = lines
+            .iter()
+            .map(|l| {
+                crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
+                    .unwrap()
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        let mut plan = plan(&sigs);
+        assert_eq!(plan.lookup, [Lookup::Ends, Lookup::Ends]);
+        let hirs: Vec<&regex_syntax::hir::Hir> = sigs
+            .iter()
+            .filter_map(|s| match &s.subs[1] {
+                SubSig::Pcre(p) => p.regex.hir.as_deref(),
+                SubSig::Hex(_) => None,
+            })
+            .collect();
+        let owners = plan.ends.as_ref().unwrap().owners.clone();
+        plan.ends = Ends::new(&hirs, owners, None);
+        let plan = std::sync::Arc::new(plan);
+        let mut rng = crate::testing::XorShift::new(11);
+        let mut data = Vec::new();
+        while data.len() < 400_000 {
+            data.extend(rng.bytes(3_000, b"ab"));
+            data.extend(b"42");
+            data.extend(rng.bytes(9_000, b"xy 3\n"));
+            data.extend(b"1 \n2Z");
+        }
+        for step in [4096, 10_000] {
+            let mut stream = PcreStream::new(std::sync::Arc::clone(&plan));
+            let mut from = 0;
+            for c in (step..data.len()).step_by(step) {
+                stream.run(&sigs, &data[from..c], from, false);
+                from = stream.needed_from().min(c).max(from);
+            }
+            stream.run(&sigs, &data[from..], from, true);
+            let walk = stream.ends.as_ref().unwrap();
+            assert!(
+                !walk.failed && walk.cache.clear_count() > 10,
+                "{}",
+                walk.cache.clear_count()
+            );
+            for (sig, s) in sigs.iter().enumerate() {
+                let SubSig::Pcre(p) = &s.subs[1] else {
+                    unreachable!()
+                };
+                let whole = count_whole(p, &data);
+                assert!(whole > 0);
+                assert_eq!(
+                    stream.count(&sigs, sig as u32, 1, data.len()),
+                    Some(whole),
+                    "{}",
+                    s.name
+                );
+            }
+        }
     }
 
     proptest! {
