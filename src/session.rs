@@ -13,7 +13,7 @@ use crate::verdict::{Detection, Verdict};
 const PRESCAN_STEP: usize = 1;
 
 /// The least number of bytes a session lets go of at once: each time costs a move of what it keeps.
-const LET_GO_STEP: usize = 16 << 10;
+const LET_GO_STEP: usize = 8 << 10;
 
 /// The least number of bytes between two verifications of the message's atom hits ahead of its end.
 const PREVERIFY_STEP: usize = 64 << 10;
@@ -193,7 +193,7 @@ impl ScanSession {
         let max = self.engine.limits().get_max_message_size();
         let room = max.saturating_sub(self.len() as u64);
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
-        crate::stream::extend_by_half(&mut self.buffer, &chunk[..take]);
+        crate::stream::extend_sparingly(&mut self.buffer, &chunk[..take]);
         self.received = self.received.saturating_add(chunk.len() as u64);
         if take == 0 {
             return;

@@ -38,7 +38,7 @@ const DECIDE: usize = 64 << 10;
 const SEARCH_STEP: usize = 8 << 10;
 
 /// The least number of decoded bytes let go of at once.
-const LET_GO_STEP: usize = 16 << 10;
+const LET_GO_STEP: usize = 8 << 10;
 
 /// Bytes kept beyond what signatures read at the end: the atom search's own margin, and the last 512 bytes
 /// and 8 that heuristics look at (a disk image's footer).
@@ -172,14 +172,14 @@ impl Streamed {
     /// the searches allow) before the next is added, so that the tail does not grow with the size of the
     /// chunks the message arrives in.
     fn push(&mut self, db: &Database, bytes: &[u8]) {
-        for piece in bytes.chunks(LET_GO_STEP) {
+        for piece in bytes.chunks(SEARCH_STEP) {
             self.push_piece(db, piece);
         }
     }
 
     /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
     fn push_piece(&mut self, db: &Database, bytes: &[u8]) {
-        self.tail.extend_from_slice(bytes);
+        extend_sparingly(&mut self.tail, bytes);
         if let Some(d) = &mut self.docs {
             d.feed(bytes, crate::heuristics::INSPECT_LIMIT);
         }
@@ -492,7 +492,7 @@ impl Decoding64 {
         match &mut self.sink {
             Sink::Streamed(s) => s.push(db, bytes),
             Sink::Held(held) => {
-                extend_by_half(held, bytes);
+                extend_sparingly(held, bytes);
                 // The type is decided once: a payload held for good is not typed again with every piece.
                 if !self.typed && held.len() >= DECIDE {
                     self.typed = true;
@@ -508,12 +508,21 @@ impl Decoding64 {
     }
 }
 
-/// Appends `bytes`, growing `v` by half when it must grow, not doubling it: what a session holds whole (an
-/// archive in flight, a message it cannot let go of) is the largest thing it holds, and doubling leaves up
-/// to as much again unused. (Each byte is then copied about three times as the buffer grows, not two.)
-pub(crate) fn extend_by_half(v: &mut Vec<u8>, bytes: &[u8]) {
+/// Below this size a buffer grows by a quarter when it must grow, above by half.
+const SMALL_BUFFER: usize = 256 << 10;
+
+/// Appends `bytes`, growing `v` sparingly when it must grow, not doubling it. What a session holds whole
+/// (an archive in flight, a message it cannot let go of) is the largest thing it holds, and doubling leaves
+/// up to as much again unused: it grows by half (each byte is then copied about three times as the buffer
+/// grows, not two). A buffer let go of as it goes (the message, a payload's tail) stays small and keeps
+/// the room of the most it held: it grows by a quarter, so that room is at most a quarter more than that.
+pub(crate) fn extend_sparingly(v: &mut Vec<u8>, bytes: &[u8]) {
     if v.capacity() - v.len() < bytes.len() {
-        let want = (v.len() + bytes.len()).max(v.capacity() + v.capacity() / 2);
+        let step = match v.capacity() < SMALL_BUFFER {
+            true => v.capacity() / 4,
+            false => v.capacity() / 2,
+        };
+        let want = (v.len() + bytes.len()).max(v.capacity() + step);
         v.reserve_exact(want - v.len());
     }
     v.extend_from_slice(bytes);

@@ -513,7 +513,7 @@ struct EndWalk {
     /// The walk could not go on (a DFA that gave up, bytes missed): its expressions are searched in every
     /// block from then on.
     failed: bool,
-    /// Per search: the last block marked (the blocks a match end marks only move forward).
+    /// Per pattern of the DFA: the last block marked (the blocks a match end marks only move forward).
     marked: Vec<Option<usize>>,
     /// The bytes that leave one state where it is, learnt as the walk goes ([`Stay`]).
     stay: Option<Box<Stay>>,
@@ -912,7 +912,7 @@ impl PcreStream {
             state: None,
             at: 0,
             failed: false,
-            marked: vec![None; self.searches.len()],
+            marked: vec![None; ends.owners.len()],
             stay: None,
         });
         if walk.failed {
@@ -956,7 +956,8 @@ impl PcreStream {
                 // `end` to the one its latest start is in.
                 let first = end.saturating_sub(reach).div_ceil(BLOCK).saturating_sub(1);
                 let last = end.saturating_sub(shortest) / BLOCK;
-                let (Some(marked), Some(live)) = (walk.marked.get_mut(j), self.live.get_mut(j))
+                let (Some(marked), Some(live)) =
+                    (walk.marked.get_mut(pattern), self.live.get_mut(j))
                 else {
                     continue;
                 };
