@@ -72,8 +72,8 @@ const FEED_PIECE: usize = 8 << 10;
 /// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
 ///   any file), the bytes their searches still read: a 16 KiB block and the expression's reach (see
 ///   [the crate docs](crate#regular-expressions)), where each search is, the blocks where their literals
-///   or the ends of their matches say a match may start (the DFA of where matches end is the engine's,
-///   shared by every session).
+///   or the ends of their matches say a match may start, and a lazy DFA's cache (32 KiB, or the least the
+///   DFA can work with).
 ///
 /// Past the parts allowed (`max_parts`), the walk of the message splits off nothing more, so the rest of the
 /// message is held only as far as the matching of the message itself reads it.

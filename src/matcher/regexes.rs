@@ -26,11 +26,8 @@
 //!   in any case): one pass of the atom filter ([`crate::matcher::filter`]) over the new bytes marks the
 //!   blocks where a match may start, and the others are passed over;
 //! - an expression with no such literals (`12\s*0C\s*43` has none of 3 bytes) is looked for by where its
-//!   matches end: one DFA of all of them, built whole with the plan and shared by every session, which
-//!   reports every position where a match of one ends, reads each byte once as it arrives (and passes over
-//!   with one lookup each the bytes that begin no match) and marks the blocks whose windows may find that
-//!   match ([`Ends`]); when that DFA would be larger than [`ENDS_DFA_LIMIT`], such expressions are searched
-//!   in every block;
+//!   matches end: one lazy DFA of all of them, which reports every position where a match of one ends, reads
+//!   each byte once as it arrives and marks the blocks whose windows may find that match ([`Ends`]);
 //!   searching such an expression's windows reads each byte twice over (a block and its reach), per
 //!   expression;
 //! - an expression whose trigger names subsignatures anchored near the start (`0:504B`: the object starts
@@ -43,7 +40,6 @@
 
 use std::collections::HashMap;
 
-use regex_automata::dfa::Automaton;
 use regex_automata::meta;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
@@ -203,9 +199,7 @@ impl Pcre {
                     .match_kind(regex_automata::MatchKind::LeftmostFirst)
                     .utf8_empty(false)
                     .nfa_size_limit(Some(4 << 20))
-                    .hybrid_cache_capacity(4 << 20)
-                    // Searches within a window: no full DFA built ahead for each expression.
-                    .dfa(false),
+                    .hybrid_cache_capacity(4 << 20),
             )
             .build_from_hir(&hir)
             .ok()?;
@@ -453,7 +447,7 @@ enum Lookup {
     Ends,
 }
 
-/// A DFA of the expressions with no literals to look for, which reports every position where a match
+/// A lazy DFA of the expressions with no literals to look for, which reports every position where a match
 /// of one of them ends (overlapping matches included: every start). It reads each byte once as it arrives,
 /// where searching each expression's windows would read every byte of the object twice over per expression
 /// (a block and the reach of its window). A match ending at `e` starts in the block `(e - shortest) / BLOCK`
@@ -461,29 +455,23 @@ enum Lookup {
 /// find it, and the others are passed over.
 #[derive(Debug)]
 struct Ends {
-    dfa: regex_automata::dfa::dense::DFA<Vec<u32>>,
+    dfa: regex_automata::hybrid::dfa::DFA,
     /// Per pattern of the DFA: its search (index into `PcrePlan::subs`), shortest match and reach.
     owners: Vec<(u32, usize, usize)>,
-    /// The state where no match is under way, where the walk starts and spends most of its time.
-    start: regex_automata::util::primitives::StateID,
-    /// The bytes that leave the DFA in `start`: passed over with one lookup each, where a transition and
-    /// the tests of the state it leads to cost several times that.
-    stays: Box<[bool; 256]>,
 }
 
-/// The largest DFA of where matches end, per plan (an engine holds one per target type at most): past it,
-/// its expressions are searched in every block.
-const ENDS_DFA_LIMIT: usize = 4 << 20;
+/// The lazy DFA's cache, per object: small, since the expressions are few (it is cleared when full).
+const ENDS_CACHE: usize = 32 << 10;
 
 impl Ends {
-    /// The DFA of `hirs`, built whole ahead of the searches (so that it is shared by every session, and
-    /// costs a table lookup a byte); `None` when there are none, or it would be larger than `limit` bytes.
+    /// The DFA of `hirs`, which gives up after `give_up` clears of its cache (of [`ENDS_CACHE`] bytes) if
+    /// it makes too few bytes' progress per state it adds.
     fn new(
         hirs: &[&regex_syntax::hir::Hir],
         owners: Vec<(u32, usize, usize)>,
-        limit: usize,
+        give_up: Option<usize>,
     ) -> Option<Ends> {
-        use regex_automata::dfa::{StartKind, dense};
+        use regex_automata::hybrid::dfa::DFA;
         use regex_automata::nfa::thompson;
         if hirs.is_empty() {
             return None;
@@ -497,41 +485,83 @@ impl Ends {
             )
             .build_many_from_hir(hirs)
             .ok()?;
-        let dfa = dense::Builder::new()
+        let dfa = DFA::builder()
             .configure(
-                dense::Config::new()
+                DFA::config()
                     .match_kind(regex_automata::MatchKind::All)
-                    .start_kind(StartKind::Unanchored)
-                    .dfa_size_limit(Some(limit))
-                    .determinize_size_limit(Some(limit)),
+                    .cache_capacity(ENDS_CACHE)
+                    .skip_cache_capacity_check(true)
+                    // A DFA that keeps making new states (hostile input against many expressions) gives
+                    // up, as the `regex` crate's does, rather than cost thousands of instructions a byte:
+                    // then its expressions are searched in every block.
+                    .minimum_cache_clear_count(give_up)
+                    .minimum_bytes_per_state(Some(10)),
             )
-            .build_from_nfa(&nfa)
+            .build_from_nfa(nfa)
             .ok()?;
-        let config = regex_automata::util::start::Config::new().anchored(Anchored::No);
-        let start = dfa.start_state(&config).ok()?;
-        let mut stays = Box::new([false; 256]);
-        for byte in 0..=255u8 {
-            stays[usize::from(byte)] = dfa.next_state(start, byte) == start;
-        }
-        Some(Ends {
-            dfa,
-            owners,
-            start,
-            stays,
-        })
+        Some(Ends { dfa, owners })
     }
 }
 
 /// The walk of one object through the [`Ends`] DFA, carried from piece to piece.
 #[derive(Clone, Debug)]
 struct EndWalk {
+    cache: regex_automata::hybrid::dfa::Cache,
     /// The state after the bytes before `at`.
-    state: Option<regex_automata::util::primitives::StateID>,
+    state: Option<regex_automata::hybrid::LazyStateID>,
     at: usize,
-    /// The walk could not go on (bytes missed): its expressions are searched in every block from then on.
+    /// The walk could not go on (a DFA that gave up, bytes missed): its expressions are searched in every
+    /// block from then on.
     failed: bool,
     /// Per pattern of the DFA: the last block marked (the blocks a match end marks only move forward).
     marked: Vec<Option<usize>>,
+    /// The bytes that leave one state where it is, learnt as the walk goes ([`Stay`]).
+    stay: Option<Box<Stay>>,
+}
+
+/// The bytes that take a state of the [`Ends`] DFA back to itself, learnt as the walk takes them. Most
+/// bytes leave the DFA in the state where no match is under way, and each costs a transition (a dozen
+/// instructions and more); a byte this says stays is passed over with one lookup.
+///
+/// A lazy DFA renumbers its states when it clears its cache, so what is learnt holds only while the
+/// cache has been cleared as often as when it was learnt: after a clear it is learnt anew.
+#[derive(Clone, Debug)]
+struct Stay {
+    state: regex_automata::hybrid::LazyStateID,
+    clears: usize,
+    bytes: [bool; 256],
+}
+
+impl Stay {
+    /// Learns that `byte` leaves `state` where it is, in a DFA whose cache was cleared `clears` times;
+    /// returns the bytes known to do so, if `state` is the one learnt of. The first state learnt of is
+    /// kept until the cache is cleared.
+    fn learn(
+        slot: &mut Option<Box<Stay>>,
+        state: regex_automata::hybrid::LazyStateID,
+        byte: u8,
+        clears: usize,
+    ) -> Option<&[bool; 256]> {
+        let stay = slot.get_or_insert_with(|| {
+            Box::new(Stay {
+                state,
+                clears,
+                bytes: [false; 256],
+            })
+        });
+        if stay.clears != clears {
+            **stay = Stay {
+                state,
+                clears,
+                bytes: [false; 256],
+            };
+        }
+        if stay.state != state {
+            return None;
+        }
+        stay.bytes[usize::from(byte)] = true;
+        Some(&stay.bytes)
+    }
 }
 
 /// The literals, looked for at once by the atom filter ([`crate::matcher::filter`]) as the bytes arrive,
@@ -658,7 +688,7 @@ impl PcrePlan {
             wanted.retain(|&(j, _)| plan.gates[j as usize].is_none());
             plan.ungated = Finder::new(&wanted);
         }
-        plan.ends = Ends::new(&end_hirs, end_owners, ENDS_DFA_LIMIT);
+        plan.ends = Ends::new(&end_hirs, end_owners, Some(3));
         if let Some(ends) = &plan.ends {
             for &(j, _, _) in &ends.owners {
                 plan.lookup[j as usize] = Lookup::Ends;
@@ -878,10 +908,12 @@ impl PcreStream {
             return;
         }
         let walk = self.ends.get_or_insert_with(|| EndWalk {
+            cache: ends.dfa.create_cache(),
             state: None,
             at: 0,
             failed: false,
             marked: vec![None; ends.owners.len()],
+            stay: None,
         });
         if walk.failed {
             return;
@@ -899,10 +931,20 @@ impl PcreStream {
             return;
         };
         let dfa = &ends.dfa;
-        let mut sid = walk.state.unwrap_or(ends.start);
+        let start = regex_automata::util::start::Config::new().anchored(Anchored::No);
+        let mut sid = match walk.state {
+            Some(sid) => sid,
+            None => match dfa.start_state(&mut walk.cache, &start) {
+                Ok(sid) => sid,
+                Err(_) => {
+                    walk.failed = true;
+                    return;
+                }
+            },
+        };
         let mut mark = |sid, end: usize, walk: &mut EndWalk| {
-            for k in 0..dfa.match_len(sid) {
-                let pattern = dfa.match_pattern(sid, k).as_usize();
+            for k in 0..dfa.match_len(&walk.cache, sid) {
+                let pattern = dfa.match_pattern(&walk.cache, sid, k).as_usize();
                 let Some(&(j, shortest, reach)) = ends.owners.get(pattern) else {
                     continue;
                 };
@@ -929,26 +971,35 @@ impl PcreStream {
         // A DFA's match is seen one byte late: the state after the byte at `p` says a match ended at `p`.
         let mut i = 0;
         while let Some(&byte) = new.get(i) {
-            sid = dfa.next_state(sid, byte);
-            i += 1;
-            if sid == ends.start {
-                while new.get(i).is_some_and(|&b| ends.stays[usize::from(b)]) {
-                    i += 1;
+            let next = match dfa.next_state(&mut walk.cache, sid, byte) {
+                Ok(next) => next,
+                Err(_) => {
+                    walk.failed = true;
+                    return;
                 }
-            } else if dfa.is_special_state(sid) && dfa.is_match_state(sid) {
-                mark(sid, base + from + i - 1, walk);
-            } else if dfa.is_special_state(sid)
-                && (dfa.is_dead_state(sid) || dfa.is_quit_state(sid))
-            {
-                // A search for matches anywhere reaches neither: never a panic, though.
-                walk.failed = true;
-                return;
+            };
+            if next.is_tagged() {
+                if next.is_match() {
+                    mark(next, base + from + i, walk);
+                }
+            } else if next == sid {
+                // The byte left the state where it was: so will it next time, and so will the bytes
+                // learnt before, which are passed over.
+                let clears = walk.cache.clear_count();
+                if let Some(stays) = Stay::learn(&mut walk.stay, sid, byte, clears) {
+                    while new.get(i + 1).is_some_and(|&b| stays[usize::from(b)]) {
+                        i += 1;
+                    }
+                }
             }
+            sid = next;
+            i += 1;
         }
         if complete {
-            let eoi = dfa.next_eoi_state(sid);
-            if dfa.is_match_state(eoi) {
-                mark(eoi, held_end, walk);
+            match dfa.next_eoi_state(&mut walk.cache, sid) {
+                Ok(eoi) if eoi.is_match() => mark(eoi, held_end, walk),
+                Ok(_) => {}
+                Err(_) => walk.failed = true,
             }
         }
         walk.state = Some(sid);
@@ -994,7 +1045,9 @@ impl PcreStream {
                 .sum::<usize>()
             + self.live.iter().map(|l| 16 + l.len() * 16).sum::<usize>()
             + self.atoms.memory_usage()
-            + self.ends.as_ref().map_or(0, |w| w.marked.len() * 16)
+            + self.ends.as_ref().map_or(0, |w| {
+                w.cache.memory_usage() + w.marked.len() * 16 + w.stay.as_ref().map_or(0, |_| 272)
+            })
     }
 }
 
@@ -1396,82 +1449,139 @@ mod tests {
     }
 
     #[test]
-    fn the_walk_passes_over_what_leaves_it_where_no_match_is_under_way() {
-        // With no look-around among the expressions, the walk comes back to its start after each byte that
-        // begins no match, and passes over the bytes that leave it there. Matches planted among such bytes,
-        // across pieces: every count is still the whole's.
-        let sigs: Vec<LogicalSig> = logical()
-            .into_iter()
-            .filter(|s| ["U", "V"].contains(&s.name.as_str()))
-            .collect();
-        let plan = std::sync::Arc::new(plan(&sigs));
-        let ends = plan.ends.as_ref().unwrap();
-        let stays = (0..=255u8).filter(|&b| ends.stays[usize::from(b)]).count();
-        // Every byte but the ten digits, which begin matches of both, leaves it there.
-        assert_eq!(stays, 256 - 10, "{stays}");
-        let plants: &[(usize, &[u8])] = &[
-            (100, b"1 2Z"),
-            (BLOCK - 2, b"1\n\n2 z"),
-            (40_000, b"1a2b3c4a"),
-            (70_000, b"9a9b9c"),
+    fn a_dfa_that_gives_up_leaves_its_expressions_searched_in_every_block() {
+        // `a[a-p]{12}` needs thousands of DFA states over random `a`s and `b`s: its cache is cleared again
+        // and again, the walk gives up, and the count is still the whole's. (No literal: the class is too
+        // wide to list, the digits too short.)
+        let line = "G;Target:0;0&1;7a7a7a;0/[a-p]*a[a-p]{12}\\d\\d/";
+        let sigs = vec![
+            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, line)
+                .unwrap()
+                .unwrap()
+                .0,
         ];
-        let data = text(90_000, 3, &[]);
-        let mut data: Vec<u8> = data
-            .iter()
-            .map(|&b| if b.is_ascii_digit() { b'x' } else { b })
-            .collect();
-        for &(at, bytes) in plants {
-            data[at..at + bytes.len()].copy_from_slice(bytes);
-        }
-        for (k, sig) in sigs.iter().enumerate() {
-            let SubSig::Pcre(p) = &sig.subs[1] else {
-                unreachable!()
-            };
-            let whole = count_whole(p, &data);
-            assert!(whole > 0, "{}", sig.name);
-            for step in [1000, 8192, 50_000] {
-                assert_eq!(
-                    streamed(&sigs, &data, step, k as u32),
-                    Some(whole),
-                    "{} {step}",
-                    sig.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn an_expression_whose_dfa_would_be_too_large_is_searched_in_every_block() {
-        // `a[a-p]{20}` needs millions of DFA states: the DFA of where matches end is not built, the
-        // expression is searched in every block, and the count is still the whole's. (No literal: the class
-        // is too wide to list, the digits too short.) With `{12}` the DFA is built.
-        let sig = |n: usize| {
-            let line = format!("G;Target:0;0&1;7a7a7a;0/[a-p]*a[a-p]{{{n}}}\\d\\d/");
-            vec![
-                crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, &line)
-                    .unwrap()
-                    .unwrap()
-                    .0,
-            ]
-        };
         let mut data = crate::testing::XorShift::new(7).bytes(200_000, b"ab");
         for at in [5_000, 70_000, 150_000] {
             data[at..at + 2].copy_from_slice(b"42");
         }
-        for (n, lookup) in [(20, Lookup::Every), (12, Lookup::Ends)] {
-            let sigs = sig(n);
-            let SubSig::Pcre(p) = &sigs[0].subs[1] else {
-                unreachable!()
-            };
-            assert_eq!(plan(&sigs).lookup, [lookup]);
-            let stream = fed(&sigs, &data, 4096);
-            assert_eq!(stream.ends.is_some(), lookup == Lookup::Ends);
-            assert!(count_whole(p, &data) > 0);
-            assert_eq!(
-                stream.count(&sigs, 0, 1, data.len()),
-                Some(count_whole(p, &data)),
-                "{n}"
+        let SubSig::Pcre(p) = &sigs[0].subs[1] else {
+            unreachable!()
+        };
+        assert_eq!(plan(&sigs).lookup, [Lookup::Ends]);
+        let stream = fed(&sigs, &data, 4096);
+        assert!(stream.ends.as_ref().is_some_and(|w| w.failed));
+        assert_eq!(
+            stream.count(&sigs, 0, 1, data.len()),
+            Some(count_whole(p, &data))
+        );
+        assert!(count_whole(p, &data) > 0);
+    }
+
+    #[test]
+    fn what_is_learnt_of_a_state_holds_until_the_cache_is_cleared() {
+        use regex_automata::hybrid::dfa::DFA;
+        let dfa = DFA::new(r"1\s*2").unwrap();
+        let mut cache = dfa.create_cache();
+        let config = regex_automata::util::start::Config::new().anchored(Anchored::No);
+        let start = dfa.start_state(&mut cache, &config).unwrap();
+        let one = dfa.next_state(&mut cache, start, b'1').unwrap();
+        let mut slot = None;
+        let known = |s: Option<&[bool; 256]>| {
+            s.map(|b| {
+                (0..=255u8)
+                    .filter(|&x| b[usize::from(x)])
+                    .collect::<Vec<u8>>()
+            })
+        };
+        assert_eq!(
+            known(Stay::learn(&mut slot, start, b'x', 0)),
+            Some(vec![b'x'])
+        );
+        assert_eq!(
+            known(Stay::learn(&mut slot, start, b'y', 0)),
+            Some(vec![b'x', b'y'])
+        );
+        // Another state is not learnt of while the first holds.
+        assert_eq!(known(Stay::learn(&mut slot, one, b' ', 0)), None);
+        // Once the cache is cleared, a number may stand for another state: what was learnt goes.
+        assert_eq!(
+            known(Stay::learn(&mut slot, one, b' ', 1)),
+            Some(vec![b' '])
+        );
+        assert_eq!(known(Stay::learn(&mut slot, start, b'x', 1)), None);
+        assert_eq!(
+            known(Stay::learn(&mut slot, start, b'z', 2)),
+            Some(vec![b'z'])
+        );
+    }
+
+    #[test]
+    fn what_a_walk_learns_of_its_states_is_forgotten_when_its_cache_is_cleared() {
+        // The walk passes over the bytes it learnt leave a state where it is; a lazy DFA renumbers its
+        // states when it clears its cache, and what was learnt of a number then speaks of another state.
+        // Here the cache is cleared again and again (by `a[a-p]{12}` over runs of `a`s and `b`s, and a DFA
+        // that never gives up), between stretches where `1\s*2\s*z` waits in one state, and every count is
+        // still the whole's.
+        let lines = [
+            "G;Target:0;0&1;7a7a7a;0/[a-p]*a[a-p]{12}\\d\\d/",
+            "U;Target:0;0&1;616161;0/1\\s*2\\s*z/i",
+        ];
+        let sigs: Vec<LogicalSig> = lines
+            .iter()
+            .map(|l| {
+                crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
+                    .unwrap()
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        let mut plan = plan(&sigs);
+        assert_eq!(plan.lookup, [Lookup::Ends, Lookup::Ends]);
+        let hirs: Vec<&regex_syntax::hir::Hir> = sigs
+            .iter()
+            .filter_map(|s| match &s.subs[1] {
+                SubSig::Pcre(p) => p.regex.hir.as_deref(),
+                SubSig::Hex(_) => None,
+            })
+            .collect();
+        let owners = plan.ends.as_ref().unwrap().owners.clone();
+        plan.ends = Ends::new(&hirs, owners, None);
+        let plan = std::sync::Arc::new(plan);
+        let mut rng = crate::testing::XorShift::new(11);
+        let mut data = Vec::new();
+        while data.len() < 400_000 {
+            data.extend(rng.bytes(3_000, b"ab"));
+            data.extend(b"42");
+            data.extend(rng.bytes(9_000, b"xy 3\n"));
+            data.extend(b"1 \n2Z");
+        }
+        for step in [4096, 10_000] {
+            let mut stream = PcreStream::new(std::sync::Arc::clone(&plan));
+            let mut from = 0;
+            for c in (step..data.len()).step_by(step) {
+                stream.run(&sigs, &data[from..c], from, false);
+                from = stream.needed_from().min(c).max(from);
+            }
+            stream.run(&sigs, &data[from..], from, true);
+            let walk = stream.ends.as_ref().unwrap();
+            assert!(
+                !walk.failed && walk.cache.clear_count() > 10,
+                "{}",
+                walk.cache.clear_count()
             );
+            for (sig, s) in sigs.iter().enumerate() {
+                let SubSig::Pcre(p) = &s.subs[1] else {
+                    unreachable!()
+                };
+                let whole = count_whole(p, &data);
+                assert!(whole > 0);
+                assert_eq!(
+                    stream.count(&sigs, sig as u32, 1, data.len()),
+                    Some(whole),
+                    "{}",
+                    s.name
+                );
+            }
         }
     }
 
