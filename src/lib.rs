@@ -44,7 +44,9 @@
 //! length (up to 256 KiB: all of ClamAV's) the count is exactly PCRE's; an expression with `*`, `+` or
 //! `{n,}` may match at most 16 KiB more than its shortest match past the end of its block (ClamAV's own
 //! PCRE match limits cut long searches too). [`Engine::scan_bytes`] counts the same way, so the verdict never depends on how
-//! a message arrived.
+//! a message arrived. A trigger that names only subsignatures anchored near the start (`0:504B`: the
+//! object starts as a zip) is decided by the object's first bytes, and a session stops searching for an
+//! expression whose trigger they shut, as `scan_bytes` never runs it.
 //!
 //! ## Bad input is data
 //! Malformed MIME, broken encodings and hostile archives never make a scan fail: the [`Verdict`] lists the

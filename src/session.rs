@@ -53,7 +53,7 @@ const FEED_PIECE: usize = 8 << 10;
 /// A session lets go of the parts it has scanned once nothing at the end can read them again. For a
 /// multipart message that reads one way, it holds:
 /// - the message's header block and preamble (as long as they are);
-/// - the message from where the part in flight still needs it: at most a let-go step (16 KiB), the last
+/// - the message from where the part in flight still needs it: at most a let-go step (8 KiB), the last
 ///   piece taken (a chunk larger than 8 KiB is taken in 8 KiB pieces, each let go of before the next, so
 ///   what a session holds does not grow with the chunks it is given) and what the matching of the message
 ///   itself reads around signature hits and at its end ([`Engine::session_reach`]: under 4 KiB with the
@@ -73,7 +73,8 @@ const FEED_PIECE: usize = 8 << 10;
 ///   any file), the bytes their searches still read: a 16 KiB block and the expression's reach (see
 ///   [the crate docs](crate#regular-expressions)), where each search is, the blocks where their literals
 ///   or the ends of their matches say a match may start, and a lazy DFA's cache (32 KiB, or the least the
-///   DFA can work with).
+///   DFA can work with); nothing for an expression whose trigger the object's first bytes shut (most of
+///   the official database's for a part of a message: see `src/matcher/gate.rs`).
 ///
 /// Past the parts allowed (`max_parts`), the walk of the message splits off nothing more, so the rest of the
 /// message is held only as far as the matching of the message itself reads it.
@@ -81,7 +82,7 @@ const FEED_PIECE: usize = 8 << 10;
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); a 10 MB
 /// message fed in 64 KiB chunks in about 103 KiB with a generated database of 100k body signatures and
 /// 214 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
-/// attachment fed in 4 KiB chunks in about 282 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
+/// attachment fed in 4 KiB chunks in about 235 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
 /// `multipart/alternative`, in under 256 KiB (`tests/chunking.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
@@ -142,7 +143,7 @@ impl ScanSession {
         self
     }
 
-    /// Lets go of the scanned parts of a message only in steps of at least `bytes` (by default 16 KiB;
+    /// Lets go of the scanned parts of a message only in steps of at least `bytes` (by default 8 KiB;
     /// `usize::MAX`: never): for tests that check that letting go changes no verdict whatever the split.
     #[doc(hidden)]
     pub fn with_let_go_step(mut self, bytes: usize) -> ScanSession {

@@ -1239,10 +1239,23 @@ mod tests {
         PcrePlan::new(&sigs, &body, 0, None)
     }
 
+    /// Logical signatures, parsed from their lines.
+    fn parsed(lines: &[&str]) -> Vec<LogicalSig> {
+        lines
+            .iter()
+            .map(|l| {
+                crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
+                    .unwrap()
+                    .unwrap()
+                    .0
+            })
+            .collect()
+    }
+
     /// Logical signatures whose expressions are looked for by literals they start with (`abc`, `x00+1`),
     /// end with (`[0-9 ]+cab`), or not at all (`[ac ]{1,4}b`), bounded or not.
     fn logical() -> Vec<LogicalSig> {
-        [
+        parsed(&[
             "P;Target:0;0&1;616161;0/abc[0-9]{0,3}/",
             "Q;Target:0;0&1;616161;0/x00+1/i",
             "S;Target:0;0&1;616161;0/[0-9 ]{2,30}cab/",
@@ -1255,25 +1268,13 @@ mod tests {
             "W;Target:0;0&1;616161;0/\\bc\\d/",
             "X;Target:0;0&1;616161;0/(?m)\\d$/",
             "Y;Target:0;0&1;616161;0/c?/",
-        ]
-        .iter()
-        .map(|l| {
-            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
-                .unwrap()
-                .unwrap()
-                .0
-        })
-        .collect()
+        ])
     }
 
     #[test]
     fn a_signature_for_smaller_objects_is_searched_no_further_than_it_could_match() {
         let line = |size: &str| {
-            let l = format!("F;Target:0,FileSize:0-{size};0&1;616161;0/abc/");
-            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, &l)
-                .unwrap()
-                .unwrap()
-                .0
+            parsed(&[&format!("F;Target:0,FileSize:0-{size};0&1;616161;0/abc/")]).remove(0)
         };
         let mut data = vec![b' '; 60_000];
         data[59_000..59_003].copy_from_slice(b"abc");
@@ -1313,7 +1314,7 @@ mod tests {
 
     #[test]
     fn an_expression_whose_trigger_the_first_bytes_shut_is_not_searched_for() {
-        let sigs: Vec<LogicalSig> = [
+        let sigs = parsed(&[
             // Triggered by a zip's or a RAR archive's first bytes, as 401 of the official database's are.
             "G;Target:0;2;0:504B;0:526172211a07;0|1/klm+o/",
             // Two letters, in any case, at one of the first four bytes; an expression with no literal.
@@ -1325,15 +1326,7 @@ mod tests {
             "Z;Target:0;1;0:7171;0=0/uvw+y/",
             // Too far from the start to be decided by the first bytes searched.
             "F;Target:0;1;100000:7171;0/uvw+y/",
-        ]
-        .iter()
-        .map(|l| {
-            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
-                .unwrap()
-                .unwrap()
-                .0
-        })
-        .collect();
+        ]);
         let gated: Vec<bool> = plan(&sigs).gates.iter().map(Option::is_some).collect();
         assert_eq!(gated, [true, true, true, false, false, false]);
         // (the object's first bytes, which of G, H and K stay open)
@@ -1454,12 +1447,7 @@ mod tests {
         // and again, the walk gives up, and the count is still the whole's. (No literal: the class is too
         // wide to list, the digits too short.)
         let line = "G;Target:0;0&1;7a7a7a;0/[a-p]*a[a-p]{12}\\d\\d/";
-        let sigs = vec![
-            crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, line)
-                .unwrap()
-                .unwrap()
-                .0,
-        ];
+        let sigs = parsed(&[line]);
         let mut data = crate::testing::XorShift::new(7).bytes(200_000, b"ab");
         for at in [5_000, 70_000, 150_000] {
             data[at..at + 2].copy_from_slice(b"42");
@@ -1526,15 +1514,7 @@ mod tests {
             "G;Target:0;0&1;7a7a7a;0/[a-p]*a[a-p]{12}\\d\\d/",
             "U;Target:0;0&1;616161;0/1\\s*2\\s*z/i",
         ];
-        let sigs: Vec<LogicalSig> = lines
-            .iter()
-            .map(|l| {
-                crate::signatures::ldb::parse_line(std::path::Path::new("t.ldb"), 1, l)
-                    .unwrap()
-                    .unwrap()
-                    .0
-            })
-            .collect();
+        let sigs = parsed(&lines);
         let mut plan = plan(&sigs);
         assert_eq!(plan.lookup, [Lookup::Ends, Lookup::Ends]);
         let hirs: Vec<&regex_syntax::hir::Hir> = sigs
