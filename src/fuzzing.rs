@@ -132,7 +132,8 @@ impl RawMatcher {
 
 /// Signatures the session fuzz target and its replays load beside the built-in database, so that what a
 /// session carries for logical signatures (counted and multi-part subsignatures, regular expressions
-/// bounded and not, looked for by literals and not) is checked against the whole message too.
+/// bounded and not, looked for by literals and not, triggered by what an object's first bytes decide)
+/// is checked against the whole message too.
 pub const SESSION_NDB: &str = "\
 Fuzz.Gap:0:*:436f6e74656e74{1-30}3a
 Fuzz.Multi:0:*:2d2d*0d0a{2-}0d0a0d0a
@@ -145,4 +146,6 @@ Fuzz.Boundary;Target:0;0&1;626f756e64617279;0/boundary=\"?[^\\r\\n\"]{1,40}/i
 Fuzz.Loose;Target:0;0>1&1;2d2d;0/(?s)--[a-z0-9]+.*?--/
 Fuzz.Chain;Target:0;0>1&1;0d0a*0d0a{2-}0d0a;0/\\x0d\\x0a[a-z]+: /
 Fuzz.Pairs;Target:0;(0|1|2)&(3>2)&4&5&6;3a20;0d0a2d;3d;7c7c;2e2f;5c;0/[0-9]{2}[a-z]/i
+Fuzz.Gated;Target:0;2;0:2d2d;0,2:46726f6d::i;0|1/[a-z]{3}[0-9]/
+Fuzz.Half;Target:0;2;0:3c;3e;0&1/<html[^>]*>/i
 ";

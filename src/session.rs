@@ -80,8 +80,8 @@ const FEED_PIECE: usize = 8 << 10;
 /// message is held only as far as the matching of the message itself reads it.
 ///
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); a 10 MB
-/// message fed in 64 KiB chunks in about 103 KiB with a generated database of 100k body signatures and
-/// 214 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
+/// message fed in 64 KiB chunks in about 78 KiB with a generated database of 100k body signatures and
+/// 177 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
 /// attachment fed in 4 KiB chunks in about 235 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
 /// `multipart/alternative`, in under 256 KiB (`tests/chunking.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
