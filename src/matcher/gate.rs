@@ -23,8 +23,8 @@ use crate::signatures::expr::Expr;
 use crate::signatures::offset::Offset;
 
 /// Most bytes from the object's start a gate reads: what a session holds when it first searches an
-/// object, so that the first search decides every gate.
-pub(crate) const MAX_GATE_REACH: usize = 8 << 10;
+/// object (`src/stream.rs`'s search step), so that the first search decides every gate.
+const MAX_GATE_REACH: usize = 8 << 10;
 
 /// Most starts an offset may allow to a subsignature a gate reads.
 const MAX_STARTS: u64 = 256;

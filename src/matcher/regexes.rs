@@ -27,7 +27,8 @@
 //!   blocks where a match may start, and the others are passed over;
 //! - an expression with no such literals (`12\s*0C\s*43` has none of 3 bytes) is looked for by where its
 //!   matches end: one lazy DFA of all of them, which reports every position where a match of one ends, reads
-//!   each byte once as it arrives and marks the blocks whose windows may find that match ([`Ends`]);
+//!   each byte once as it arrives (passing over, with one lookup each, the bytes it has seen leave it where
+//!   no match is under way: [`Stay`]) and marks the blocks whose windows may find that match ([`Ends`]);
 //!   searching such an expression's windows reads each byte twice over (a block and its reach), per
 //!   expression;
 //! - an expression whose trigger names subsignatures anchored near the start (`0:504B`: the object starts
