@@ -85,13 +85,15 @@ impl Gate {
         if head.len() < self.reach && !complete {
             return None;
         }
-        let zero: Vec<u8> = self
-            .subs
-            .iter()
-            .filter(|s| !s.may_match(head, scratch))
-            .map(|s| s.sub)
-            .collect();
-        Some(!trigger.can_hold(&|n| zero.contains(&n)))
+        // Decided at every object's first search, so without allocating: a bit per subsignature (a trigger
+        // names 0 to 63, the expression parser refuses more; one past them would count as unknown).
+        let mut zero = 0u64;
+        for s in &self.subs {
+            if s.sub < 64 && !s.may_match(head, scratch) {
+                zero |= 1 << s.sub;
+            }
+        }
+        Some(!trigger.can_hold(&|n| n < 64 && zero >> n & 1 != 0))
     }
 }
 

@@ -836,21 +836,19 @@ impl PcreStream {
         self.seen = held_end;
         if self.looking == Looking::Unchosen {
             // The literals of every expression, unless the gates shut every one with literals and a gate.
-            let gated = |j: usize, live: bool| {
-                self.plan.gates[j].is_some()
-                    && matches!(self.plan.lookup[j], Lookup::Prefix | Lookup::Inner)
-                    && (!live || !self.searches[j].done)
+            let plan = &self.plan;
+            let gated = |j: usize| {
+                plan.gates[j].is_some() && matches!(plan.lookup[j], Lookup::Prefix | Lookup::Inner)
             };
-            let n = self.plan.subs.len();
-            self.looking = match (0..n).any(|j| gated(j, false)) && !(0..n).any(|j| gated(j, true))
-            {
+            let n = plan.subs.len();
+            let split = (0..n).any(gated);
+            let open = (0..n).any(|j| gated(j) && !self.searches[j].done);
+            self.looking = match split && !open {
                 true => Looking::Ungated,
                 false => Looking::All,
             };
         }
-        let plan = std::sync::Arc::clone(&self.plan);
-        let finder = plan.finder(self.looking);
-        let Some(finder) = finder else {
+        let Some(finder) = self.plan.finder(self.looking) else {
             return held_end;
         };
         if self.atoms.overflowed {
