@@ -706,6 +706,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                     name: obj.name.as_deref(),
                     in_archive: obj.in_archive,
                     is_body_text: obj.name.is_none() && !obj.in_archive,
+                    mentions_password: streamed.as_ref().and_then(|(_, s)| s.mentions_password()),
                     location: &obj.location,
                 };
                 self.st.collector.object(self.heuristics, &facts);
@@ -745,14 +746,14 @@ impl<'a, 'd> Scan<'a, 'd> {
             .map(|t| t.range.as_ref().map_or(0, |r| r.start));
         // A part its session decoded as it arrived comes walked, with its payload apart.
         let (mut walked, payload) = match obj.streamed.take().map(|b| *b) {
-            Some(Streamed::Part(finished)) => (finished.walked, finished.payload),
+            Some(Streamed::Part(finished)) => (finished.walked, finished.payloads),
             _ => (
                 walker::walk_known(
                     root_view.unwrap_or(View::whole(&obj.data)),
                     known,
                     self.limits.get_max_parts(),
                 ),
-                None,
+                Vec::new(),
             ),
         };
         let location = match (&walked.filename, is_message) {
@@ -764,12 +765,16 @@ impl<'a, 'd> Scan<'a, 'd> {
             damage: std::mem::take(&mut walked.damage),
             parts_capped: walked.parts_capped,
         };
-        if let Some((len, sink)) = payload {
+        for (suffix, len, sink) in payload {
+            let at = match is_message {
+                true => location.child("body"),
+                false => location.clone(),
+            };
             self.push(Object {
                 data: Cow::Borrowed(&[]),
-                location: match is_message {
-                    true => location.child("body"),
-                    false => location.clone(),
+                location: match &suffix {
+                    Some(suffix) => at.suffixed(suffix),
+                    None => at,
                 },
                 depth: obj.depth + 1,
                 role: Role::Payload,

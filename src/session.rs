@@ -86,10 +86,13 @@ const FEED_PIECE: usize = 8 << 10;
 /// `multipart/alternative`, in under 256 KiB (`tests/chunking.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
-/// is not multipart (unless its body is declared base64: then that body is decoded and matched as it
-/// arrives, as an attachment is), and when the database needs the whole message ([`Engine::session_reach`]
-/// says why: a regular expression at an offset far from the end). Held until they end: a part that is not
-/// declared base64, a `message/rfc822` part, and a nested multipart that reads more than one way.
+/// is not multipart and its body is declared some other way than base64, quoted-printable or as sent (a
+/// body declared so is decoded and matched as it arrives, as an attachment is: every way the walk reads it,
+/// as declared and as base64 or quoted-printable when its first 64 KiB look so, when the limits let each
+/// reading keep all it decodes to; from a line that opens a uuencoded block on, it is held), and when the
+/// database needs the whole message ([`Engine::session_reach`] says why: a regular expression at an offset
+/// far from the end). Held until they end: a part declared some other way, a `message/rfc822` part, and a
+/// nested multipart that reads more than one way.
 /// [`memory_usage`](Self::memory_usage) tells what it holds.
 ///
 /// # Limits

@@ -10,29 +10,42 @@
 //! is kept as sent for the other readings). The raw bytes decoded are no longer needed.
 //!
 //! What the part decodes to goes to a [`Sink`]: held, while its type is not known, and for good when the
-//! type needs its whole (archives, HTML, mail, a text body without a name: the buffered containers); or, for
-//! the other types (images, executables, PDF and OLE2 documents, named text, anything else), matched as it
-//! arrives: atoms searched, hits verified while their bytes are held, bytes hashed, the regular expressions
-//! of logical signatures for the type searched ([`crate::matcher::regexes`]), a document's heuristic search
-//! done, and then let go of, keeping only the head and what signatures read around hits and at the end (the
-//! same bookkeeping as the session's own for the message, `session.rs`). The body of a message that
-//! is not multipart is followed the same way, and so is the part in flight of a part that is itself a
-//! multipart (`scan/prescan.rs`'s `Nested`).
+//! type needs its whole (archives, HTML, mail: the buffered containers); or, for the other types (images,
+//! executables, PDF and OLE2 documents, text, anything else), matched as it arrives: atoms searched, hits
+//! verified while their bytes are held, bytes hashed, the regular expressions of logical signatures for the
+//! type searched ([`crate::matcher::regexes`]), a document's heuristic search done, a text body's password
+//! mention looked for, and then let go of, keeping only the head and what signatures read around hits and
+//! at the end (the same bookkeeping as the session's own for the message, `session.rs`). The body of a
+//! message that is not multipart is followed the same way, and so is the part in flight of a part that is
+//! itself a multipart (`scan/prescan.rs`'s `Nested`).
+//!
+//! A leaf sent as is or declared quoted-printable ([`TextBody`]: a long text body) is read the same way,
+//! once its first [`walker::READING_HEAD`] bytes have chosen its readings as the walk chooses them: as
+//! declared, and as base64 or quoted-printable when those bytes look so. Each reading has a sink of its own,
+//! fed whole lines as they are known to be the body's; the raw bytes read are let go of, but from the first
+//! line that opens a uuencoded block, whose blocks are decoded at the end. Readings the walk would drop as
+//! repeats are found by length and SHA-256, their bytes being gone. This is done only when the limits
+//! cannot cut any reading ([`PartStream::advance`]'s `whole`): a reading's cut depends on the length of the
+//! ones before it, known only at the end.
 //!
 //! When the part is complete, [`PartStream::finish`] hands the scan what it needs to scan the part exactly
 //! as it would the part held whole ([`Finished`]).
 
 use crate::decode::base64;
+use crate::decode::{qp, uu};
 use crate::engine::Database;
 use crate::filetype::{self, FileType};
 use crate::heuristics::documents::DocumentScan;
+use crate::heuristics::html::PasswordScan;
 use crate::matcher::hashes::StreamDigest;
 use crate::matcher::regexes::PcreStream;
 use crate::matcher::{AtomStream, PreVerified, RootSpan, View};
 use crate::mime::walker::{self, Decoding, EntityHead};
+use sha2::{Digest, Sha256};
 
-/// Decoded bytes after which a part's type is decided: more than type detection reads.
-const DECIDE: usize = 64 << 10;
+/// Decoded bytes after which a part's type is decided: more than type detection reads (0x8006 bytes, or up
+/// to an MZ header's PE offset, which `streamable` checks).
+const DECIDE: usize = 36 << 10;
 
 /// The least number of new decoded bytes searched at once.
 const SEARCH_STEP: usize = 8 << 10;
@@ -77,6 +90,7 @@ enum State {
     /// (`scan/prescan.rs`'s `Nested`). The part's file name, if it has one.
     Multipart(Option<String>),
     Decoding(Box<Decoding64>),
+    Text(Box<TextBody>),
 }
 
 /// A base64 body being decoded.
@@ -91,13 +105,65 @@ struct Decoding64 {
     searched: usize,
     /// The start of the body's first line that is not base64, once seen: the raw bytes are kept from there.
     rest_from: Option<usize>,
+    scratch: Vec<u8>,
+    payload: Reading,
+}
+
+/// One reading of a part's body (what it decodes to): counted, and given to its sink up to the cut.
+#[derive(Debug)]
+struct Reading {
     /// Bytes decoded in all, and how many of them the payload keeps (the limits, as at its admission).
     total: u64,
     cut: u64,
-    scratch: Vec<u8>,
     sink: Sink,
     /// Whether the payload's type was looked at (after [`DECIDE`] bytes) to choose its sink.
     typed: bool,
+    /// The digest of all its bytes, for a reading that the walk compares with others at the end.
+    digest: Option<Sha256>,
+}
+
+/// What the readings of a body before one are: matched as they arrive, some not typed yet, or some held
+/// for good. A reading is matched as it arrives only when those before it are: what they hold (an archive's
+/// members) could change what the limits let it keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Before {
+    Streamed,
+    Open,
+    Held,
+}
+
+/// A body not declared base64 (as sent, or quoted-printable; see [`walker::READING_HEAD`]) being read.
+#[derive(Debug)]
+struct TextBody {
+    head: EntityHead,
+    /// Where the body starts in the message.
+    body_start: usize,
+    /// Whether it is declared quoted-printable.
+    qp_declared: bool,
+    /// Raw bytes read up to here: a line start. A line is read once the line after it is complete, so
+    /// that its line break is known to be the body's (the one before a delimiter is the delimiter's).
+    read_to: usize,
+    searched: usize,
+    /// Where the first line that opens a uuencoded block starts, once seen: the raw bytes are kept from
+    /// there, and the blocks decoded at the end.
+    uu_from: Option<usize>,
+    cut: u64,
+    /// Once its first [`walker::READING_HEAD`] bytes are read: the readings they choose.
+    readings: Option<TextReadings>,
+}
+
+/// The readings of a [`TextBody`] its first bytes chose, in the walk's order.
+#[derive(Debug)]
+struct TextReadings {
+    /// As sent (for a body not declared quoted-printable).
+    sent: Option<Reading>,
+    /// As base64, when the first bytes look so.
+    base64: Option<(base64::Decoder, Reading)>,
+    /// As quoted-printable: declared, or when the first bytes look so (and not base64).
+    qp: Option<Reading>,
+    /// Whether the quoted-printable decoding differs from the body as sent (it is never longer).
+    qp_changed: bool,
+    scratch: Vec<u8>,
 }
 
 /// What a part decodes to.
@@ -131,6 +197,9 @@ pub(crate) struct Streamed {
     docs: Option<DocumentScan>,
     /// The searches for the regular expressions that apply to the type.
     pub(crate) pcre: PcreStream,
+    /// For a text without a name (a message's own text): whether it mentions a password, looked for on the
+    /// way.
+    password: Option<PasswordScan>,
 }
 
 impl Streamed {
@@ -142,6 +211,12 @@ impl Streamed {
     /// The search of a document by heuristics.
     pub(crate) fn document(&self) -> Option<&DocumentScan> {
         self.docs.as_ref()
+    }
+
+    /// For a text without a name: whether it reads as giving a password (what heuristics ask of a message's
+    /// own text).
+    pub(crate) fn mentions_password(&self) -> Option<bool> {
+        self.password.as_ref().map(PasswordScan::found)
     }
 
     /// The first bytes, for heuristics.
@@ -182,6 +257,9 @@ impl Streamed {
         extend_sparingly(&mut self.tail, bytes);
         if let Some(d) = &mut self.docs {
             d.feed(bytes, crate::heuristics::INSPECT_LIMIT);
+        }
+        if let Some(p) = &mut self.password {
+            p.feed(bytes);
         }
         let len = self.len();
         // Searched in steps: each search of a stream has a cost of its own, whatever its length.
@@ -275,8 +353,9 @@ impl Streamed {
 pub(crate) struct Finished {
     /// The walk of the part, less its decoded payload; the children's bytes are owned.
     pub(crate) walked: walker::Walked,
-    /// The payload (its decoded length before any cut, and what was kept of it), first of the children.
-    pub(crate) payload: Option<(u64, Sink)>,
+    /// The payloads decoded as the part arrived, in order, before the children: each with the suffix the
+    /// walk gives it (`(as base64)`), its decoded length before any cut, and what was kept of it.
+    pub(crate) payloads: Vec<(Option<String>, u64, Sink)>,
 }
 
 impl PartStream {
@@ -294,6 +373,7 @@ impl PartStream {
     pub(crate) fn body_start(&self) -> Option<usize> {
         match &self.state {
             State::Decoding(d) => Some(d.body_start),
+            State::Text(t) => Some(t.body_start),
             _ => None,
         }
     }
@@ -311,9 +391,15 @@ impl PartStream {
         match &self.state {
             // Two bytes before the last line start decoded: where the final walk of the message resumes its
             // search for delimiters.
-            State::Decoding(d) if d.total > 0 => d
+            State::Decoding(d) if d.payload.total > 0 => d
                 .decoded_to
                 .min(d.rest_from.unwrap_or(usize::MAX))
+                .saturating_sub(2)
+                .max(self.start),
+            // Until its readings are chosen, the whole part.
+            State::Text(t) if t.readings.is_some() => t
+                .read_to
+                .min(t.uu_from.unwrap_or(usize::MAX))
                 .saturating_sub(2)
                 .max(self.start),
             _ => self.start,
@@ -322,10 +408,13 @@ impl PartStream {
 
     pub(crate) fn memory_usage(&self) -> usize {
         match &self.state {
-            State::Decoding(d) => match &d.sink {
-                Sink::Held(v) => v.capacity(),
-                Sink::Streamed(s) => s.memory_usage(),
-            },
+            State::Decoding(d) => d.payload.memory_usage() + d.scratch.capacity(),
+            State::Text(t) => t.readings.as_ref().map_or(0, |r| {
+                r.scratch.capacity()
+                    + r.sent.as_ref().map_or(0, Reading::memory_usage)
+                    + r.base64.as_ref().map_or(0, |b| b.1.memory_usage())
+                    + r.qp.as_ref().map_or(0, Reading::memory_usage)
+            }),
             _ => 0,
         }
     }
@@ -333,7 +422,17 @@ impl PartStream {
     /// Looks at the part so far (`data` is the message from `base` on, and no line of it that is complete
     /// is a delimiter). `cut`: how much of what it decodes to its payload may keep, `None` if the payload
     /// would not be admitted at all (then the part is held, and scanned as any other).
-    pub(crate) fn advance(&mut self, db: &Database, cut: Option<u64>, data: &[u8], base: usize) {
+    ///
+    /// `whole`: whether the limits let every reading of a body not declared base64 keep all it decodes to,
+    /// however long the body (then those readings are decoded as the body arrives, see [`TextBody`]).
+    pub(crate) fn advance(
+        &mut self,
+        db: &Database,
+        cut: Option<u64>,
+        whole: bool,
+        data: &[u8],
+        base: usize,
+    ) {
         if let State::Head { searched, read_at } = &mut self.state {
             let Some(bytes) = self.start.checked_sub(base).and_then(|s| data.get(s..)) else {
                 self.state = State::Held;
@@ -365,14 +464,27 @@ impl PartStream {
                     head,
                     decoder: base64::Decoder::default(),
                     rest_from: None,
-                    total: 0,
-                    cut,
                     scratch: Vec::new(),
-                    sink: Sink::Held(Vec::new()),
-                    typed: false,
+                    payload: Reading::new(cut, false),
                 })),
+                Some(cut) if whole => match head.only_text() {
+                    Some(qp_declared) => State::Text(Box::new(TextBody {
+                        body_start: self.start + head.body_start,
+                        read_to: self.start + head.body_start,
+                        searched: 0,
+                        head,
+                        qp_declared,
+                        uu_from: None,
+                        cut,
+                        readings: None,
+                    })),
+                    None => State::Held,
+                },
                 _ => State::Held,
             };
+        }
+        if let State::Text(t) = &mut self.state {
+            t.advance(db, data, base);
         }
         if let State::Decoding(d) = &mut self.state {
             let held = base + data.len();
@@ -406,35 +518,26 @@ impl PartStream {
         base: usize,
         end: usize,
     ) -> Option<Finished> {
-        let State::Decoding(mut d) = self.state else {
-            return None;
+        let mut d = match self.state {
+            State::Decoding(d) => d,
+            State::Text(t) => return t.finish(db, data, base, end),
+            _ => return None,
         };
-        let raw = |r: std::ops::Range<usize>| -> &[u8] {
-            let bytes = r
-                .start
-                .checked_sub(base)
-                .zip(r.end.checked_sub(base))
-                .and_then(|(s, e)| data.get(s..e));
-            debug_assert!(
-                bytes.is_some(),
-                "a streamed part's bytes were let go too early"
-            );
-            bytes.unwrap_or(&[])
-        };
+        let raw = |r| held_raw(data, base, r);
         if end > d.decoded_to {
             d.decode(db, raw(d.decoded_to..end));
         }
         let mut sink_bytes = Vec::new();
         let (invalid, _) = std::mem::take(&mut d.decoder).finish(&mut sink_bytes);
-        d.accept(db, &sink_bytes);
+        d.payload.accept(db, &d.head, &sink_bytes, Before::Streamed);
         let Decoding64 {
             head,
             body_start,
             rest_from,
-            total,
-            mut sink,
+            payload: reading,
             ..
         } = *d;
+        let total = reading.total;
         let mut walked = walker::Walked {
             filename: head.filename,
             declares_html: head.declares_html,
@@ -460,12 +563,12 @@ impl PartStream {
                 data: walker::ChildData::Owned(bytes),
             });
         }
-        if let Sink::Streamed(s) = &mut sink {
-            s.finish(db);
-        }
         Some(Finished {
             walked,
-            payload: payload.then_some((total, sink)),
+            payloads: payload
+                .then(|| (None, total, reading.finish(db)))
+                .into_iter()
+                .collect(),
         })
     }
 }
@@ -477,34 +580,282 @@ impl Decoding64 {
         out.clear();
         self.decoder.feed(raw, &mut out);
         self.rest_from = self.decoder.first_odd_line().map(|at| self.body_start + at);
-        self.accept(db, &out);
+        self.payload.accept(db, &self.head, &out, Before::Streamed);
         self.scratch = out;
     }
+}
 
-    /// Takes decoded bytes: counted, and given to the sink up to the cut.
-    fn accept(&mut self, db: &Database, bytes: &[u8]) {
+/// The bytes at `r` in the message, of which `data` holds those from `base` on.
+fn held_raw(data: &[u8], base: usize, r: std::ops::Range<usize>) -> &[u8] {
+    let bytes = r
+        .start
+        .checked_sub(base)
+        .zip(r.end.checked_sub(base))
+        .and_then(|(s, e)| data.get(s..e));
+    debug_assert!(
+        bytes.is_some(),
+        "a streamed part's bytes were let go too early"
+    );
+    bytes.unwrap_or(&[])
+}
+
+impl TextBody {
+    /// Reads the lines new in `data` (the message from `base` on) that are followed by a complete line.
+    fn advance(&mut self, db: &Database, data: &[u8], base: usize) {
+        // Only the bytes new since the last look: a long line in small chunks is searched once.
+        let new_from = self.searched.max(self.read_to);
+        self.searched = base + data.len();
+        let Some(new) = new_from.checked_sub(base).and_then(|at| data.get(at..)) else {
+            debug_assert!(false, "a part's bytes were let go before they were read");
+            return;
+        };
+        let Some(nl) = memchr::memrchr(b'\n', new) else {
+            return;
+        };
+        // The last complete line ends at `new_from + nl`; what is read ends where it starts.
+        let unread = held_raw(data, base, self.read_to..new_from + nl);
+        let Some(last) = memchr::memrchr(b'\n', unread) else {
+            return;
+        };
+        let to = self.read_to + last + 1;
+        self.read(db, data, base, to);
+    }
+
+    /// Reads the body from where it was read to `to` (`data` holds the message from `base` on).
+    fn read(&mut self, db: &Database, data: &[u8], base: usize, to: usize) {
+        let from = self.read_to;
+        let piece = held_raw(data, base, from..to);
+        self.read_to = to;
+        if self.uu_from.is_none() {
+            self.uu_from = uu::first_block(piece).map(|at| from + at);
+        }
+        if let Some(r) = &mut self.readings {
+            r.feed(db, &self.head, piece);
+            return;
+        }
+        if to - self.body_start < walker::READING_HEAD {
+            return;
+        }
+        // The first bytes are all there: they choose the readings, which take the body so far.
+        let body = held_raw(data, base, self.body_start..to);
+        let mut r = TextReadings::choose(&body[..walker::READING_HEAD], self.qp_declared, self.cut);
+        r.feed(db, &self.head, body);
+        self.readings = Some(r);
+    }
+
+    /// The body is complete: the part ends at `end` (`data` holds the message from `base` on). `None` when
+    /// its readings were never chosen (it is shorter than their choice needs): then its bytes are all held.
+    fn finish(mut self, db: &Database, data: &[u8], base: usize, end: usize) -> Option<Finished> {
+        let body_end = end.max(self.body_start);
+        self.readings.as_ref()?;
+        if body_end > self.read_to {
+            self.read(db, data, base, body_end);
+        }
+        let mut r = self.readings?;
+        if let Some((decoder, reading)) = &mut r.base64 {
+            let mut rest = Vec::new();
+            std::mem::take(decoder).finish(&mut rest);
+            reading.accept(db, &self.head, &rest, Before::Streamed);
+        }
+        let mut walked = walker::Walked {
+            filename: self.head.filename,
+            declares_html: self.head.declares_html,
+            damage: self.head.damage,
+            ..walker::Walked::default()
+        };
+        // The walk's readings, in its order and with its suffixes (see `walker::decodings`): a decoding
+        // that is empty, the body as sent, or one already read is not read again. Decodings are compared by
+        // length and SHA-256, their bytes being gone.
+        let mut readings: Vec<(Option<String>, Reading)> = Vec::new();
+        let mut seen: Vec<(u64, [u8; 32])> = Vec::new();
+        let mut fresh = |fingerprint: Option<(u64, [u8; 32])>| match fingerprint {
+            Some(f) if f.0 > 0 && !seen.contains(&f) => {
+                seen.push(f);
+                true
+            }
+            _ => false,
+        };
+        let suffix = |first: bool, s: &str| (!first).then(|| s.to_string());
+        if let Some(sent) = r.sent {
+            readings.push((None, sent));
+        }
+        let mut unchanged = None;
+        if let Some(q) = r.qp.take_if(|_| self.qp_declared) {
+            match r.qp_changed && fresh(q.fingerprint()) {
+                true => readings.push((None, q)),
+                false => unchanged = Some(q),
+            }
+        }
+        if let Some((_, b)) = r.base64
+            && fresh(b.fingerprint())
+        {
+            readings.push((suffix(readings.is_empty(), "(as base64)"), b));
+        }
+        if let Some(q) = r.qp
+            && r.qp_changed
+            && fresh(q.fingerprint())
+        {
+            readings.push((suffix(readings.is_empty(), "(as quoted-printable)"), q));
+        }
+        let mut blocks = 0;
+        if let Some(from) = self.uu_from {
+            for block in uu::decode_all(held_raw(data, base, from..body_end)) {
+                let digest: [u8; 32] = Sha256::digest(&block.data).into();
+                if !fresh(Some((block.data.len() as u64, digest))) {
+                    continue;
+                }
+                let first = readings.is_empty() && blocks == 0;
+                walked.children.push(walker::Child {
+                    kind: walker::ChildKind::Payload,
+                    segment: None,
+                    suffix: suffix(first, &format!("(uuencoded \"{}\")", block.name)),
+                    data: walker::ChildData::Owned(block.data),
+                });
+                blocks += 1;
+            }
+        }
+        // Nothing else: the body as sent, which a quoted-printable decoding that changed nothing is.
+        if readings.is_empty()
+            && blocks == 0
+            && let Some(q) = unchanged
+        {
+            readings.push((None, q));
+        }
+        let payloads = readings
+            .into_iter()
+            .map(|(suffix, reading)| (suffix, reading.total, reading.finish(db)))
+            .collect();
+        Some(Finished { walked, payloads })
+    }
+}
+
+impl TextReadings {
+    /// The readings the body's first bytes (`shape`) choose, as the walk chooses them.
+    fn choose(shape: &[u8], qp_declared: bool, cut: u64) -> TextReadings {
+        let shaped = base64::looks_like(shape);
+        TextReadings {
+            sent: (!qp_declared).then(|| Reading::new(cut, false)),
+            base64: shaped.then(|| (base64::Decoder::default(), Reading::new(cut, true))),
+            qp: (qp_declared || (!shaped && qp::looks_like(shape)))
+                .then(|| Reading::new(cut, true)),
+            qp_changed: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Reads the next bytes of the body (whole lines, but for the last piece) into each reading, a few
+    /// lines at a time: what each decodes to is matched and let go of before the next lines are read.
+    fn feed(&mut self, db: &Database, head: &EntityHead, mut raw: &[u8]) {
+        while !raw.is_empty() {
+            // Whole lines of a step's worth, or one longer line.
+            let end = memchr::memchr(b'\n', raw.get(SEARCH_STEP..).unwrap_or(&[]))
+                .map_or(raw.len(), |at| SEARCH_STEP + at + 1);
+            let (lines, rest) = raw.split_at(end);
+            self.feed_lines(db, head, lines);
+            raw = rest;
+        }
+    }
+
+    /// Reads whole lines (or the body's last piece) into each reading.
+    fn feed_lines(&mut self, db: &Database, head: &EntityHead, raw: &[u8]) {
+        let mut before = Before::Streamed;
+        if let Some(r) = &mut self.sent {
+            r.accept(db, head, raw, before);
+            before = before.then(r.before());
+        }
+        if let Some((decoder, r)) = &mut self.base64 {
+            self.scratch.clear();
+            decoder.feed(raw, &mut self.scratch);
+            r.accept(db, head, &self.scratch, before);
+            before = before.then(r.before());
+        }
+        if let Some(r) = &mut self.qp {
+            self.scratch.clear();
+            qp::decode_into(raw, &mut self.scratch);
+            // Decoding never lengthens: it changed something exactly when it shortened.
+            self.qp_changed |= self.scratch.len() != raw.len();
+            r.accept(db, head, &self.scratch, before);
+        }
+    }
+}
+
+impl Before {
+    /// What the readings before one are, once `next` is among them.
+    fn then(self, next: Before) -> Before {
+        self.max(next)
+    }
+}
+
+impl Reading {
+    fn new(cut: u64, compared: bool) -> Reading {
+        Reading {
+            total: 0,
+            cut,
+            sink: Sink::Held(Vec::new()),
+            typed: false,
+            digest: compared.then(Sha256::new),
+        }
+    }
+
+    /// What it is to the readings after it.
+    fn before(&self) -> Before {
+        match (&self.sink, self.typed) {
+            (Sink::Streamed(_), _) => Before::Streamed,
+            (Sink::Held(_), false) => Before::Open,
+            (Sink::Held(_), true) => Before::Held,
+        }
+    }
+
+    /// Takes decoded bytes: counted, and given to the sink up to the cut. Once it holds [`DECIDE`] bytes
+    /// its type chooses its sink, when the readings `before` it allow.
+    fn accept(&mut self, db: &Database, head: &EntityHead, bytes: &[u8], before: Before) {
+        if let Some(d) = &mut self.digest {
+            d.update(bytes);
+        }
         let room = usize::try_from(self.cut.saturating_sub(self.total)).unwrap_or(usize::MAX);
         self.total += bytes.len() as u64;
         let bytes = &bytes[..bytes.len().min(room)];
-        if bytes.is_empty() {
-            return;
-        }
         match &mut self.sink {
             Sink::Streamed(s) => s.push(db, bytes),
             Sink::Held(held) => {
                 extend_sparingly(held, bytes);
                 // The type is decided once: a payload held for good is not typed again with every piece.
-                if !self.typed && held.len() >= DECIDE {
-                    self.typed = true;
-                    if let Some(streamed) = streamable(db, held, &self.head) {
-                        let mut s = Box::new(streamed);
-                        let first = std::mem::take(held);
-                        s.push(db, &first);
-                        self.sink = Sink::Streamed(s);
-                    }
+                if self.typed || held.len() < DECIDE || before == Before::Open {
+                    return;
+                }
+                self.typed = true;
+                if before == Before::Held {
+                    return;
+                }
+                if let Some(streamed) = streamable(db, held, head) {
+                    let mut s = Box::new(streamed);
+                    let first = std::mem::take(held);
+                    s.push(db, &first);
+                    self.sink = Sink::Streamed(s);
                 }
             }
         }
+    }
+
+    /// The reading is complete: its sink, its search completed.
+    fn finish(mut self, db: &Database) -> Sink {
+        if let Sink::Streamed(s) = &mut self.sink {
+            s.finish(db);
+        }
+        self.sink
+    }
+
+    fn memory_usage(&self) -> usize {
+        match &self.sink {
+            Sink::Held(v) => v.capacity(),
+            Sink::Streamed(s) => s.memory_usage(),
+        }
+    }
+
+    /// Its length and digest, for a reading compared with others.
+    fn fingerprint(&self) -> Option<(u64, [u8; 32])> {
+        let d = self.digest.clone()?;
+        Some((self.total, d.finalize().into()))
     }
 }
 
@@ -529,8 +880,9 @@ pub(crate) fn extend_sparingly(v: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A payload to match as it arrives, if its type (known from its first bytes) needs no more than the
-/// head, the tail and what signatures read around their hits: not a container, HTML, mail or a text body,
-/// which are read whole (a document's search by heuristics is done on the way); and only when the database's signatures for the type read a bounded span.
+/// head, the tail and what signatures read around their hits: not a container, HTML or mail, which are read
+/// whole (a document's search by heuristics is done on the way, and so is a text body's for a password);
+/// and only when the database's signatures for the type read a bounded span.
 fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed> {
     // The whole payload would be typed alike: detection reads at most 0x8006 bytes, or where an MZ
     // header's PE offset points.
@@ -553,12 +905,13 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
             | FileType::Gzip
             | FileType::Bzip2
     );
-    // Heuristics read the whole of a VBA project by name, and the first MiB of a text body (no name).
+    // Heuristics read the whole of a VBA project by name. What they read of a text body (no name), a
+    // password mention in its first MiB, is looked for on the way.
     let vba = crate::heuristics::documents::is_vba_project(head.filename.as_deref());
-    let body_text = file_type == FileType::Text && head.filename.is_none();
-    if whole || vba || body_text {
+    if whole || vba {
         return None;
     }
+    let body_text = file_type == FileType::Text && head.filename.is_none();
     let span = db.span(file_type.target()).ok()?;
     let mut atoms = AtomStream::default();
     // Its hits are all there will be of the search: never give up.
@@ -577,5 +930,6 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
         docs: DocumentScan::new(file_type),
         // A part's payload is in mail.
         pcre: db.pcre_stream(file_type.target(), Some(FileType::Mail)),
+        password: body_text.then(PasswordScan::default),
     })
 }

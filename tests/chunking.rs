@@ -1277,3 +1277,215 @@ fn multiparts_nested_deeper_than_followed_read_alike() {
         assert_eq!(session.finish().unwrap(), whole, "{chunk}");
     }
 }
+
+/// Lines of prose of about `len` bytes, numbered so that no two are alike.
+fn prose(len: usize) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while out.len() < len {
+        out += &format!("Line {i} of a long letter, with nothing in it to decode.\r\n");
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn a_long_body_not_declared_base64_is_read_every_way_as_it_arrives() {
+    // A body sent as is or as quoted-printable is read as declared, as base64 or quoted-printable when its
+    // first 64 KiB look so, and as the uuencoded blocks it holds. A session decodes each reading as the body
+    // arrives and lets go of the body; each row's test file is only in the reading named, past the first
+    // 64 KiB, so only that reading finds it. Then the same body as a part of a multipart message.
+    let eicar = corpusgen::eicar();
+    let far = prose(300_000);
+    let mut in_base64 = far.clone().into_bytes();
+    in_base64.extend_from_slice(&eicar);
+    in_base64.extend_from_slice(prose(100_000).as_bytes());
+    let escapes = "Caf=C3=A9 =3D d=C3=A9j=C3=A0 vu\r\n";
+    // (name, Content-Transfer-Encoding, body, where the test file is found if it is, whether the body is
+    // let go of)
+    let table: Vec<(&str, &str, String, Option<&str>, bool)> = vec![
+        (
+            "as sent",
+            "",
+            format!(
+                "{far}{}\r\n{}",
+                String::from_utf8_lossy(&eicar),
+                prose(100_000)
+            ),
+            Some(""),
+            true,
+        ),
+        (
+            "as base64, not declared",
+            "",
+            format!("Hello Bob,\r\n{}", corpusgen::base64(&in_base64)),
+            Some(" (as base64)"),
+            true,
+        ),
+        (
+            "as quoted-printable, not declared",
+            "7bit",
+            format!(
+                "{escapes}{far}{}{}",
+                corpusgen::quoted_printable(&eicar, 20),
+                prose(100_000)
+            ),
+            Some(" (as quoted-printable)"),
+            true,
+        ),
+        (
+            "declared quoted-printable",
+            "quoted-printable",
+            format!(
+                "{escapes}{far}{}{}",
+                corpusgen::quoted_printable(&eicar, 20),
+                prose(100_000)
+            ),
+            Some(""),
+            true,
+        ),
+        (
+            "declared quoted-printable, with nothing to decode",
+            "quoted-printable",
+            format!(
+                "{far}{}\r\n{}",
+                String::from_utf8_lossy(&eicar),
+                prose(100_000)
+            ),
+            Some(""),
+            true,
+        ),
+        (
+            "uuencoded far in",
+            "",
+            format!(
+                "{far}{}{}",
+                corpusgen::uuencode("t.com", &eicar),
+                prose(100_000)
+            ),
+            Some(" (uuencoded \"t.com\")"),
+            true,
+        ),
+        (
+            "the same block twice, read once",
+            "",
+            format!(
+                "{far}{}{}{}",
+                corpusgen::uuencode("t.com", &eicar),
+                prose(1000),
+                corpusgen::uuencode("t.com", &eicar)
+            ),
+            Some(" (uuencoded \"t.com\")"),
+            true,
+        ),
+        (
+            "quoted-printable only past the first 64 KiB: not a reading",
+            "",
+            format!(
+                "{far}{escapes}{}{}",
+                corpusgen::quoted_printable(&eicar, 20),
+                prose(100_000)
+            ),
+            None,
+            true,
+        ),
+    ];
+    let engine = Engine::builder().build().unwrap();
+    for (name, cte, body, suffix, let_go) in &table {
+        let cte = match cte.is_empty() {
+            true => String::new(),
+            false => format!("Content-Transfer-Encoding: {cte}\r\n"),
+        };
+        let alone = format!("Subject: t\r\nContent-Type: text/plain\r\n{cte}\r\n{body}");
+        let part = format!(
+            "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n{cte}\r\n{body}\r\n--b\r\nContent-Type: text/plain\r\n\r\nbye\r\n--b--\r\n"
+        );
+        for (msg, at) in [(alone, "message/body"), (part, "message/part[1]")] {
+            let msg = msg.into_bytes();
+            let whole = engine.scan_bytes(&msg).unwrap();
+            let found: Vec<String> = whole
+                .detections()
+                .iter()
+                .map(|d| d.location().to_string())
+                .filter(|l| l != "message")
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let want: Vec<String> = suffix.iter().map(|s| format!("{at}{s}")).collect();
+            assert_eq!(found, want, "{name}: {whole:?}");
+            for chunk in [1000, 4096, 65536] {
+                let (session, most) = feed_watching(engine.session(), &msg, chunk);
+                if *let_go {
+                    assert!(most < 256 << 10, "{name} {at} {chunk}: held {most}");
+                    assert!(
+                        session.let_go_bytes() > msg.len() / 2,
+                        "{name} {at} {chunk}: let go of {}",
+                        session.let_go_bytes()
+                    );
+                }
+                assert_eq!(session.finish().unwrap(), whole, "{name} {at} {chunk}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_long_file_sent_alone_is_scanned_as_a_file_not_read_as_a_body() {
+    // A file with no header block (a 7z archive's first bytes, then bytes with a line end here and there)
+    // is not a message: it is scanned as one file, held whole, never read as a message's body and let go of.
+    let engine = Engine::builder().build().unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    };
+    let mut file = b"7z\xbc\xaf\x27\x1c\x00\x04".to_vec();
+    file.extend(noise(200_000));
+    file.extend(corpusgen::eicar());
+    file.extend(noise(200_000));
+    let whole = engine.scan_bytes(&file).unwrap();
+    assert_eq!(whole.bytes_scanned(), file.len() as u64);
+    for chunk in [1000, 4096] {
+        let session = engine.session().with_prescan_step(1).with_let_go_step(1);
+        let (session, _) = feed_watching(session, &file, chunk);
+        assert_eq!(session.finish().unwrap(), whole, "{chunk}");
+    }
+}
+
+#[test]
+fn a_long_body_whose_readings_the_limits_may_cut_is_held() {
+    // What a reading may keep depends on the length of those before it (`max_scan_size` is shared), known
+    // only at the end: under limits that could cut one, a body not declared base64 is held until it ends,
+    // and read whole. Here the body as sent takes most of `max_scan_size`, so its base64 reading is cut
+    // short of the test file.
+    let mut data = prose(300_000).into_bytes();
+    data.extend_from_slice(&corpusgen::eicar());
+    data.extend_from_slice(prose(100_000).as_bytes());
+    let msg = format!(
+        "Subject: t\r\nContent-Type: text/plain\r\n\r\nHello Bob,\r\n{}",
+        corpusgen::base64(&data)
+    );
+    let engine = Engine::builder()
+        .limits(Limits::default().max_scan_size(700_000))
+        .build()
+        .unwrap();
+    let whole = engine.scan_bytes(msg.as_bytes()).unwrap();
+    assert!(
+        whole
+            .detections()
+            .iter()
+            .any(|d| d.name() == "Heuristics.Limits.Exceeded.MaxScanSize"),
+        "{whole:?}"
+    );
+    for chunk in [1000, 4096, 65536] {
+        let (session, most) = feed_watching(engine.session(), msg.as_bytes(), chunk);
+        assert!(most > msg.len(), "{chunk}: held {most}");
+        assert_eq!(session.finish().unwrap(), whole, "{chunk}");
+    }
+}

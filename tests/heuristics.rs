@@ -291,6 +291,47 @@ fn a_password_in_text_let_go_of_is_still_seen() {
 }
 
 #[test]
+fn a_long_text_body_is_let_go_of_and_its_password_mention_still_counts() {
+    // A text body without a name, in base64, is matched as it arrives and let go of; what heuristics ask of
+    // it, whether its first MiB gives a password, is looked for on the way. The mention at several places:
+    // near the start, across where pieces of 8 KiB meet, deep in, and just past the first MiB.
+    let engine = Engine::builder().build().unwrap();
+    let zip = base64(&encrypted_zip());
+    for (at, gives) in [
+        (Some(100), true),
+        (Some(8190), true),
+        (Some(700_000), true),
+        (Some((1 << 20) + 10), false),
+        (None, false),
+    ] {
+        let mut text = "all the words of a long letter\r\n"
+            .repeat(1_300_000 / 32)
+            .into_bytes();
+        if let Some(at) = at {
+            text[at..at + 8].copy_from_slice(b"PASSWORD");
+        }
+        let msg = format!(
+            "From: a@example.com\r\nSubject: t\r\nContent-Type: multipart/mixed; boundary=hb\r\n\r\n--hb\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--hb\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"secret.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{zip}--hb--\r\n",
+            base64(&text)
+        );
+        let whole = engine.scan_bytes(msg.as_bytes()).unwrap();
+        let found = whole
+            .findings()
+            .iter()
+            .any(|f| f.rule() == "Heuristics.Encrypted.PasswordInMessage");
+        assert_eq!(found, gives, "{at:?}");
+        let mut session = engine.session();
+        let mut most = 0;
+        for c in msg.as_bytes().chunks(4096) {
+            session.feed(c).unwrap();
+            most = most.max(session.memory_usage());
+        }
+        assert!(most < 256 << 10, "{at:?}: held {most} bytes");
+        assert_eq!(session.finish().unwrap(), whole, "{at:?}");
+    }
+}
+
+#[test]
 fn a_password_is_read_in_text_bodies_and_the_header_block() {
     // Where a reader is told a password: the subject, or a text body (decoded: a quoted-printable soft
     // line break inside the word hides nothing). Not the bytes of an attachment.

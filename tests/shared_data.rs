@@ -313,19 +313,22 @@ fn sessions_with_the_official_database_let_go_and_agree_with_the_whole() {
         b"Subject: one\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             .to_vec();
     single.extend_from_slice(base64(&spam).as_bytes());
-    for (what, msg, lets_go) in [
+    // The bound for a session is 256 KiB, containers aside. The body of the message is read two
+    // ways (as sent, and as quoted-printable: its first 64 KiB look so), each matched as it arrives, so it
+    // is held in two streams. HTML is held whole.
+    for (what, msg, bound) in [
         (
             "as a named text attachment",
             with_attachment("spam.txt", &spam),
-            true,
+            Some(256 << 10),
         ),
         (
             "as a binary attachment",
             with_attachment("spam.bin", &spam),
-            true,
+            Some(256 << 10),
         ),
-        ("as the body of the message", plain, false),
-        ("as a message declared HTML in base64", single, false),
+        ("as the body of the message", plain, Some(640 << 10)),
+        ("as a message declared HTML in base64", single, None),
     ] {
         let started = Instant::now();
         let whole = engine.scan_bytes(&msg).unwrap();
@@ -344,10 +347,9 @@ fn sessions_with_the_official_database_let_go_and_agree_with_the_whole() {
             whole.detections().len()
         );
         assert_eq!(whole, chunked, "{what}");
-        if lets_go {
+        if let Some(bound) = bound {
             assert!(let_go > msg.len() / 2, "{what}: let go of {let_go}");
-            // The bound for a session: 256 KiB, containers aside.
-            assert!(most < 256 << 10, "{what}: held {most}");
+            assert!(most < bound, "{what}: held {most}");
         }
     }
     // Every real message, whole and in chunks with the official database.

@@ -2,8 +2,15 @@
 //! a stray `=` kept as it is.
 
 pub(crate) fn decode(input: &[u8]) -> Vec<u8> {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(input.len());
+    decode_into(input, &mut out);
+    out
+}
+
+/// [`decode`], appending to `out`. Decoding whole lines one piece at a time gives what decoding them at once
+/// does: nothing it reads spans a line end.
+pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>) {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut i = 0;
     while i < input.len() {
         let c = input[i];
@@ -36,7 +43,6 @@ pub(crate) fn decode(input: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
 }
 
 /// Whether a body is plausibly quoted-printable though not declared so: soft line breaks, or several

@@ -55,9 +55,14 @@ fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// Whether a body holds a uuencode block.
 pub(crate) fn looks_like(body: &[u8]) -> bool {
+    first_block(body).is_some()
+}
+
+/// Where the first line that opens a block starts.
+pub(crate) fn first_block(body: &[u8]) -> Option<usize> {
     // Only lines that start with "begin" can open a block: find those with a vectorised search instead of
     // splitting every line of every body.
-    memchr::memmem::find_iter(body, b"begin").any(|at| {
+    memchr::memmem::find_iter(body, b"begin").find(|&at| {
         if at > 0 && body[at - 1] != b'\n' {
             return false;
         }

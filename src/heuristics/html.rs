@@ -276,9 +276,8 @@ const PASSWORD_WORDS: &[&str] = &[
 /// How far into a message's text a password mention is looked for.
 pub(crate) const PASSWORD_REACH: usize = 1 << 20;
 
-/// Whether a text reads as giving a password (for an encrypted attachment). One case-insensitive automaton
-/// pass over the first MiB, no copy.
-pub(crate) fn mentions_password(data: &[u8]) -> bool {
+/// The automaton of [`PASSWORD_WORDS`], case-insensitive; `None` only if it could not be built.
+fn password_words() -> Option<&'static aho_corasick::AhoCorasick> {
     static WORDS: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
         std::sync::LazyLock::new(|| {
             aho_corasick::AhoCorasick::builder()
@@ -286,8 +285,60 @@ pub(crate) fn mentions_password(data: &[u8]) -> bool {
                 .build(PASSWORD_WORDS)
                 .ok()
         });
+    WORDS.as_ref()
+}
+
+/// Whether a text reads as giving a password (for an encrypted attachment). One case-insensitive automaton
+/// pass over the first MiB, no copy.
+pub(crate) fn mentions_password(data: &[u8]) -> bool {
     let head = &data[..data.len().min(PASSWORD_REACH)];
-    WORDS.as_ref().is_some_and(|ac| ac.is_match(head))
+    password_words().is_some_and(|ac| ac.is_match(head))
+}
+
+/// [`mentions_password`] over a text that arrives in pieces and is let go of: the same answer as for the
+/// text whole, with only the last bytes of each piece kept (fewer than the longest word) to find a word
+/// that spans two pieces.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PasswordScan {
+    /// Bytes of the text looked at (at most [`PASSWORD_REACH`]).
+    seen: usize,
+    /// The last bytes looked at: a word that starts in them may end in the next piece.
+    last: Vec<u8>,
+    found: bool,
+}
+
+impl PasswordScan {
+    /// Looks at the next bytes of the text.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        let Some(ac) = password_words() else {
+            return;
+        };
+        if self.found || self.seen >= PASSWORD_REACH {
+            return;
+        }
+        let bytes = &bytes[..bytes.len().min(PASSWORD_REACH - self.seen)];
+        self.seen += bytes.len();
+        // The longest word, less one: what a word spanning the two pieces has in either.
+        let keep = ac.max_pattern_len().saturating_sub(1);
+        // A word within the piece, or one across the join (in the kept bytes and the piece's first ones).
+        let join_end = bytes.len().min(keep);
+        let join_found = {
+            let at = self.last.len();
+            self.last.extend_from_slice(&bytes[..join_end]);
+            let found = ac.is_match(&self.last[..]);
+            self.last.truncate(at);
+            found
+        };
+        self.found = join_found || ac.is_match(bytes);
+        self.last.extend_from_slice(bytes);
+        let extra = self.last.len().saturating_sub(keep);
+        self.last.drain(..extra);
+    }
+
+    /// Whether the text looked at reads as giving a password.
+    pub(crate) fn found(&self) -> bool {
+        self.found
+    }
 }
 
 #[cfg(test)]
@@ -362,5 +413,58 @@ mod tests {
         assert_eq!(decode_entities("a&amp;b&#x41;&#66;&bogus;"), "a&bAB&bogus;");
         assert!(mentions_password(b"The PASSWORD is 1234"));
         assert!(!mentions_password(b"nothing to see"));
+    }
+
+    /// The answer of [`PasswordScan`] for `text` fed in pieces cut at `cuts`.
+    fn scanned(text: &[u8], cuts: &[usize]) -> bool {
+        let mut scan = PasswordScan::default();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&text.len()]) {
+            scan.feed(&text[from..cut.max(from)]);
+            from = cut.max(from);
+        }
+        scan.found()
+    }
+
+    #[test]
+    fn a_password_mention_is_found_in_any_pieces_as_in_the_whole() {
+        let short: &[&str] = &[
+            "nothing to see here, move along",
+            "the password is 1234",
+            "PaSsWoRd",
+            "pass: x",
+            "pass x",
+            "mot de passe",
+            "mot  de passe",
+            "пароль: 1",
+            "a pwd:",
+            "pwd",
+        ];
+        // Every cut in two and in three pieces, the empty pieces included.
+        for text in short {
+            let bytes = text.as_bytes();
+            let whole = mentions_password(bytes);
+            for a in 0..=bytes.len() {
+                assert_eq!(scanned(bytes, &[a]), whole, "{text:?} cut at {a}");
+                for b in a..=bytes.len() {
+                    assert_eq!(scanned(bytes, &[a, b]), whole, "{text:?} cut at {a}, {b}");
+                }
+            }
+        }
+        // Around the reach: a word that ends at it is found, one that ends a byte past it is not.
+        for end in [PASSWORD_REACH - 1, PASSWORD_REACH, PASSWORD_REACH + 1] {
+            let mut text = vec![b'.'; end - "password".len()];
+            text.extend_from_slice(b"password and more");
+            let whole = mentions_password(&text);
+            assert_eq!(whole, end <= PASSWORD_REACH, "ends at {end}");
+            for step in [1000, 4096, 8192, PASSWORD_REACH - 3] {
+                let cuts: Vec<usize> = (step..text.len()).step_by(step).collect();
+                assert_eq!(
+                    scanned(&text, &cuts),
+                    whole,
+                    "ends at {end}, pieces of {step}"
+                );
+            }
+        }
     }
 }

@@ -242,6 +242,9 @@ pub(crate) struct ObjectFacts<'a> {
     pub(crate) in_archive: bool,
     /// A message's own text body (not an attachment): links in it are judged for phishing.
     pub(crate) is_body_text: bool,
+    /// For a text matched as it arrived: whether it mentions a password, looked for on the way (`data` then
+    /// holds only its first bytes).
+    pub(crate) mentions_password: Option<bool>,
     pub(crate) location: &'a Location,
 }
 
@@ -324,7 +327,10 @@ impl Collector {
         }
         if facts.is_body_text && matches!(facts.file_type, FileType::Text | FileType::Html) {
             self.text_bodies.push(facts.location.clone());
-            self.password = self.password || html::mentions_password(data);
+            self.password = self.password
+                || facts
+                    .mentions_password
+                    .unwrap_or_else(|| html::mentions_password(data));
         }
         for (rule, reason) in found {
             self.add(config, rule, facts.location, reason);

@@ -547,6 +547,26 @@ impl EntityHead {
     }
 }
 
+impl EntityHead {
+    /// Whether the entity is a leaf declared as sent (or not declared) or quoted-printable, and nothing
+    /// else: `Some(true)` for quoted-printable. Then [`walk`] reads its body as declared, as what its first
+    /// bytes say it looks like, and as the uuencoded blocks it holds ([`decodings`]).
+    pub(crate) fn only_text(&self) -> Option<bool> {
+        let mut damage = Vec::new();
+        let declared = declared_encodings(&self.ctes, &mut damage);
+        let leaf = !self.cts.iter().any(|c| {
+            c.value.starts_with("multipart/")
+                || matches!(c.value.as_str(), "message/rfc822" | "message/global")
+        }) && boundary_candidates(&self.cts, &self.cds, b"").is_empty();
+        match declared[..] {
+            _ if !leaf || !damage.is_empty() => None,
+            [Encoding::Identity] => Some(false),
+            [Encoding::QuotedPrintable] => Some(true),
+            _ => None,
+        }
+    }
+}
+
 /// Reads an entity's header block (`bytes` holds at least all of it).
 fn read_head(bytes: &[u8]) -> EntityHead {
     let (fields, body_start, truncated) = parse_block(bytes);
@@ -826,7 +846,12 @@ pub(crate) fn encoding_of(cte: &str) -> Encoding {
     }
 }
 
-/// Every plausible decoding of a leaf body: the declared ones first, then what the body looks like.
+/// How much of a body not declared base64 decides what else it is read as (base64, quoted-printable): its
+/// first bytes, so that the readings are known long before a large body ends.
+pub(crate) const READING_HEAD: usize = 64 << 10;
+
+/// Every plausible decoding of a leaf body: the declared ones first, then what the body looks like (its
+/// first [`READING_HEAD`] bytes), then the uuencoded blocks it holds.
 ///
 /// A body declared base64 is decoded whole as base64; what else it is read as (as sent, uuencode,
 /// quoted-printable) is read only from its first line that is not base64 (nothing but the alphabet and `=`, then perhaps blanks), so that a
@@ -878,7 +903,10 @@ fn decodings(
         let suffix = if out.is_empty() { None } else { suffix };
         out.push((suffix, d));
     };
-    let text_shaped = base64::looks_like(text);
+    // What the body is read as besides what it declares is decided by its first bytes, so that a session
+    // knows which readings to decode as the rest arrives (see `stream.rs`).
+    let shape = &text[..text.len().min(READING_HEAD)];
+    let text_shaped = base64::looks_like(shape);
     for enc in &declared {
         match enc {
             Encoding::Identity => push(
@@ -925,6 +953,16 @@ fn decodings(
             Decoding::Bytes(base64::decode(body).data),
         );
     }
+    if !declared.contains(&Encoding::QuotedPrintable) && !text_shaped && qp::looks_like(shape) {
+        push(
+            &mut out,
+            compare_from,
+            Some("(as quoted-printable)".into()),
+            Decoding::Bytes(qp::decode(text)),
+        );
+    }
+    // Last: a block may open anywhere in the body, so a session holds the body as sent from the first one
+    // on and decodes the blocks at its end, after the readings it decoded as the body arrived.
     if declared.contains(&Encoding::Uuencode) || uu::looks_like(text) {
         for block in uu::decode_all(text) {
             let suffix = format!("(uuencoded \"{}\")", block.name);
@@ -935,14 +973,6 @@ fn decodings(
                 Decoding::Bytes(block.data),
             );
         }
-    }
-    if !declared.contains(&Encoding::QuotedPrintable) && !text_shaped && qp::looks_like(text) {
-        push(
-            &mut out,
-            compare_from,
-            Some("(as quoted-printable)".into()),
-            Decoding::Bytes(qp::decode(text)),
-        );
     }
     if out.is_empty() {
         out.push((None, Decoding::Identity(0)));

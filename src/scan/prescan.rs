@@ -290,8 +290,9 @@ impl Level {
         let depth = self.depth + 1;
         let (objects, produced) = ctx.spent();
         let cut = payload_cut(ctx.limits, depth + 1, objects, produced);
+        let whole = readings_whole(ctx.limits, produced);
         if let Some(stream) = &mut self.stream {
-            stream.advance(ctx.db, cut, data, base);
+            stream.advance(ctx.db, cut, whole, data, base);
         }
         if self.child.as_ref().is_some_and(|n| n.start != at) {
             self.child = None;
@@ -455,7 +456,12 @@ impl Prescan {
             // The message's own body: its payload is the message's child (depth 1), first after it.
             let body = self.body.get_or_insert_with(|| PartStream::new(0));
             let cut = payload_cut(limits, 1, 1, 0);
-            body.advance(db, cut, data, base);
+            // Read as it arrives only if the scan will walk it as a message: it has a header block (not
+            // a file sent alone, scanned as one). The body's state is chosen while the message is held
+            // from its start.
+            let whole =
+                readings_whole(limits, 0) && base == 0 && crate::mime::header::has_header(data);
+            body.advance(db, cut, whole, data, base);
         }
         if follow {
             self.level.follow(&mut ctx, data, base, 0);
@@ -530,4 +536,15 @@ fn payload_cut(limits: &Limits, depth: u32, objects: u64, produced: u64) -> Opti
     let room = limits.get_max_scan_size().saturating_sub(produced);
     (limits.get_max_recursion() >= depth && objects < limits.get_max_files() && room > 0)
         .then(|| room.min(limits.get_max_file_size()))
+}
+
+/// Whether the limits let every reading of a part's body not declared base64 keep all it decodes to, after
+/// the `produced` bytes so far, however long the body: those a session decodes as the body arrives (as
+/// sent, and as base64 or as quoted-printable: two, each no longer than the body) are each within
+/// `max_file_size`, and both within what is left of `max_scan_size`, when the message is within
+/// `max_message_size`.
+fn readings_whole(limits: &Limits, produced: u64) -> bool {
+    let most = limits.get_max_message_size();
+    let room = limits.get_max_scan_size().saturating_sub(produced);
+    limits.get_max_file_size() >= most && room >= most.saturating_mul(2)
 }
