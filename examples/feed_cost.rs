@@ -9,7 +9,7 @@
 //! `MODE` is `none` (only builds the message: subtract it), `whole` (`scan_bytes`), `keep` (a session that
 //! keeps the message) or `letgo` (a session that lets go of scanned parts, the default); `CHUNK` is the size
 //! of each `feed` (4096); `DB`, a database to load instead of the built-in one (a file or a folder: the
-//! official ClamAV database, say); `FILE`, a message to feed instead of the probe.
+//! official ClamAV database, say; `-` for the built-in one); `FILE`, a message to feed instead of the probe.
 //!
 //! With `FEED_COST_REPEAT=N` in the environment the message is scanned N times by the same engine. What an
 //! engine builds once, on first use (the plans of regular-expression searches for each file type), is then
@@ -29,8 +29,8 @@ fn main() {
     let mode = args.first().map_or("letgo", String::as_str);
     let chunk: usize = args.get(1).map_or(4096, |c| c.parse().expect("CHUNK"));
     let engine = match args.get(2) {
-        Some(db) => portcullis::Engine::builder().load_path(db).unwrap(),
-        None => portcullis::Engine::builder(),
+        Some(db) if db != "-" => portcullis::Engine::builder().load_path(db).unwrap(),
+        _ => portcullis::Engine::builder(),
     }
     .build()
     .unwrap();

@@ -23,8 +23,9 @@
 //! once its first [`walker::READING_HEAD`] bytes have chosen its readings as the walk chooses them: as
 //! declared, and as base64 or quoted-printable when those bytes look so. Each reading has a sink of its own,
 //! fed whole lines as they are known to be the body's; the raw bytes read are let go of, but from the first
-//! line that opens a uuencoded block, whose blocks are decoded at the end. Readings the walk would drop as
-//! repeats are found by length and SHA-256, their bytes being gone. This is done only when the limits
+//! line that opens a uuencoded block, whose blocks are decoded at the end (the walk compares only those
+//! blocks with one another, never the readings decoded on the way, whose bytes are gone). This is done only
+//! when the limits
 //! cannot cut any reading ([`PartStream::advance`]'s `whole`): a reading's cut depends on the length of the
 //! ones before it, known only at the end.
 //!
@@ -41,7 +42,6 @@ use crate::matcher::hashes::StreamDigest;
 use crate::matcher::regexes::PcreStream;
 use crate::matcher::{AtomStream, PreVerified, RootSpan, View};
 use crate::mime::walker::{self, Decoding, EntityHead};
-use sha2::{Digest, Sha256};
 
 /// Decoded bytes after which a part's type is decided: more than type detection reads (0x8006 bytes, or up
 /// to an MZ header's PE offset, which `streamable` checks).
@@ -118,8 +118,6 @@ struct Reading {
     sink: Sink,
     /// Whether the payload's type was looked at (after [`DECIDE`] bytes) to choose its sink.
     typed: bool,
-    /// The digest of all its bytes, for a reading that the walk compares with others at the end.
-    digest: Option<Sha256>,
 }
 
 /// What the readings of a body before one are: matched as they arrive, some not typed yet, or some held
@@ -396,12 +394,18 @@ impl PartStream {
                 .min(d.rest_from.unwrap_or(usize::MAX))
                 .saturating_sub(2)
                 .max(self.start),
-            // Until its readings are chosen, the whole part.
-            State::Text(t) if t.readings.is_some() => t
-                .read_to
-                .min(t.uu_from.unwrap_or(usize::MAX))
-                .saturating_sub(2)
-                .max(self.start),
+            // Until its readings are chosen, the whole part; and while a body declared quoted-printable has
+            // decoded to nothing, since it may be read as sent.
+            State::Text(t)
+                if t.readings.as_ref().is_some_and(|r| {
+                    r.sent.is_some() || r.qp.as_ref().is_some_and(|q| q.total > 0)
+                }) =>
+            {
+                t.read_to
+                    .min(t.uu_from.unwrap_or(usize::MAX))
+                    .saturating_sub(2)
+                    .max(self.start)
+            }
             _ => self.start,
         }
     }
@@ -465,7 +469,7 @@ impl PartStream {
                     decoder: base64::Decoder::default(),
                     rest_from: None,
                     scratch: Vec::new(),
-                    payload: Reading::new(cut, false),
+                    payload: Reading::new(cut),
                 })),
                 Some(cut) if whole => match head.only_text() {
                     Some(qp_declared) => State::Text(Box::new(TextBody {
@@ -663,63 +667,63 @@ impl TextBody {
             damage: self.head.damage,
             ..walker::Walked::default()
         };
-        // The walk's readings, in its order and with its suffixes (see `walker::decodings`): a decoding
-        // that is empty, the body as sent, or one already read is not read again. Decodings are compared by
-        // length and SHA-256, their bytes being gone.
+        // The walk's readings, in its order and with its suffixes (see `walker::decodings`): a decoding that
+        // is empty or the body as sent is not read, nor a uuencoded block like one before it.
         let mut readings: Vec<(Option<String>, Reading)> = Vec::new();
-        let mut seen: Vec<(u64, [u8; 32])> = Vec::new();
-        let mut fresh = |fingerprint: Option<(u64, [u8; 32])>| match fingerprint {
-            Some(f) if f.0 > 0 && !seen.contains(&f) => {
-                seen.push(f);
-                true
-            }
-            _ => false,
-        };
         let suffix = |first: bool, s: &str| (!first).then(|| s.to_string());
         if let Some(sent) = r.sent {
             readings.push((None, sent));
         }
+        // A quoted-printable decoding is the body as sent exactly when it changed nothing.
+        let changed = r.qp_changed;
         let mut unchanged = None;
         if let Some(q) = r.qp.take_if(|_| self.qp_declared) {
-            match r.qp_changed && fresh(q.fingerprint()) {
+            match changed && q.total > 0 {
                 true => readings.push((None, q)),
                 false => unchanged = Some(q),
             }
         }
-        if let Some((_, b)) = r.base64
-            && fresh(b.fingerprint())
-        {
+        if let Some((_, b)) = r.base64.filter(|(_, b)| b.total > 0) {
             readings.push((suffix(readings.is_empty(), "(as base64)"), b));
         }
-        if let Some(q) = r.qp
-            && r.qp_changed
-            && fresh(q.fingerprint())
-        {
+        if let Some(q) = r.qp.filter(|q| changed && q.total > 0) {
             readings.push((suffix(readings.is_empty(), "(as quoted-printable)"), q));
         }
-        let mut blocks = 0;
         if let Some(from) = self.uu_from {
             for block in uu::decode_all(held_raw(data, base, from..body_end)) {
-                let digest: [u8; 32] = Sha256::digest(&block.data).into();
-                if !fresh(Some((block.data.len() as u64, digest))) {
+                let repeat = walked
+                    .children
+                    .iter()
+                    .any(|c| matches!(&c.data, walker::ChildData::Owned(b) if *b == block.data));
+                if block.data.is_empty() || repeat {
                     continue;
                 }
-                let first = readings.is_empty() && blocks == 0;
+                let first = readings.is_empty() && walked.children.is_empty();
                 walked.children.push(walker::Child {
                     kind: walker::ChildKind::Payload,
                     segment: None,
                     suffix: suffix(first, &format!("(uuencoded \"{}\")", block.name)),
                     data: walker::ChildData::Owned(block.data),
                 });
-                blocks += 1;
             }
         }
-        // Nothing else: the body as sent, which a quoted-printable decoding that changed nothing is.
+        // Nothing else: the body as sent, which a quoted-printable decoding that changed nothing is; if it
+        // decoded to nothing, the body was held (see `needed_from`).
         if readings.is_empty()
-            && blocks == 0
+            && walked.children.is_empty()
             && let Some(q) = unchanged
         {
-            readings.push((None, q));
+            match changed {
+                false => readings.push((None, q)),
+                true => walked.children.push(walker::Child {
+                    kind: walker::ChildKind::Payload,
+                    segment: None,
+                    suffix: None,
+                    data: walker::ChildData::Owned(
+                        held_raw(data, base, self.body_start..body_end).to_vec(),
+                    ),
+                }),
+            }
         }
         let payloads = readings
             .into_iter()
@@ -734,10 +738,9 @@ impl TextReadings {
     fn choose(shape: &[u8], qp_declared: bool, cut: u64) -> TextReadings {
         let shaped = base64::looks_like(shape);
         TextReadings {
-            sent: (!qp_declared).then(|| Reading::new(cut, false)),
-            base64: shaped.then(|| (base64::Decoder::default(), Reading::new(cut, true))),
-            qp: (qp_declared || (!shaped && qp::looks_like(shape)))
-                .then(|| Reading::new(cut, true)),
+            sent: (!qp_declared).then(|| Reading::new(cut)),
+            base64: shaped.then(|| (base64::Decoder::default(), Reading::new(cut))),
+            qp: (qp_declared || (!shaped && qp::looks_like(shape))).then(|| Reading::new(cut)),
             qp_changed: false,
             scratch: Vec::new(),
         }
@@ -787,13 +790,12 @@ impl Before {
 }
 
 impl Reading {
-    fn new(cut: u64, compared: bool) -> Reading {
+    fn new(cut: u64) -> Reading {
         Reading {
             total: 0,
             cut,
             sink: Sink::Held(Vec::new()),
             typed: false,
-            digest: compared.then(Sha256::new),
         }
     }
 
@@ -809,9 +811,6 @@ impl Reading {
     /// Takes decoded bytes: counted, and given to the sink up to the cut. Once it holds [`DECIDE`] bytes
     /// its type chooses its sink, when the readings `before` it allow.
     fn accept(&mut self, db: &Database, head: &EntityHead, bytes: &[u8], before: Before) {
-        if let Some(d) = &mut self.digest {
-            d.update(bytes);
-        }
         let room = usize::try_from(self.cut.saturating_sub(self.total)).unwrap_or(usize::MAX);
         self.total += bytes.len() as u64;
         let bytes = &bytes[..bytes.len().min(room)];
@@ -850,12 +849,6 @@ impl Reading {
             Sink::Held(v) => v.capacity(),
             Sink::Streamed(s) => s.memory_usage(),
         }
-    }
-
-    /// Its length and digest, for a reading compared with others.
-    fn fingerprint(&self) -> Option<(u64, [u8; 32])> {
-        let d = self.digest.clone()?;
-        Some((self.total, d.finalize().into()))
     }
 }
 

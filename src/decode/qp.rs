@@ -13,11 +13,12 @@ pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>) {
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut i = 0;
     while i < input.len() {
-        let c = input[i];
-        if c != b'=' {
-            out.push(c);
-            i += 1;
-            continue;
+        // The bytes up to the next '=' are copied as they are, in one piece.
+        let plain = memchr::memchr(b'=', &input[i..]).unwrap_or(input.len() - i);
+        out.extend_from_slice(&input[i..i + plain]);
+        i += plain;
+        if i == input.len() {
+            break;
         }
         if let (Some(h), Some(l)) = (
             input.get(i + 1).copied().and_then(hex),
@@ -80,6 +81,20 @@ mod tests {
         ];
         for (input, want) in table {
             assert_eq!(decode(input.as_bytes()), *want, "{input}");
+        }
+        // Whole lines decoded one at a time (how a session decodes a body as it arrives) decode as the text
+        // does at once, and so do pieces of several lines.
+        let text: String = table
+            .iter()
+            .map(|(i, _)| format!("{i}=\r\n{i}\r\n"))
+            .collect();
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        for per in 1..=3 {
+            let mut out = Vec::new();
+            for piece in lines.chunks(per) {
+                decode_into(piece.concat().as_bytes(), &mut out);
+            }
+            assert_eq!(out, decode(text.as_bytes()), "{per} lines a piece");
         }
     }
 }

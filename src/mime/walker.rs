@@ -883,8 +883,9 @@ fn decodings(
     let from = decoded.as_ref().map_or(0, |d| d.text_from);
     let text = &body[from..];
     let mut out: Vec<(Option<String>, Decoding)> = Vec::new();
-    // Readings of `text` are not compared with the base64 reading of the whole body.
-    let mut compare_from = 0;
+    // A decoding that is empty or the body as sent is not read again. Only uuencoded blocks, read last, are
+    // compared with others (those from `compare_from` on: the blocks before), so that a session, which
+    // decodes the other readings as the body arrives and lets go of them, never needs their bytes.
     let push = |out: &mut Vec<(Option<String>, Decoding)>,
                 compare_from: usize,
                 suffix: Option<String>,
@@ -909,12 +910,9 @@ fn decodings(
     let text_shaped = base64::looks_like(shape);
     for enc in &declared {
         match enc {
-            Encoding::Identity => push(
-                &mut out,
-                compare_from,
-                Some("(as sent)".into()),
-                Decoding::Identity(0),
-            ),
+            Encoding::Identity => {
+                push(&mut out, 0, Some("(as sent)".into()), Decoding::Identity(0))
+            }
             Encoding::Base64 => {
                 let Some(d) = decoded.take() else {
                     continue;
@@ -925,38 +923,42 @@ fn decodings(
                 if !d.data.is_empty() && d.data != body {
                     out.push((None, Decoding::Bytes(d.data)));
                 }
-                compare_from = out.len();
                 if !text.is_empty() {
                     // Not base64 from here on: the declaration may be the lie.
                     push(
                         &mut out,
-                        compare_from,
+                        0,
                         Some("(as sent)".into()),
                         Decoding::Identity(from),
                     );
                 }
             }
-            Encoding::QuotedPrintable => push(
-                &mut out,
-                compare_from,
-                Some("(as quoted-printable)".into()),
-                Decoding::Bytes(qp::decode(body)),
-            ),
+            Encoding::QuotedPrintable => {
+                let alone = out.len();
+                push(
+                    &mut out,
+                    alone,
+                    Some("(as quoted-printable)".into()),
+                    Decoding::Bytes(qp::decode(body)),
+                );
+            }
             Encoding::Uuencode => {}
         }
     }
     if !declared_base64 && text_shaped {
+        let alone = out.len();
         push(
             &mut out,
-            compare_from,
+            alone,
             Some("(as base64)".into()),
             Decoding::Bytes(base64::decode(body).data),
         );
     }
     if !declared.contains(&Encoding::QuotedPrintable) && !text_shaped && qp::looks_like(shape) {
+        let alone = out.len();
         push(
             &mut out,
-            compare_from,
+            alone,
             Some("(as quoted-printable)".into()),
             Decoding::Bytes(qp::decode(text)),
         );
@@ -964,11 +966,12 @@ fn decodings(
     // Last: a block may open anywhere in the body, so a session holds the body as sent from the first one
     // on and decodes the blocks at its end, after the readings it decoded as the body arrived.
     if declared.contains(&Encoding::Uuencode) || uu::looks_like(text) {
+        let blocks_from = out.len();
         for block in uu::decode_all(text) {
             let suffix = format!("(uuencoded \"{}\")", block.name);
             push(
                 &mut out,
-                compare_from,
+                blocks_from,
                 Some(suffix),
                 Decoding::Bytes(block.data),
             );
@@ -994,13 +997,15 @@ pub(crate) fn after_base64(
     from: usize,
 ) -> Vec<(Option<String>, Decoding)> {
     let mut out: Vec<(Option<String>, Decoding)> = Vec::new();
-    let mut push = |suffix: String, d: Decoding| {
+    // As in `decodings`: only uuencoded blocks are compared, with the blocks before them.
+    let mut push = |suffix: String, d: Decoding, block: bool| {
         if let Decoding::Bytes(b) = &d
             && (b.is_empty()
                 || b == text
-                || out
-                    .iter()
-                    .any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b)))
+                || (block
+                    && out
+                        .iter()
+                        .any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b))))
         {
             return;
         }
@@ -1009,13 +1014,14 @@ pub(crate) fn after_base64(
     };
     if !text.is_empty() {
         // Not base64 from here on: the declaration may be the lie.
-        push("(as sent)".into(), Decoding::Identity(from));
+        push("(as sent)".into(), Decoding::Identity(from), false);
     }
     if uu::looks_like(text) {
         for block in uu::decode_all(text) {
             push(
                 format!("(uuencoded \"{}\")", block.name),
                 Decoding::Bytes(block.data),
+                true,
             );
         }
     }
@@ -1023,6 +1029,7 @@ pub(crate) fn after_base64(
         push(
             "(as quoted-printable)".into(),
             Decoding::Bytes(qp::decode(text)),
+            false,
         );
     }
     if !payload && out.is_empty() {
