@@ -884,19 +884,20 @@ fn decodings(
     let text = &body[from..];
     let mut out: Vec<(Option<String>, Decoding)> = Vec::new();
     // A decoding that is empty or the body as sent is not read again. Only uuencoded blocks, read last, are
-    // compared with others (those from `compare_from` on: the blocks before), so that a session, which
+    // compared with others (with those from `blocks_from` on: the blocks before), so that a session, which
     // decodes the other readings as the body arrives and lets go of them, never needs their bytes.
     let push = |out: &mut Vec<(Option<String>, Decoding)>,
-                compare_from: usize,
+                blocks_from: Option<usize>,
                 suffix: Option<String>,
                 d: Decoding| {
         if let Decoding::Bytes(b) = &d {
             if b.is_empty() || b == text {
                 return;
             }
-            if out[compare_from.min(out.len())..]
-                .iter()
-                .any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b))
+            if let Some(from) = blocks_from
+                && out[from.min(out.len())..]
+                    .iter()
+                    .any(|(_, o)| matches!(o, Decoding::Bytes(x) if x == b))
             {
                 return;
             }
@@ -910,9 +911,12 @@ fn decodings(
     let text_shaped = base64::looks_like(shape);
     for enc in &declared {
         match enc {
-            Encoding::Identity => {
-                push(&mut out, 0, Some("(as sent)".into()), Decoding::Identity(0))
-            }
+            Encoding::Identity => push(
+                &mut out,
+                None,
+                Some("(as sent)".into()),
+                Decoding::Identity(0),
+            ),
             Encoding::Base64 => {
                 let Some(d) = decoded.take() else {
                     continue;
@@ -927,38 +931,33 @@ fn decodings(
                     // Not base64 from here on: the declaration may be the lie.
                     push(
                         &mut out,
-                        0,
+                        None,
                         Some("(as sent)".into()),
                         Decoding::Identity(from),
                     );
                 }
             }
-            Encoding::QuotedPrintable => {
-                let alone = out.len();
-                push(
-                    &mut out,
-                    alone,
-                    Some("(as quoted-printable)".into()),
-                    Decoding::Bytes(qp::decode(body)),
-                );
-            }
+            Encoding::QuotedPrintable => push(
+                &mut out,
+                None,
+                Some("(as quoted-printable)".into()),
+                Decoding::Bytes(qp::decode(body)),
+            ),
             Encoding::Uuencode => {}
         }
     }
     if !declared_base64 && text_shaped {
-        let alone = out.len();
         push(
             &mut out,
-            alone,
+            None,
             Some("(as base64)".into()),
             Decoding::Bytes(base64::decode(body).data),
         );
     }
     if !declared.contains(&Encoding::QuotedPrintable) && !text_shaped && qp::looks_like(shape) {
-        let alone = out.len();
         push(
             &mut out,
-            alone,
+            None,
             Some("(as quoted-printable)".into()),
             Decoding::Bytes(qp::decode(text)),
         );
@@ -971,7 +970,7 @@ fn decodings(
             let suffix = format!("(uuencoded \"{}\")", block.name);
             push(
                 &mut out,
-                blocks_from,
+                Some(blocks_from),
                 Some(suffix),
                 Decoding::Bytes(block.data),
             );
