@@ -149,3 +149,36 @@ Fuzz.Pairs;Target:0;(0|1|2)&(3>2)&4&5&6;3a20;0d0a2d;3d;7c7c;2e2f;5c;0/[0-9]{2}[a
 Fuzz.Gated;Target:0;2;0:2d2d;0,2:46726f6d::i;0|1/[a-z]{3}[0-9]/
 Fuzz.Half;Target:0;2;0:3c;3e;0&1/<html[^>]*>/i
 ";
+
+/// A message with a long body made from `data`, for the `long_body_session` fuzz target and its replays.
+/// The first byte chooses the body's transfer encoding (none, `7bit`, `quoted-printable`, `8bit`) and
+/// whether it is a part of a multipart message; the rest, split at its middle, gives the body's first
+/// 64 KiB (the first half, repeated: what the body's readings are chosen from) and up to 128 KiB after them
+/// (the second half, repeated as often as the first byte's top bits say): a session decodes those as they
+/// arrive and lets go of them. So a small input reaches the states a long text body has.
+pub fn long_body_message(data: &[u8]) -> Vec<u8> {
+    let (&first, rest) = data.split_first().unwrap_or((&0, &[]));
+    let cte = ["", "7bit", "quoted-printable", "8bit"][usize::from(first & 3)];
+    let part = first & 4 != 0;
+    let (head, tail) = rest.split_at(rest.len() / 2);
+    let mut msg = b"Subject: long\r\n".to_vec();
+    if part {
+        msg.extend_from_slice(b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n");
+    }
+    msg.extend_from_slice(
+        format!("Content-Type: text/plain\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").as_bytes(),
+    );
+    let body_start = msg.len();
+    while !head.is_empty() && msg.len() - body_start < crate::mime::walker::READING_HEAD {
+        msg.extend_from_slice(head);
+    }
+    let tail_len = usize::from(first >> 3) * 4096;
+    let tail_start = msg.len();
+    while !tail.is_empty() && msg.len() - tail_start < tail_len {
+        msg.extend_from_slice(tail);
+    }
+    if part {
+        msg.extend_from_slice(b"\r\n--q\r\n\r\nlast\r\n--q--\r\n");
+    }
+    msg
+}

@@ -41,6 +41,33 @@ fn replay(target: &str, data: &[u8], engine: &Engine) {
                 }
             }
         }
+        "long_body_session" => {
+            // The long body the fuzz target makes of the input, whole and in chunks of several sizes,
+            // letting go of parts at once and as by default.
+            let message = fuzzing::long_body_message(data);
+            let engine = Engine::builder()
+                .with_default_database(true)
+                .load_str("fuzz.ndb", fuzzing::SESSION_NDB)
+                .unwrap()
+                .load_str("fuzz.ldb", fuzzing::SESSION_LDB)
+                .unwrap()
+                .build()
+                .unwrap();
+            let whole = engine.scan_bytes(&message).unwrap();
+            for step in [1, usize::MAX] {
+                for chunk in [7, 4096, 65536] {
+                    let mut s = engine.session().with_let_go_step(step);
+                    for c in message.chunks(chunk) {
+                        s.feed(c).unwrap();
+                    }
+                    assert_eq!(
+                        s.finish().unwrap(),
+                        whole,
+                        "let-go step {step}, chunk {chunk}"
+                    );
+                }
+            }
+        }
         "mime_walker" => {
             fuzzing::mime_walk(data);
         }
