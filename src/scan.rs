@@ -707,6 +707,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                     in_archive: obj.in_archive,
                     is_body_text: obj.name.is_none() && !obj.in_archive,
                     mentions_password: streamed.as_ref().and_then(|(_, s)| s.mentions_password()),
+                    html_found: streamed.as_ref().and_then(|(_, s)| s.html_found()),
                     location: &obj.location,
                 };
                 self.st.collector.object(self.heuristics, &facts);

@@ -61,8 +61,11 @@ const FEED_PIECE: usize = 8 << 10;
 /// - for the part in flight, when it is a leaf declared base64 (an attachment): nothing of it as sent,
 ///   since it is decoded line by line; of what it decodes to, the first 4 KiB and a tail of at most about
 ///   25 KiB plus what the signatures for its type read, since it is matched, hashed and searched by
-///   heuristics as it arrives; unless its type needs the whole (archives, HTML, mail, a text body), which is
-///   held decoded, within `max_file_size`, and opened when the part ends;
+///   heuristics as it arrives; unless its type needs the whole (archives, mail), which is held decoded,
+///   within `max_file_size`, and opened when the part ends. A leaf sent as is or declared
+///   quoted-printable (a long text or HTML body) the same, once its first 64 KiB have chosen how it is
+///   read: each reading (as declared, as base64 or quoted-printable when those bytes look so) is matched
+///   so;
 /// - when the part in flight is itself a multipart (`multipart/alternative` or `multipart/related` holding
 ///   an attachment, as mail clients send them), its header block and preamble, and the same as above one
 ///   level down: its own parts are scanned as they complete, and its part in flight decoded as it arrives,

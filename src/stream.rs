@@ -10,11 +10,11 @@
 //! is kept as sent for the other readings). The raw bytes decoded are no longer needed.
 //!
 //! What the part decodes to goes to a [`Sink`]: held, while its type is not known, and for good when the
-//! type needs its whole (archives, HTML, mail: the buffered containers); or, for the other types (images,
-//! executables, PDF and OLE2 documents, text, anything else), matched as it arrives: atoms searched, hits
-//! verified while their bytes are held, bytes hashed, the regular expressions of logical signatures for the
-//! type searched ([`crate::matcher::regexes`]), a document's heuristic search done, a text body's password
-//! mention looked for, and then let go of, keeping only the head and what signatures read around hits and
+//! type needs its whole (archives, mail: the buffered containers); or, for the other types (images,
+//! executables, PDF and OLE2 documents, HTML, text, anything else), matched as it arrives: atoms searched,
+//! hits verified while their bytes are held, bytes hashed, the regular expressions of logical signatures for
+//! the type searched ([`crate::matcher::regexes`]), a document's and HTML's heuristic search done, a text
+//! body's password mention looked for, and then let go of, keeping only the head and what signatures read around hits and
 //! at the end (the same bookkeeping as the session's own for the message, `session.rs`). The body of a
 //! message that is not multipart is followed the same way, and so is the part in flight of a part that is
 //! itself a multipart (`scan/prescan.rs`'s `Nested`).
@@ -37,7 +37,7 @@ use crate::decode::{qp, uu};
 use crate::engine::Database;
 use crate::filetype::{self, FileType};
 use crate::heuristics::documents::DocumentScan;
-use crate::heuristics::html::PasswordScan;
+use crate::heuristics::html::{HtmlScan, PasswordScan};
 use crate::matcher::hashes::StreamDigest;
 use crate::matcher::regexes::PcreStream;
 use crate::matcher::{AtomStream, PreVerified, RootSpan, View};
@@ -198,6 +198,9 @@ pub(crate) struct Streamed {
     /// For a text without a name (a message's own text): whether it mentions a password, looked for on the
     /// way.
     password: Option<PasswordScan>,
+    /// For HTML: the heuristics' search, done on the way; its findings once the payload has ended.
+    html: Option<HtmlScan>,
+    html_found: Option<Vec<(&'static str, String)>>,
 }
 
 impl Streamed {
@@ -209,6 +212,11 @@ impl Streamed {
     /// The search of a document by heuristics.
     pub(crate) fn document(&self) -> Option<&DocumentScan> {
         self.docs.as_ref()
+    }
+
+    /// For HTML: what the heuristics' search found, done on the way.
+    pub(crate) fn html_found(&self) -> Option<&[(&'static str, String)]> {
+        self.html_found.as_deref()
     }
 
     /// For a text without a name: whether it reads as giving a password (what heuristics ask of a message's
@@ -239,6 +247,7 @@ impl Streamed {
             + self.atoms.memory_usage()
             + self.pre.memory_usage()
             + self.pcre.memory_usage()
+            + self.html.as_ref().map_or(0, HtmlScan::memory_usage)
     }
 
     /// Adds decoded bytes, a step's worth at a time: each is searched, verified and let go of (as far as
@@ -258,6 +267,9 @@ impl Streamed {
         }
         if let Some(p) = &mut self.password {
             p.feed(bytes);
+        }
+        if let Some(h) = &mut self.html {
+            h.feed(bytes, crate::heuristics::INSPECT_LIMIT);
         }
         let len = self.len();
         // Searched in steps: each search of a stream has a cost of its own, whatever its length.
@@ -332,6 +344,11 @@ impl Streamed {
 
     /// Ends the payload: the search completed and every byte hashed.
     fn finish(&mut self, db: &Database) {
+        if let Some(h) = self.html.take() {
+            let mut found = Vec::new();
+            h.finish(&mut found);
+            self.html_found = Some(found);
+        }
         db.body
             .advance(&mut self.atoms, &self.tail, self.base, true);
         if self.base > 0 {
@@ -873,9 +890,9 @@ pub(crate) fn extend_sparingly(v: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// A payload to match as it arrives, if its type (known from its first bytes) needs no more than the
-/// head, the tail and what signatures read around their hits: not a container, HTML or mail, which are read
-/// whole (a document's search by heuristics is done on the way, and so is a text body's for a password);
-/// and only when the database's signatures for the type read a bounded span.
+/// head, the tail and what signatures read around their hits: not a container or mail, which are read whole
+/// (the search by heuristics of a document or HTML is done on the way, and so is a text body's for a
+/// password); and only when the database's signatures for the type read a bounded span.
 fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed> {
     // The whole payload would be typed alike: detection reads at most 0x8006 bytes, or where an MZ
     // header's PE offset points.
@@ -891,20 +908,16 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
     };
     let whole = matches!(
         file_type,
-        FileType::Mail
-            | FileType::Html
-            | FileType::Zip
-            | FileType::Tar
-            | FileType::Gzip
-            | FileType::Bzip2
+        FileType::Mail | FileType::Zip | FileType::Tar | FileType::Gzip | FileType::Bzip2
     );
-    // Heuristics read the whole of a VBA project by name. What they read of a text body (no name), a
-    // password mention in its first MiB, is looked for on the way.
+    // Heuristics read the whole of a VBA project by name. What they read of HTML (its links, forms and
+    // scripts) and of a text body (no name: a password mention in its first MiB) is looked for on the way.
     let vba = crate::heuristics::documents::is_vba_project(head.filename.as_deref());
     if whole || vba {
         return None;
     }
-    let body_text = file_type == FileType::Text && head.filename.is_none();
+    let html = file_type == FileType::Html;
+    let body_text = (file_type == FileType::Text || html) && head.filename.is_none();
     let span = db.span(file_type.target()).ok()?;
     let mut atoms = AtomStream::default();
     // Its hits are all there will be of the search: never give up.
@@ -924,5 +937,7 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
         // A part's payload is in mail.
         pcre: db.pcre_stream(file_type.target(), Some(FileType::Mail)),
         password: body_text.then(PasswordScan::default),
+        html: html.then(HtmlScan::default),
+        html_found: None,
     })
 }

@@ -332,6 +332,62 @@ fn a_long_text_body_is_let_go_of_and_its_password_mention_still_counts() {
 }
 
 #[test]
+fn a_long_html_body_is_let_go_of_and_its_links_and_forms_still_count() {
+    // HTML is matched as it arrives and let go of; what heuristics read of it (its links, forms, scripts and
+    // refreshes, in its first 4 MiB) is found on the way. A spoofed link and a password form far in, a link
+    // whose text runs across many pieces, an unclosed link at the end; in base64 and as sent.
+    let engine = Engine::builder().build().unwrap();
+    let filler = "<p>Our newsletter, with nothing in it to judge.</p>\r\n".repeat(20_000);
+    let long_text = "www.mybank.com".to_string() + &" ".repeat(30_000);
+    let docs = [
+        (
+            format!(
+                "<html><body>{filler}<a href=\"https://evil.example.net/x\">www.mybank.com</a>{filler}</body></html>"
+            ),
+            &["Heuristics.Phishing.Email.SpoofedDomain"][..],
+        ),
+        (
+            format!(
+                "<html>{filler}<form action=\"https://collect.example/p\">{filler}<input type=\"password\"></form></html>"
+            ),
+            &["Heuristics.HTML.ExternalForm"][..],
+        ),
+        (
+            format!(
+                "<html>{filler}<a href=\"http://10.1.2.3/\">{long_text}</a>{filler}<a href=\"https://x.example/\">"
+            ),
+            &[
+                "Heuristics.Phishing.Email.SpoofedDomain",
+                "Heuristics.Phishing.IPHost",
+            ][..],
+        ),
+        (format!("<html>{filler}</html>"), &[][..]),
+    ];
+    for (doc, rules) in &docs {
+        for cte in ["base64", "8bit"] {
+            let body = match cte {
+                "base64" => base64(doc.as_bytes()),
+                _ => doc.clone(),
+            };
+            let msg = format!(
+                "From: a@example.com\r\nSubject: t\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: {cte}\r\n\r\n{body}"
+            );
+            let whole = engine.scan_bytes(msg.as_bytes()).unwrap();
+            let fired: Vec<&str> = whole.findings().iter().map(|f| f.rule()).collect();
+            assert_eq!(fired, *rules, "{cte}: {whole:?}");
+            let mut session = engine.session();
+            let mut most = 0;
+            for c in msg.as_bytes().chunks(4096) {
+                session.feed(c).unwrap();
+                most = most.max(session.memory_usage());
+            }
+            assert!(most < 256 << 10, "{rules:?} {cte}: held {most} bytes");
+            assert_eq!(session.finish().unwrap(), whole, "{rules:?} {cte}");
+        }
+    }
+}
+
+#[test]
 fn a_password_is_read_in_text_bodies_and_the_header_block() {
     // Where a reader is told a password: the subject, or a text body (decoded: a quoted-printable soft
     // line break inside the word hides nothing). Not the bytes of an attachment.

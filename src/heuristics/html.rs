@@ -259,6 +259,288 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
     }
 }
 
+/// Needles whose presence anywhere [`inspect`] asks about, by the flag each sets in [`HtmlScan`].
+const FLAG_NEEDLES: [&str; 11] = [
+    "<",
+    "<script",
+    "atob(",
+    "base64,",
+    "fromcharcode",
+    "new blob",
+    "createobjecturl",
+    "mssaveoropenblob",
+    "type=\"password\"",
+    "type='password'",
+    "type=password",
+];
+
+/// The two ways [`inspect`] finds a meta refresh: the first of the first, else the first of the second.
+const REFRESH: [&str; 2] = ["http-equiv=\"refresh\"", "http-equiv=refresh"];
+
+/// [`inspect`] over an HTML document that arrives in pieces and is let go of: the same findings as for its
+/// first [`crate::heuristics::INSPECT_LIMIT`] bytes whole. It follows `inspect`'s searches with cursors
+/// and keeps only what they still read: the last bytes of what arrived (fewer than the longest needle),
+/// and, from its start, a tag whose `>` has not arrived or a link whose `</a` has not (an unclosed one is
+/// held to the end, within the limit).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HtmlScan {
+    /// The document from `base` on, as it is and lower-cased.
+    raw: Vec<u8>,
+    lower: Vec<u8>,
+    base: usize,
+    /// Bytes fed (at most the limit).
+    fed: usize,
+    /// Which of [`FLAG_NEEDLES`] occur, and from where they are still searched for.
+    flags: [bool; 11],
+    flags_from: usize,
+    /// The search for the first `<form` whose action names a host: where it goes on, and what it found.
+    form_at: usize,
+    form_host: Option<String>,
+    /// Per way of [`REFRESH`]: where the search goes on, or the first occurrence and whether its tag says
+    /// `url=` (once its `>` is known).
+    refresh: [Refresh; 2],
+    /// The walk through the links: where it goes on, how many were counted, and what it found, in order.
+    link_at: usize,
+    links: usize,
+    links_done: bool,
+    link_flags: [bool; 3],
+    link_found: Vec<(&'static str, String)>,
+}
+
+#[derive(Clone, Debug, Default)]
+enum Refresh {
+    #[default]
+    Unseen,
+    /// Searched up to here.
+    Searched(usize),
+    /// First found here; the answer once its tag's end is known.
+    Found(usize, Option<bool>),
+}
+
+impl HtmlScan {
+    /// Reads the next bytes of the document.
+    pub(crate) fn feed(&mut self, piece: &[u8], limit: usize) {
+        let take = limit.saturating_sub(self.fed).min(piece.len());
+        if take == 0 {
+            return;
+        }
+        self.fed += take;
+        let piece = &piece[..take];
+        self.raw.extend_from_slice(piece);
+        self.lower.extend(piece.iter().map(u8::to_ascii_lowercase));
+        self.advance(false);
+    }
+
+    /// The document has ended (or reached the limit): the findings of [`inspect`].
+    pub(crate) fn finish(mut self, found: &mut Vec<(&'static str, String)>) {
+        self.advance(true);
+        if !self.flags[0] {
+            return;
+        }
+        let f = &self.flags;
+        if f[1] && (f[2] || f[3] || f[4]) && (f[5] || f[6] || f[7]) {
+            found.push((
+                HTML_SMUGGLING,
+                "script decodes data and builds a file from it in the browser".to_string(),
+            ));
+        }
+        if (f[8] || f[9] || f[10])
+            && let Some(host) = self.form_host
+        {
+            found.push((
+                HTML_EXTERNAL_FORM,
+                format!("a password form posts to {host}"),
+            ));
+        }
+        let refresh = match &self.refresh {
+            [Refresh::Found(_, url), _] | [_, Refresh::Found(_, url)] => *url == Some(true),
+            _ => false,
+        };
+        if refresh {
+            found.push((
+                HTML_META_REFRESH,
+                "meta refresh to another address".to_string(),
+            ));
+        }
+        found.append(&mut self.link_found);
+    }
+
+    /// Position of `needle` in the document from `from` on, among the bytes held.
+    fn find(&self, from: usize, needle: &str) -> Option<usize> {
+        find_from(&self.lower, from.checked_sub(self.base)?, needle).map(|i| self.base + i)
+    }
+
+    /// The end of the tag from `from` (its `>`, or the document's end once it has ended).
+    fn tag_end(&self, from: usize, end: bool) -> Option<usize> {
+        let at = from.checked_sub(self.base)?;
+        match memchr::memchr(b'>', self.lower.get(at..)?) {
+            Some(i) => Some(from + i),
+            None => end.then_some(self.fed),
+        }
+    }
+
+    /// Where a search for `needle` that found nothing goes on: before the bytes a match could still start in.
+    fn resume(&self, needle: &str) -> usize {
+        self.fed.saturating_sub(needle.len() - 1)
+    }
+
+    /// The heap memory held.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.raw.capacity() + self.lower.capacity()
+    }
+
+    fn text(&self, start: usize, end: usize) -> String {
+        text_of(&self.raw, start - self.base, end - self.base)
+    }
+
+    /// Takes the searches as far as the bytes held allow (`end`: all of them have arrived), then lets go
+    /// of what none of them reads any more.
+    fn advance(&mut self, end: bool) {
+        for (i, needle) in FLAG_NEEDLES.iter().enumerate() {
+            if !self.flags[i] {
+                self.flags[i] = self.find(self.flags_from, needle).is_some();
+            }
+        }
+        self.flags_from = self.resume("mssaveoropenblob");
+        // Forms, as `inspect` reads them: the first with an action that names a host.
+        while self.form_host.is_none() {
+            let Some(start) = self.find(self.form_at, "<form") else {
+                self.form_at = self.form_at.max(self.resume("<form"));
+                break;
+            };
+            let Some(tag_end) = self.tag_end(start, end) else {
+                self.form_at = start;
+                break;
+            };
+            self.form_host =
+                attribute(&self.text(start, tag_end), "action").and_then(|a| host_of(&a));
+            self.form_at = tag_end;
+        }
+        for (way, needle) in REFRESH.iter().enumerate() {
+            let from = match self.refresh[way] {
+                Refresh::Unseen => self.base,
+                Refresh::Searched(at) => at,
+                Refresh::Found(_, Some(_)) => continue,
+                Refresh::Found(at, None) => at,
+            };
+            let at = match self.refresh[way] {
+                Refresh::Found(at, None) => at,
+                _ => match self.find(from, needle) {
+                    Some(at) => at,
+                    None => {
+                        self.refresh[way] = Refresh::Searched(from.max(self.resume(needle)));
+                        continue;
+                    }
+                },
+            };
+            let url = self
+                .tag_end(at, end)
+                .map(|e| has(&self.lower[at - self.base..e - self.base], "url="));
+            self.refresh[way] = Refresh::Found(at, url);
+        }
+        self.links(end);
+        // What the searches still read.
+        let refresh_from = self.refresh.iter().map(|r| match r {
+            Refresh::Unseen => self.base,
+            Refresh::Searched(at) | Refresh::Found(at, None) => *at,
+            Refresh::Found(_, Some(_)) => usize::MAX,
+        });
+        let keep = refresh_from
+            .chain([
+                self.flags_from,
+                if self.form_host.is_none() {
+                    self.form_at
+                } else {
+                    usize::MAX
+                },
+                if self.links_done {
+                    usize::MAX
+                } else {
+                    self.link_at
+                },
+            ])
+            .min()
+            .unwrap_or(usize::MAX)
+            .min(self.fed);
+        if keep > self.base {
+            let n = keep - self.base;
+            self.raw.drain(..n);
+            self.lower.drain(..n);
+            self.base = keep;
+        }
+    }
+
+    /// The links, as `inspect` walks them, as far as the bytes held allow.
+    fn links(&mut self, end: bool) {
+        while !self.links_done {
+            let Some(start) = self.find(self.link_at, "<a") else {
+                self.link_at = self.link_at.max(self.resume("<a"));
+                return;
+            };
+            let after = start + 2;
+            let spaced = match self.lower.get(after - self.base) {
+                Some(c) => c.is_ascii_whitespace(),
+                None if end => false,
+                None => {
+                    self.link_at = start;
+                    return;
+                }
+            };
+            if !spaced {
+                self.link_at = after;
+                continue;
+            }
+            let Some(open_end) = self.tag_end(start, end) else {
+                self.link_at = start;
+                return;
+            };
+            let host = attribute(&self.text(start, open_end), "href").and_then(|h| host_of(&h));
+            // A link that goes nowhere is passed over; one that does is read to its `</a`. Each is counted
+            // once, when it is read whole.
+            let close = match (&host, self.find(open_end, "</a")) {
+                (None, _) => None,
+                (Some(_), Some(close)) => Some(close),
+                (Some(_), None) if end => Some(self.fed),
+                (Some(_), None) => {
+                    self.link_at = start;
+                    return;
+                }
+            };
+            self.links += 1;
+            if self.links > MAX_LINKS {
+                self.links_done = true;
+                return;
+            }
+            let (Some(host), Some(close)) = (host, close) else {
+                self.link_at = after;
+                continue;
+            };
+            let shown = strip_tags(&self.text((open_end + 1).min(close), close));
+            let [ip, puny, spoofed] = &mut self.link_flags;
+            if !*ip && is_ip(&host) {
+                *ip = true;
+                self.link_found.push((IP_HOST, format!("a link to {host}")));
+            }
+            if !*puny && host.split('.').any(|l| l.starts_with("xn--")) {
+                *puny = true;
+                self.link_found
+                    .push((PUNYCODE_HOST, format!("a link to {host}")));
+            }
+            if !*spoofed
+                && let Some(shown_domain) = domain_in_text(&shown)
+                && registrable(&shown_domain) != registrable(&host)
+            {
+                *spoofed = true;
+                self.link_found.push((
+                    SPOOFED_DOMAIN,
+                    format!("link text shows {shown_domain} but goes to {host}"),
+                ));
+            }
+            self.link_at = close;
+        }
+    }
+}
+
 /// Words that introduce a password, in the languages phishing uses most.
 const PASSWORD_WORDS: &[&str] = &[
     "password",
@@ -413,6 +695,101 @@ mod tests {
         assert_eq!(decode_entities("a&amp;b&#x41;&#66;&bogus;"), "a&bAB&bogus;");
         assert!(mentions_password(b"The PASSWORD is 1234"));
         assert!(!mentions_password(b"nothing to see"));
+    }
+
+    /// The findings of [`HtmlScan`] for `doc` fed in pieces cut at `cuts`, reading at most `limit` bytes.
+    fn html_scanned(doc: &[u8], cuts: &[usize], limit: usize) -> Vec<(&'static str, String)> {
+        let mut scan = HtmlScan::default();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&doc.len()]) {
+            let cut = cut.clamp(from, doc.len());
+            scan.feed(&doc[from..cut], limit);
+            from = cut;
+        }
+        let mut found = Vec::new();
+        scan.finish(&mut found);
+        found
+    }
+
+    #[test]
+    fn an_html_document_in_any_pieces_gives_what_it_gives_whole() {
+        // Documents made of the pieces `inspect` looks for (links that go somewhere, nowhere, to an address
+        // or a punycode host, with text that shows another domain; forms, password fields, scripts, meta
+        // refreshes; unclosed tags and links), in random order, cut at random places and read up to a limit
+        // or not: the same findings as `inspect` on what the limit lets it read.
+        let tokens: &[&str] = &[
+            "<a ",
+            "<a",
+            "<A\tHREF='https://evil.example.net/x'",
+            " href=\"https://evil.example.net/x\"",
+            " href=http://192.168.1.1/",
+            " href=\"https://xn--pypal-4ve.com/\"",
+            " href=\"https://www.mybank.com/\"",
+            ">",
+            "</a>",
+            "</a",
+            "www.mybank.com",
+            "<b>www.other.org</b>",
+            "<form action=\"https://collect.example/p\">",
+            "<form>",
+            "<input type=\"password\">",
+            "type=password",
+            "<script>",
+            "atob(",
+            "new Blob",
+            "http-equiv=\"refresh\"",
+            "<meta http-equiv=refresh content=\"0;url=x\">",
+            "url=",
+            " words ",
+            "\n",
+            "<",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut fired = std::collections::HashMap::new();
+        for case in 0..3000 {
+            let mut doc = String::new();
+            for _ in 0..next(40) {
+                doc += tokens[next(tokens.len())];
+            }
+            let doc = doc.as_bytes();
+            let mut cuts: Vec<usize> = (0..next(6)).map(|_| next(doc.len() + 1)).collect();
+            cuts.sort_unstable();
+            let limit = match next(3) {
+                0 => next(doc.len() + 1),
+                _ => usize::MAX,
+            };
+            let mut want = Vec::new();
+            inspect(&doc[..doc.len().min(limit)], true, &mut want);
+            let got = html_scanned(doc, &cuts, limit);
+            assert_eq!(
+                got,
+                want,
+                "case {case}: {:?} cut at {cuts:?}, limit {limit}",
+                String::from_utf8_lossy(doc)
+            );
+            for (rule, _) in want {
+                *fired.entry(rule).or_insert(0) += 1;
+            }
+        }
+        // Every rule fired in many of the documents.
+        assert_eq!(fired.len(), 6, "{fired:?}");
+        assert!(fired.values().all(|&n| n > 50), "{fired:?}");
+        // Past the links `inspect` judges: the one after them is not judged, in pieces either.
+        let mut doc = "<a href=\"https://www.mybank.com/\">www.mybank.com</a>".repeat(MAX_LINKS);
+        doc += "<a href=\"http://10.0.0.1/\">www.mybank.com</a>";
+        let mut want = Vec::new();
+        inspect(doc.as_bytes(), true, &mut want);
+        assert!(want.is_empty(), "{want:?}");
+        assert_eq!(
+            html_scanned(doc.as_bytes(), &[1000, 50_000], usize::MAX),
+            want
+        );
     }
 
     /// The answer of [`PasswordScan`] for `text` fed in pieces cut at `cuts`.

@@ -245,6 +245,8 @@ pub(crate) struct ObjectFacts<'a> {
     /// For a text matched as it arrived: whether it mentions a password, looked for on the way (`data` then
     /// holds only its first bytes).
     pub(crate) mentions_password: Option<bool>,
+    /// For HTML matched as it arrived: what [`html::inspect`] finds in it, found on the way.
+    pub(crate) html_found: Option<&'a [(&'static str, String)]>,
     pub(crate) location: &'a Location,
 }
 
@@ -323,7 +325,10 @@ impl Collector {
             None => documents::inspect(data, facts.file_type, facts.name, &mut found),
         }
         if facts.file_type == FileType::Html {
-            html::inspect(data, facts.is_body_text, &mut found);
+            match facts.html_found {
+                Some(f) => found.extend_from_slice(f),
+                None => html::inspect(data, facts.is_body_text, &mut found),
+            }
         }
         if facts.is_body_text && matches!(facts.file_type, FileType::Text | FileType::Html) {
             self.text_bodies.push(facts.location.clone());
