@@ -305,6 +305,9 @@ pub(crate) struct HtmlScan {
     links_done: bool,
     link_flags: [bool; 3],
     link_found: Vec<(&'static str, String)>,
+    /// For each wait (a form's `>`, each refresh's `>`, a link's `>` and its `</a`): where the search for
+    /// it goes on, none being before, so that a long wait reads each byte once.
+    seek: [usize; 5],
 }
 
 #[derive(Clone, Debug, Default)]
@@ -370,12 +373,16 @@ impl HtmlScan {
         find_from(&self.lower, from.checked_sub(self.base)?, needle).map(|i| self.base + i)
     }
 
-    /// The end of the tag from `from` (its `>`, or the document's end once it has ended).
-    fn tag_end(&self, from: usize, end: bool) -> Option<usize> {
-        let at = from.checked_sub(self.base)?;
-        match memchr::memchr(b'>', self.lower.get(at..)?) {
-            Some(i) => Some(from + i),
-            None => end.then_some(self.fed),
+    /// Where `needle` next occurs from `from` (its end, for `>`; the document's end once it has ended),
+    /// for wait `slot` (see `seek`).
+    fn wait(&mut self, slot: usize, from: usize, needle: &str, end: bool) -> Option<usize> {
+        match self.find(from.max(self.seek[slot]), needle) {
+            Some(at) => Some(at),
+            None if end => Some(self.fed),
+            None => {
+                self.seek[slot] = from.max(self.resume(needle));
+                None
+            }
         }
     }
 
@@ -408,7 +415,7 @@ impl HtmlScan {
                 self.form_at = self.form_at.max(self.resume("<form"));
                 break;
             };
-            let Some(tag_end) = self.tag_end(start, end) else {
+            let Some(tag_end) = self.wait(0, start, ">", end) else {
                 self.form_at = start;
                 break;
             };
@@ -434,7 +441,7 @@ impl HtmlScan {
                 },
             };
             let url = self
-                .tag_end(at, end)
+                .wait(1 + way, at, ">", end)
                 .map(|e| has(&self.lower[at - self.base..e - self.base], "url="));
             self.refresh[way] = Refresh::Found(at, url);
         }
@@ -490,21 +497,22 @@ impl HtmlScan {
                 self.link_at = after;
                 continue;
             }
-            let Some(open_end) = self.tag_end(start, end) else {
+            let Some(open_end) = self.wait(3, start, ">", end) else {
                 self.link_at = start;
                 return;
             };
             let host = attribute(&self.text(start, open_end), "href").and_then(|h| host_of(&h));
             // A link that goes nowhere is passed over; one that does is read to its `</a`. Each is counted
             // once, when it is read whole.
-            let close = match (&host, self.find(open_end, "</a")) {
-                (None, _) => None,
-                (Some(_), Some(close)) => Some(close),
-                (Some(_), None) if end => Some(self.fed),
-                (Some(_), None) => {
-                    self.link_at = start;
-                    return;
-                }
+            let close = match &host {
+                None => None,
+                Some(_) => match self.wait(4, open_end, "</a", end) {
+                    Some(close) => Some(close),
+                    None => {
+                        self.link_at = start;
+                        return;
+                    }
+                },
             };
             self.links += 1;
             if self.links > MAX_LINKS {
@@ -758,7 +766,7 @@ mod tests {
                 doc += tokens[next(tokens.len())];
             }
             let doc = doc.as_bytes();
-            let mut cuts: Vec<usize> = (0..next(6)).map(|_| next(doc.len() + 1)).collect();
+            let mut cuts: Vec<usize> = (0..next(16)).map(|_| next(doc.len() + 1)).collect();
             cuts.sort_unstable();
             let limit = match next(3) {
                 0 => next(doc.len() + 1),
