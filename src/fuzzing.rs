@@ -150,6 +150,34 @@ Fuzz.Gated;Target:0;2;0:2d2d;0,2:46726f6d::i;0|1/[a-z]{3}[0-9]/
 Fuzz.Half;Target:0;2;0:3c;3e;0&1/<html[^>]*>/i
 ";
 
+/// The engine the session fuzz targets and their replays scan with: the built-in database and the
+/// [`SESSION_NDB`] and [`SESSION_LDB`] signatures, under `limits`.
+pub fn session_engine(limits: crate::Limits) -> crate::Result<crate::Engine> {
+    crate::Engine::builder()
+        .with_default_database(true)
+        .load_str("fuzz.ndb", SESSION_NDB)?
+        .load_str("fuzz.ldb", SESSION_LDB)?
+        .limits(limits)
+        .build()
+}
+
+/// Feeds `message` to `session` in chunks of the lengths `splits` gives (each cut to what is left), then
+/// the rest, and finishes it.
+pub fn feed_in_splits(
+    mut session: crate::ScanSession,
+    message: &[u8],
+    splits: impl IntoIterator<Item = usize>,
+) -> crate::Result<crate::Verdict> {
+    let mut rest = message;
+    for s in splits {
+        let (chunk, tail) = rest.split_at(s.min(rest.len()));
+        session.feed(chunk)?;
+        rest = tail;
+    }
+    session.feed(rest)?;
+    session.finish()
+}
+
 /// A message with a long body made from `data`, for the `long_body_session` fuzz target and its replays.
 /// The first byte chooses the body's transfer encoding (none, `7bit`, `quoted-printable`, `8bit`) and
 /// whether it is a part of a multipart message; the rest, split at its middle, gives the body's first

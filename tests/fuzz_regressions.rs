@@ -6,6 +6,20 @@ use std::path::Path;
 
 use portcullis::{Engine, fuzzing};
 
+/// `message` fed in chunks of each size, letting go of parts at once and as by default: `scan_bytes`'s
+/// verdict.
+fn in_chunks(engine: &Engine, message: &[u8], chunks: &[usize], what: &str) {
+    let whole = engine.scan_bytes(message).unwrap();
+    for step in [1, usize::MAX] {
+        for &chunk in chunks {
+            let session = engine.session().with_let_go_step(step);
+            let splits = std::iter::repeat_n(chunk, message.len() / chunk);
+            let fed = fuzzing::feed_in_splits(session, message, splits).unwrap();
+            assert_eq!(fed, whole, "{what} let-go step {step}, chunk {chunk}");
+        }
+    }
+}
+
 fn replay(target: &str, data: &[u8], engine: &Engine) {
     match target {
         "scan_bytes" | "scan_structural" => {
@@ -16,57 +30,21 @@ fn replay(target: &str, data: &[u8], engine: &Engine) {
             // bytes), whole and in small chunks, letting go of parts at once and as by default, with the
             // default limits and with few parts allowed.
             for parts in [10_000, 1, 2, 3, 4, 6, 8, 16] {
-                let engine = Engine::builder()
-                    .with_default_database(true)
-                    .load_str("fuzz.ndb", fuzzing::SESSION_NDB)
-                    .unwrap()
-                    .load_str("fuzz.ldb", fuzzing::SESSION_LDB)
-                    .unwrap()
-                    .limits(portcullis::Limits::default().max_parts(parts))
-                    .build()
-                    .unwrap();
-                let whole = engine.scan_bytes(data).unwrap();
-                for step in [1, usize::MAX] {
-                    for chunk in [7, data.len().max(1)] {
-                        let mut s = engine.session().with_let_go_step(step);
-                        for c in data.chunks(chunk) {
-                            s.feed(c).unwrap();
-                        }
-                        let fed = s.finish().unwrap();
-                        assert_eq!(
-                            fed, whole,
-                            "parts {parts}, let-go step {step}, chunk {chunk}"
-                        );
-                    }
-                }
+                let limits = portcullis::Limits::default().max_parts(parts);
+                let engine = fuzzing::session_engine(limits).unwrap();
+                in_chunks(
+                    &engine,
+                    data,
+                    &[7, data.len().max(1)],
+                    &format!("parts {parts}"),
+                );
             }
         }
         "long_body_session" => {
-            // The long body the fuzz target makes of the input, whole and in chunks of several sizes,
-            // letting go of parts at once and as by default.
+            // The long body the fuzz target makes of the input, whole and in chunks of several sizes.
             let message = fuzzing::long_body_message(data);
-            let engine = Engine::builder()
-                .with_default_database(true)
-                .load_str("fuzz.ndb", fuzzing::SESSION_NDB)
-                .unwrap()
-                .load_str("fuzz.ldb", fuzzing::SESSION_LDB)
-                .unwrap()
-                .build()
-                .unwrap();
-            let whole = engine.scan_bytes(&message).unwrap();
-            for step in [1, usize::MAX] {
-                for chunk in [7, 4096, 65536] {
-                    let mut s = engine.session().with_let_go_step(step);
-                    for c in message.chunks(chunk) {
-                        s.feed(c).unwrap();
-                    }
-                    assert_eq!(
-                        s.finish().unwrap(),
-                        whole,
-                        "let-go step {step}, chunk {chunk}"
-                    );
-                }
-            }
+            let engine = fuzzing::session_engine(portcullis::Limits::default()).unwrap();
+            in_chunks(&engine, &message, &[7, 4096, 65536], "");
         }
         "mime_walker" => {
             fuzzing::mime_walk(data);

@@ -20,26 +20,11 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let step = u.int_in_range(1usize..=4096).unwrap_or(1);
     let message = u.take_rest();
-    let engine = portcullis::Engine::builder()
-        .with_default_database(true)
-        .load_str("fuzz.ndb", portcullis::fuzzing::SESSION_NDB)
-        .unwrap()
-        .load_str("fuzz.ldb", portcullis::fuzzing::SESSION_LDB)
-        .unwrap()
-        .limits(limits)
-        .build()
-        .unwrap();
-    let mut session = engine
+    let engine = portcullis::fuzzing::session_engine(limits).unwrap();
+    let session = engine
         .session()
         .with_prescan_step(step)
         .with_let_go_step(step);
-    let mut rest = message;
-    for s in splits {
-        let at = (s as usize).min(rest.len());
-        let (chunk, tail) = rest.split_at(at);
-        session.feed(chunk).unwrap();
-        rest = tail;
-    }
-    session.feed(rest).unwrap();
-    assert_eq!(session.finish().unwrap(), engine.scan_bytes(message).unwrap());
+    let fed = portcullis::fuzzing::feed_in_splits(session, message, splits.iter().map(|&s| s as usize));
+    assert_eq!(fed.unwrap(), engine.scan_bytes(message).unwrap());
 });

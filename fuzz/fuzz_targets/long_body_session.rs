@@ -13,22 +13,8 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let step = u.int_in_range(1usize..=65536).unwrap_or(1);
     let message = portcullis::fuzzing::long_body_message(u.take_rest());
-    let engine = portcullis::Engine::builder()
-        .with_default_database(true)
-        .load_str("fuzz.ndb", portcullis::fuzzing::SESSION_NDB)
-        .unwrap()
-        .load_str("fuzz.ldb", portcullis::fuzzing::SESSION_LDB)
-        .unwrap()
-        .build()
-        .unwrap();
-    let mut session = engine.session().with_let_go_step(step);
-    let mut rest = &message[..];
-    for s in splits {
-        let at = (s as usize).min(rest.len());
-        let (chunk, tail) = rest.split_at(at);
-        session.feed(chunk).unwrap();
-        rest = tail;
-    }
-    session.feed(rest).unwrap();
-    assert_eq!(session.finish().unwrap(), engine.scan_bytes(&message).unwrap());
+    let engine = portcullis::fuzzing::session_engine(portcullis::Limits::default()).unwrap();
+    let session = engine.session().with_let_go_step(step);
+    let fed = portcullis::fuzzing::feed_in_splits(session, &message, splits.iter().map(|&s| s as usize));
+    assert_eq!(fed.unwrap(), engine.scan_bytes(&message).unwrap());
 });
