@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! cargo run --release --example latency -- [--database PATH | --compiled FILE] [--clamd SOCKET]
-//!                                          [--repeat 20] [--zip] [--nested]
+//!                                          [--repeat 20] [--zip] [--nested] [--text]
 //! ```
 //! `SOCKET` is a Unix socket path or `host:port`. `benches/vs-clamd.sh` starts a clamd with the same
-//! signatures and runs this. Messages come from `tests/support/probes.rs` (10 KB to 25 MB, clean).
+//! signatures and runs this. Messages come from `tests/support/probes.rs` (10 KB to 25 MB, clean); with
+//! `--text`, each is a message that is its own text body, with no attachment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -84,6 +85,7 @@ fn main() {
     let repeat: usize = arg(&args, "--repeat").map_or(20, |r| r.parse().unwrap());
     let zip = args.iter().any(|a| a == "--zip");
     let nested = args.iter().any(|a| a == "--nested");
+    let text = args.iter().any(|a| a == "--text");
     let mut builder = Engine::builder();
     if let Some(p) = arg(&args, "--database") {
         builder = builder.load_path(p).unwrap();
@@ -95,11 +97,12 @@ fn main() {
     let clamd = arg(&args, "--clamd");
     println!(
         "latency after the end of a clean message ({}), fed in 64 KiB chunks; median / p99 of {repeat} runs, ms",
-        match (zip, nested) {
-            (true, false) => "zip attachments",
-            (false, false) => "plain attachments",
-            (true, true) => "zip attachments in a nested multipart",
-            (false, true) => "plain attachments in a nested multipart",
+        match (text, zip, nested) {
+            (true, _, _) => "a text body, quoted-printable, no attachment",
+            (false, true, false) => "zip attachments",
+            (false, false, false) => "plain attachments",
+            (false, true, true) => "zip attachments in a nested multipart",
+            (false, false, true) => "plain attachments in a nested multipart",
         }
     );
     println!(
@@ -107,7 +110,10 @@ fn main() {
     );
     println!("|---|---|---|---|---|");
     for (label, size) in probes::SIZES {
-        let message = probes::shaped(size, zip, nested);
+        let message = match text {
+            true => probes::text_body(size),
+            false => probes::shaped(size, zip, nested),
+        };
         let mut ours = Vec::new();
         let mut peak = 0;
         for _ in 0..repeat {

@@ -37,6 +37,18 @@ fn text(len: usize) -> String {
     s
 }
 
+/// A clean message of about `size` bytes that is its own text body, declared quoted-printable (a long
+/// letter, a log, a report pasted in): not multipart, so nothing completes before the end of DATA but the
+/// body, which a session reads as it arrives.
+pub fn text_body(size: usize) -> Vec<u8> {
+    let mut out = String::from(
+        "From: a@example.com\r\nTo: b@example.org\r\nSubject: probe\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+    );
+    out += &text(size.saturating_sub(out.len()));
+    out += "\r\n";
+    out.into_bytes()
+}
+
 /// A clean message of about `size` bytes; with `zip`, the attachments are zip archives.
 pub fn message(size: usize, zip: bool) -> Vec<u8> {
     shaped(size, zip, false)
