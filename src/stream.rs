@@ -14,10 +14,10 @@
 //! executables, PDF and OLE2 documents, HTML, text, anything else), matched as it arrives: atoms searched,
 //! hits verified while their bytes are held, bytes hashed, the regular expressions of logical signatures for
 //! the type searched ([`crate::matcher::regexes`]), a document's and HTML's heuristic search done, a text
-//! body's password mention looked for, and then let go of, keeping only the head and what signatures read around hits and
-//! at the end (the same bookkeeping as the session's own for the message, `session.rs`). The body of a
-//! message that is not multipart is followed the same way, and so is the part in flight of a part that is
-//! itself a multipart (`scan/prescan.rs`'s `Nested`).
+//! body's password mention looked for, and then let go of, keeping only the head and what signatures read
+//! around hits and at the end (the same bookkeeping as the session's own for the message, `session.rs`).
+//! The body of a message that is not multipart is followed the same way, and so is the part in flight of a
+//! part that is itself a multipart (`scan/prescan.rs`'s `Nested`).
 //!
 //! A leaf sent as is or declared quoted-printable ([`TextBody`]: a long text body) is read the same way,
 //! once its first [`walker::READING_HEAD`] bytes have chosen its readings as the walk chooses them: as
@@ -25,9 +25,8 @@
 //! fed whole lines as they are known to be the body's; the raw bytes read are let go of, but from the first
 //! line that opens a uuencoded block, whose blocks are decoded at the end (the walk compares only those
 //! blocks with one another, never the readings decoded on the way, whose bytes are gone). This is done only
-//! when the limits
-//! cannot cut any reading ([`PartStream::advance`]'s `whole`): a reading's cut depends on the length of the
-//! ones before it, known only at the end.
+//! when the limits cannot cut any reading ([`PartStream::advance`]'s `whole`): a reading's cut depends on
+//! the length of the ones before it, known only at the end.
 //!
 //! When the part is complete, [`PartStream::finish`] hands the scan what it needs to scan the part exactly
 //! as it would the part held whole ([`Finished`]).
@@ -411,18 +410,11 @@ impl PartStream {
                 .min(d.rest_from.unwrap_or(usize::MAX))
                 .saturating_sub(2)
                 .max(self.start),
-            // Until its readings are chosen, the whole part; and while a body declared quoted-printable has
-            // decoded to nothing, since it may be read as sent.
-            State::Text(t)
-                if t.readings.as_ref().is_some_and(|r| {
-                    r.sent.is_some() || r.qp.as_ref().is_some_and(|q| q.total > 0)
-                }) =>
-            {
-                t.read_to
-                    .min(t.uu_from.unwrap_or(usize::MAX))
-                    .saturating_sub(2)
-                    .max(self.start)
-            }
+            State::Text(t) if t.readings.as_ref().is_some_and(TextReadings::let_go) => t
+                .read_to
+                .min(t.uu_from.unwrap_or(usize::MAX))
+                .saturating_sub(2)
+                .max(self.start),
             _ => self.start,
         }
     }
@@ -659,7 +651,10 @@ impl TextBody {
         }
         // The first bytes are all there: they choose the readings, which take the body so far.
         let body = held_raw(data, base, self.body_start..to);
-        let mut r = TextReadings::choose(&body[..walker::READING_HEAD], self.qp_declared, self.cut);
+        let Some(shape) = body.get(..walker::READING_HEAD) else {
+            return;
+        };
+        let mut r = TextReadings::choose(shape, self.qp_declared, self.cut);
         r.feed(db, &self.head, body);
         self.readings = Some(r);
     }
@@ -751,6 +746,12 @@ impl TextBody {
 }
 
 impl TextReadings {
+    /// Whether the body as sent may be let go of: it is a reading of its own, or a quoted-printable
+    /// decoding has given a byte (one that gives none is read as sent, see `TextBody::finish`).
+    fn let_go(&self) -> bool {
+        self.sent.is_some() || self.qp.as_ref().is_some_and(|q| q.total > 0)
+    }
+
     /// The readings the body's first bytes (`shape`) choose, as the walk chooses them.
     fn choose(shape: &[u8], qp_declared: bool, cut: u64) -> TextReadings {
         let shaped = base64::looks_like(shape);

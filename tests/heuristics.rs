@@ -54,7 +54,12 @@ fn scan(msg: &[u8]) -> Verdict {
 }
 
 fn fires(rule: &str, msg: &[u8]) -> bool {
-    scan(msg).findings().iter().any(|f| f.rule() == rule)
+    has_finding(&scan(msg), rule)
+}
+
+/// Whether `verdict` holds a finding of `rule`.
+fn has_finding(verdict: &Verdict, rule: &str) -> bool {
+    verdict.findings().iter().any(|f| f.rule() == rule)
 }
 
 /// (rule, a message that must fire it, a near miss that must not).
@@ -237,11 +242,7 @@ fn alerts_can_be_switched_off() {
         .scan_bytes(&named("invoice.pdf.exe", b"x"))
         .unwrap();
     assert!(v.detections().is_empty());
-    assert!(
-        v.findings()
-            .iter()
-            .any(|f| f.rule() == "Heuristics.Executable.DoubleExtension")
-    );
+    assert!(has_finding(&v, "Heuristics.Executable.DoubleExtension"));
 }
 
 #[test]
@@ -270,10 +271,7 @@ fn a_password_in_text_let_go_of_is_still_seen() {
             base64(&encrypted_zip())
         );
         let whole = engine.scan_bytes(msg.as_bytes()).unwrap();
-        let gives = whole
-            .findings()
-            .iter()
-            .any(|f| f.rule() == "Heuristics.Encrypted.PasswordInMessage");
+        let gives = has_finding(&whole, "Heuristics.Encrypted.PasswordInMessage");
         assert_eq!(
             gives,
             mention.to_lowercase().contains("password"),
@@ -327,10 +325,7 @@ fn a_long_text_body_is_let_go_of_and_its_password_mention_still_counts() {
             base64(&text)
         );
         let whole = engine.scan_bytes(msg.as_bytes()).unwrap();
-        let found = whole
-            .findings()
-            .iter()
-            .any(|f| f.rule() == "Heuristics.Encrypted.PasswordInMessage");
+        let found = has_finding(&whole, "Heuristics.Encrypted.PasswordInMessage");
         assert_eq!(found, gives, "{at:?}");
         streams_within_bound(&engine, msg.as_bytes(), &whole, &format!("{at:?}"));
     }
@@ -409,10 +404,7 @@ fn a_password_is_read_in_text_bodies_and_the_header_block() {
             "From: a@example.com\r\n{subject}\r\nContent-Type: multipart/mixed; boundary=hb\r\n\r\n--hb\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: {cte}\r\n\r\n{body}\r\n{attachment}"
         );
         let v = engine.scan_bytes(msg.as_bytes()).unwrap();
-        let found = v
-            .findings()
-            .iter()
-            .any(|f| f.rule() == "Heuristics.Encrypted.PasswordInMessage");
+        let found = has_finding(&v, "Heuristics.Encrypted.PasswordInMessage");
         assert_eq!(found, gives, "{subject} {body}");
     }
 }

@@ -168,6 +168,104 @@ fn text_of(data: &[u8], start: usize, end: usize) -> String {
     String::from_utf8_lossy(data.get(start..end.max(start)).unwrap_or(&[])).into_owned()
 }
 
+/// Groups of needles whose presence anywhere in a document decides a rule: any `<` at all, a script, data
+/// decoded, a file built from it, a password field (indices: the `HAS_*` constants).
+const PRESENCE: [&[&str]; 5] = [
+    &["<"],
+    &["<script"],
+    &["atob(", "base64,", "fromcharcode"],
+    &["new blob", "createobjecturl", "mssaveoropenblob"],
+    &["type=\"password\"", "type='password'", "type=password"],
+];
+const HAS_TAG: usize = 0;
+const HAS_SCRIPT: usize = 1;
+const HAS_DECODING: usize = 2;
+const HAS_BUILDING: usize = 3;
+const HAS_PASSWORD: usize = 4;
+
+/// The longest needle of [`PRESENCE`]: a search that found nothing goes on this many bytes less one back.
+const LONGEST_PRESENCE: &str = "mssaveoropenblob";
+
+/// The two ways a meta refresh is found: the first of the first, else the first of the second.
+const REFRESH: [&str; 2] = ["http-equiv=\"refresh\"", "http-equiv=refresh"];
+
+/// The findings of a whole document, from what is present in it ([`PRESENCE`]), the host of its first form
+/// whose action names one, and whether its meta refresh names an address; then those of its links.
+fn page_findings(
+    present: [bool; 5],
+    form_host: Option<String>,
+    refresh: bool,
+    links: Links,
+    found: &mut Vec<(&'static str, String)>,
+) {
+    if !present[HAS_TAG] {
+        return;
+    }
+    if present[HAS_SCRIPT] && present[HAS_DECODING] && present[HAS_BUILDING] {
+        found.push((
+            HTML_SMUGGLING,
+            "script decodes data and builds a file from it in the browser".to_string(),
+        ));
+    }
+    if present[HAS_PASSWORD]
+        && let Some(host) = form_host
+    {
+        found.push((
+            HTML_EXTERNAL_FORM,
+            format!("a password form posts to {host}"),
+        ));
+    }
+    if refresh {
+        found.push((
+            HTML_META_REFRESH,
+            "meta refresh to another address".to_string(),
+        ));
+    }
+    found.extend(links.found);
+}
+
+/// The links of a document judged in order, at most [`MAX_LINKS`]: the first to an address, the first to a
+/// punycode host, the first whose text shows another domain.
+#[derive(Clone, Debug, Default)]
+struct Links {
+    counted: usize,
+    /// Whether each of the three was found.
+    seen: [bool; 3],
+    found: Vec<(&'static str, String)>,
+}
+
+impl Links {
+    /// Counts one more link; false past the links judged.
+    fn count(&mut self) -> bool {
+        self.counted += 1;
+        self.counted <= MAX_LINKS
+    }
+
+    /// Judges a link to `host` whose text (tags stripped) `shown` gives, asked only while needed.
+    fn judge(&mut self, host: &str, shown: impl FnOnce() -> String) {
+        let [ip, puny, spoofed] = &mut self.seen;
+        if !*ip && is_ip(host) {
+            *ip = true;
+            self.found.push((IP_HOST, format!("a link to {host}")));
+        }
+        if !*puny && host.split('.').any(|l| l.starts_with("xn--")) {
+            *puny = true;
+            self.found
+                .push((PUNYCODE_HOST, format!("a link to {host}")));
+        }
+        if !*spoofed
+            && let Some(shown_domain) = domain_in_text(&shown())
+            && registrable(&shown_domain) != registrable(host)
+        {
+            *spoofed = true;
+            self.found.push((
+                SPOOFED_DOMAIN,
+                format!("link text shows {shown_domain} but goes to {host}"),
+            ));
+        }
+    }
+}
+
 pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str, String)>) {
     if memchr::memchr(b'<', data).is_none() {
         return;
@@ -176,57 +274,28 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
     // substring search over it, and only the small pieces reported are converted to text.
     let lb = data.to_ascii_lowercase();
     let lb = lb.as_slice();
-    if has(lb, "<script") {
-        let decodes = has(lb, "atob(") || has(lb, "base64,") || has(lb, "fromcharcode");
-        let builds =
-            has(lb, "new blob") || has(lb, "createobjecturl") || has(lb, "mssaveoropenblob");
-        if decodes && builds {
-            found.push((
-                HTML_SMUGGLING,
-                "script decodes data and builds a file from it in the browser".to_string(),
-            ));
-        }
-    }
-    let password =
-        has(lb, "type=\"password\"") || has(lb, "type='password'") || has(lb, "type=password");
-    if password {
-        let mut at = 0;
-        while let Some(start) = find_from(lb, at, "<form") {
-            let end = tag_end(lb, start);
-            if let Some(action) = attribute(&text_of(data, start, end), "action")
-                && let Some(host) = host_of(&action)
-            {
-                found.push((
-                    HTML_EXTERNAL_FORM,
-                    format!("a password form posts to {host}"),
-                ));
-                break;
-            }
-            at = end;
-        }
-    }
-    if let Some(i) = find_from(lb, 0, "http-equiv=\"refresh\"")
-        .or_else(|| find_from(lb, 0, "http-equiv=refresh"))
-    {
-        let end = tag_end(lb, i);
-        if has(&lb[i..end], "url=") {
-            found.push((
-                HTML_META_REFRESH,
-                "meta refresh to another address".to_string(),
-            ));
-        }
-    }
-    // Links.
+    let present = PRESENCE.map(|group| group.iter().any(|n| has(lb, n)));
+    let mut form_host = None;
     let mut at = 0;
-    let mut links = 0;
-    let (mut spoofed, mut ip, mut puny) = (false, false, false);
+    while let Some(start) = find_from(lb, at, "<form").filter(|_| present[HAS_PASSWORD]) {
+        let end = tag_end(lb, start);
+        form_host = attribute(&text_of(data, start, end), "action").and_then(|a| host_of(&a));
+        if form_host.is_some() {
+            break;
+        }
+        at = end;
+    }
+    let refresh = find_from(lb, 0, REFRESH[0])
+        .or_else(|| find_from(lb, 0, REFRESH[1]))
+        .is_some_and(|i| has(&lb[i..tag_end(lb, i)], "url="));
+    let mut links = Links::default();
+    let mut at = 0;
     while let Some(start) = find_from(lb, at, "<a") {
         at = start + 2;
         if !lb.get(at).is_some_and(|c| c.is_ascii_whitespace()) {
             continue;
         }
-        links += 1;
-        if links > MAX_LINKS {
+        if !links.count() {
             break;
         }
         let open_end = tag_end(lb, start);
@@ -235,47 +304,13 @@ pub(crate) fn inspect(data: &[u8], _is_body: bool, found: &mut Vec<(&'static str
             continue;
         };
         let Some(host) = host_of(&href) else { continue };
-        if !ip && is_ip(&host) {
-            ip = true;
-            found.push((IP_HOST, format!("a link to {host}")));
-        }
-        if !puny && host.split('.').any(|l| l.starts_with("xn--")) {
-            puny = true;
-            found.push((PUNYCODE_HOST, format!("a link to {host}")));
-        }
-        if !spoofed {
-            let shown = strip_tags(&text_of(data, (open_end + 1).min(close), close));
-            if let Some(shown_domain) = domain_in_text(&shown)
-                && registrable(&shown_domain) != registrable(&host)
-            {
-                spoofed = true;
-                found.push((
-                    SPOOFED_DOMAIN,
-                    format!("link text shows {shown_domain} but goes to {host}"),
-                ));
-            }
-        }
+        links.judge(&host, || {
+            strip_tags(&text_of(data, (open_end + 1).min(close), close))
+        });
         at = close;
     }
+    page_findings(present, form_host, refresh, links, found);
 }
-
-/// Needles whose presence anywhere [`inspect`] asks about, by the flag each sets in [`HtmlScan`].
-const FLAG_NEEDLES: [&str; 11] = [
-    "<",
-    "<script",
-    "atob(",
-    "base64,",
-    "fromcharcode",
-    "new blob",
-    "createobjecturl",
-    "mssaveoropenblob",
-    "type=\"password\"",
-    "type='password'",
-    "type=password",
-];
-
-/// The two ways [`inspect`] finds a meta refresh: the first of the first, else the first of the second.
-const REFRESH: [&str; 2] = ["http-equiv=\"refresh\"", "http-equiv=refresh"];
 
 /// [`inspect`] over an HTML document that arrives in pieces and is let go of: the same findings as for its
 /// first [`crate::heuristics::INSPECT_LIMIT`] bytes whole. It follows `inspect`'s searches with cursors
@@ -290,21 +325,19 @@ pub(crate) struct HtmlScan {
     base: usize,
     /// Bytes fed (at most the limit).
     fed: usize,
-    /// Which of [`FLAG_NEEDLES`] occur, and from where they are still searched for.
-    flags: [bool; 11],
-    flags_from: usize,
+    /// Which groups of [`PRESENCE`] occur, and from where they are still searched for.
+    present: [bool; 5],
+    present_from: usize,
     /// The search for the first `<form` whose action names a host: where it goes on, and what it found.
     form_at: usize,
     form_host: Option<String>,
     /// Per way of [`REFRESH`]: where the search goes on, or the first occurrence and whether its tag says
     /// `url=` (once its `>` is known).
     refresh: [Refresh; 2],
-    /// The walk through the links: where it goes on, how many were counted, and what it found, in order.
+    /// The walk through the links: where it goes on, whether it is over, and what it counted and found.
     link_at: usize,
-    links: usize,
     links_done: bool,
-    link_flags: [bool; 3],
-    link_found: Vec<(&'static str, String)>,
+    links: Links,
     /// For each wait (a form's `>`, each refresh's `>`, a link's `>` and its `</a`): where the search for
     /// it goes on, none being before, so that a long wait reads each byte once.
     seek: [usize; 5],
@@ -337,35 +370,11 @@ impl HtmlScan {
     /// The document has ended (or reached the limit): the findings of [`inspect`].
     pub(crate) fn finish(mut self, found: &mut Vec<(&'static str, String)>) {
         self.advance(true);
-        if !self.flags[0] {
-            return;
-        }
-        let f = &self.flags;
-        if f[1] && (f[2] || f[3] || f[4]) && (f[5] || f[6] || f[7]) {
-            found.push((
-                HTML_SMUGGLING,
-                "script decodes data and builds a file from it in the browser".to_string(),
-            ));
-        }
-        if (f[8] || f[9] || f[10])
-            && let Some(host) = self.form_host
-        {
-            found.push((
-                HTML_EXTERNAL_FORM,
-                format!("a password form posts to {host}"),
-            ));
-        }
         let refresh = match &self.refresh {
             [Refresh::Found(_, url), _] | [_, Refresh::Found(_, url)] => *url == Some(true),
             _ => false,
         };
-        if refresh {
-            found.push((
-                HTML_META_REFRESH,
-                "meta refresh to another address".to_string(),
-            ));
-        }
-        found.append(&mut self.link_found);
+        page_findings(self.present, self.form_host, refresh, self.links, found);
     }
 
     /// Position of `needle` in the document from `from` on, among the bytes held.
@@ -397,18 +406,24 @@ impl HtmlScan {
     }
 
     fn text(&self, start: usize, end: usize) -> String {
-        text_of(&self.raw, start - self.base, end - self.base)
+        text_of(
+            &self.raw,
+            start.saturating_sub(self.base),
+            end.saturating_sub(self.base),
+        )
     }
 
     /// Takes the searches as far as the bytes held allow (`end`: all of them have arrived), then lets go
     /// of what none of them reads any more.
     fn advance(&mut self, end: bool) {
-        for (i, needle) in FLAG_NEEDLES.iter().enumerate() {
-            if !self.flags[i] {
-                self.flags[i] = self.find(self.flags_from, needle).is_some();
+        for (i, group) in PRESENCE.iter().enumerate() {
+            if !self.present[i] {
+                self.present[i] = group
+                    .iter()
+                    .any(|n| self.find(self.present_from, n).is_some());
             }
         }
-        self.flags_from = self.resume("mssaveoropenblob");
+        self.present_from = self.resume(LONGEST_PRESENCE);
         // Forms, as `inspect` reads them: the first with an action that names a host.
         while self.form_host.is_none() {
             let Some(start) = self.find(self.form_at, "<form") else {
@@ -440,9 +455,10 @@ impl HtmlScan {
                     }
                 },
             };
-            let url = self
-                .wait(1 + way, at, ">", end)
-                .map(|e| has(&self.lower[at - self.base..e - self.base], "url="));
+            let url = self.wait(1 + way, at, ">", end).map(|e| {
+                let tag = self.lower.get(at - self.base..e - self.base).unwrap_or(&[]);
+                has(tag, "url=")
+            });
             self.refresh[way] = Refresh::Found(at, url);
         }
         self.links(end);
@@ -454,7 +470,7 @@ impl HtmlScan {
         });
         let keep = refresh_from
             .chain([
-                self.flags_from,
+                self.present_from,
                 if self.form_host.is_none() {
                     self.form_at
                 } else {
@@ -514,8 +530,7 @@ impl HtmlScan {
                     }
                 },
             };
-            self.links += 1;
-            if self.links > MAX_LINKS {
+            if !self.links.count() {
                 self.links_done = true;
                 return;
             }
@@ -523,27 +538,11 @@ impl HtmlScan {
                 self.link_at = after;
                 continue;
             };
-            let shown = strip_tags(&self.text((open_end + 1).min(close), close));
-            let [ip, puny, spoofed] = &mut self.link_flags;
-            if !*ip && is_ip(&host) {
-                *ip = true;
-                self.link_found.push((IP_HOST, format!("a link to {host}")));
-            }
-            if !*puny && host.split('.').any(|l| l.starts_with("xn--")) {
-                *puny = true;
-                self.link_found
-                    .push((PUNYCODE_HOST, format!("a link to {host}")));
-            }
-            if !*spoofed
-                && let Some(shown_domain) = domain_in_text(&shown)
-                && registrable(&shown_domain) != registrable(&host)
-            {
-                *spoofed = true;
-                self.link_found.push((
-                    SPOOFED_DOMAIN,
-                    format!("link text shows {shown_domain} but goes to {host}"),
-                ));
-            }
+            let mut links = std::mem::take(&mut self.links);
+            links.judge(&host, || {
+                strip_tags(&self.text((open_end + 1).min(close), close))
+            });
+            self.links = links;
             self.link_at = close;
         }
     }

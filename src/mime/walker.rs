@@ -536,14 +536,21 @@ impl EntityHead {
     /// as base64 and reads it otherwise only from its first line that is not base64 ([`decodings`],
     /// [`after_base64`]).
     pub(crate) fn only_base64(&self) -> bool {
+        self.leaf_encoding() == Some(Encoding::Base64)
+    }
+
+    /// For a leaf (not a multipart, not a message, no boundary) declared one way or not at all: how.
+    fn leaf_encoding(&self) -> Option<Encoding> {
         let mut damage = Vec::new();
-        !self.ctes.is_empty()
-            && declared_encodings(&self.ctes, &mut damage) == [Encoding::Base64]
-            && !self.cts.iter().any(|c| {
-                c.value.starts_with("multipart/")
-                    || matches!(c.value.as_str(), "message/rfc822" | "message/global")
-            })
-            && boundary_candidates(&self.cts, &self.cds, b"").is_empty()
+        let declared = declared_encodings(&self.ctes, &mut damage);
+        let leaf = !self.cts.iter().any(|c| {
+            c.value.starts_with("multipart/")
+                || matches!(c.value.as_str(), "message/rfc822" | "message/global")
+        }) && boundary_candidates(&self.cts, &self.cds, b"").is_empty();
+        match declared[..] {
+            [one] if leaf => Some(one),
+            _ => None,
+        }
     }
 }
 
@@ -552,16 +559,9 @@ impl EntityHead {
     /// else: `Some(true)` for quoted-printable. Then [`walk`] reads its body as declared, as what its first
     /// bytes say it looks like, and as the uuencoded blocks it holds ([`decodings`]).
     pub(crate) fn only_text(&self) -> Option<bool> {
-        let mut damage = Vec::new();
-        let declared = declared_encodings(&self.ctes, &mut damage);
-        let leaf = !self.cts.iter().any(|c| {
-            c.value.starts_with("multipart/")
-                || matches!(c.value.as_str(), "message/rfc822" | "message/global")
-        }) && boundary_candidates(&self.cts, &self.cds, b"").is_empty();
-        match declared[..] {
-            _ if !leaf || !damage.is_empty() => None,
-            [Encoding::Identity] => Some(false),
-            [Encoding::QuotedPrintable] => Some(true),
+        match self.leaf_encoding()? {
+            Encoding::Identity => Some(false),
+            Encoding::QuotedPrintable => Some(true),
             _ => None,
         }
     }
