@@ -71,6 +71,10 @@ impl fmt::Display for LimitName {
 /// | `max_compression_ratio` | 1,000 | a member is cut when it expands more (only past 1 MiB of output) |
 /// | `max_parts` | 10,000 | a multipart entity's further parts are not split off (each costs memory) |
 ///
+/// A MIME part and a message forwarded in the message (a `message/rfc822` part) are the mail's own bytes:
+/// what they hold is decoded, counted and cut, their own bytes are not (a forwarded message takes one of
+/// `max_files`, as the message itself does).
+///
 /// The defaults follow clamd's (`MaxRecursion 17`, `MaxFiles 10000`, `MaxScanSize 400M`,
 /// `MaxFileSize 100M`, `StreamMaxLength 100M`).
 ///

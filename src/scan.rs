@@ -583,7 +583,9 @@ impl<'a, 'd> Scan<'a, 'd> {
         child.counted = true;
         // A part is structure: what it holds is counted and cut when decoded, its bytes are not (else a
         // part's bytes would count twice, and how much of a part may be decoded would depend on its end).
-        if child.role == Role::Part {
+        // So is a message forwarded in the message: the mail's own bytes, which take a slot, while what
+        // it holds is counted (so a session can scan its parts as they arrive, before its length is known).
+        if matches!(child.role, Role::Part | Role::Message) {
             return Some(child);
         }
         let room = self

@@ -158,6 +158,31 @@ fn scan_size_counts_what_parts_hold_not_their_encoded_bytes() {
 }
 
 #[test]
+fn a_forwarded_message_counts_what_it_holds_not_its_own_bytes() {
+    // A forwarded message of about 120 KB whose attachment decodes to 90 KB, then EICAR in base64 after it.
+    let inner = with_attachment("a.bin", &vec![b'a'; 90_000]);
+    let msg = format!(
+        "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n{}\r\n--o\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--o--\r\n",
+        String::from_utf8_lossy(&inner),
+        base64(&eicar()),
+    );
+    assert!(inner.len() > 120_000);
+    // Its bytes count neither against the total nor as a file: what it holds does.
+    let v = scan(Limits::default().max_scan_size(100_000), msg.as_bytes());
+    assert!(limits_hit(&v).is_empty(), "{:?}", v.detections());
+    assert!(v.is_infected());
+    let v = scan(Limits::default().max_file_size(100_000), msg.as_bytes());
+    assert!(limits_hit(&v).is_empty(), "{:?}", v.detections());
+    // What it holds leaves too little for the part after it.
+    let v = scan(Limits::default().max_scan_size(90_010), msg.as_bytes());
+    assert_eq!(limits_hit(&v), [LimitName::MaxScanSize]);
+    assert!(!v.is_infected(), "{:?}", v.detections());
+    // It takes an object slot: the message, the part, the forwarded message, its attachment.
+    let v = scan(Limits::default().max_files(3), msg.as_bytes());
+    assert_eq!(limits_hit(&v), [LimitName::MaxFiles]);
+}
+
+#[test]
 fn max_parts_stops_splitting_a_flood_of_parts() {
     // 40 parts, EICAR (base64, so only its part's decoding shows it) in the 5th and the 30th. With 10
     // parts allowed, the first is found, the second is not split off: the limit says so, in scan_bytes and

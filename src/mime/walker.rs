@@ -543,10 +543,11 @@ impl EntityHead {
     fn leaf_encoding(&self) -> Option<Encoding> {
         let mut damage = Vec::new();
         let declared = declared_encodings(&self.ctes, &mut damage);
-        let leaf = !self.cts.iter().any(|c| {
-            c.value.starts_with("multipart/")
-                || matches!(c.value.as_str(), "message/rfc822" | "message/global")
-        }) && boundary_candidates(&self.cts, &self.cds, b"").is_empty();
+        let leaf = !self
+            .cts
+            .iter()
+            .any(|c| c.value.starts_with("multipart/") || is_message_type(c))
+            && boundary_candidates(&self.cts, &self.cds, b"").is_empty();
         match declared[..] {
             [one] if leaf => Some(one),
             _ => None,
@@ -565,6 +566,11 @@ impl EntityHead {
             _ => None,
         }
     }
+}
+
+/// Whether a Content-Type declares a message (its body is a message of its own).
+fn is_message_type(ct: &Structured) -> bool {
+    matches!(ct.value.as_str(), "message/rfc822" | "message/global")
 }
 
 /// Reads an entity's header block (`bytes` holds at least all of it).
@@ -784,10 +790,15 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>, max_parts: u6
             .push("multipart without boundary lines".to_string());
     }
 
-    let payloads = decodings(held(0..body_len), &ctes, &mut w.damage);
-    let is_message = cts
-        .iter()
-        .any(|c| matches!(c.value.as_str(), "message/rfc822" | "message/global"));
+    let is_message = cts.iter().any(is_message_type);
+    // A message forwarded as sent is read as a message only: its own walk reads each of its leaves every
+    // way, and a session can follow it as it arrives (`scan/prescan.rs`), which other readings of its
+    // whole, budgeted after everything in it, would not let it do.
+    let payloads =
+        match is_message && declared_encodings(&ctes, &mut Vec::new()) == [Encoding::Identity] {
+            true => vec![(None, Decoding::Identity(0))],
+            false => decodings(held(0..body_len), &ctes, &mut w.damage),
+        };
     for (i, (suffix, data)) in payloads.into_iter().enumerate() {
         let data = match data {
             Decoding::Identity(from) => ChildData::Range(body_range.start + from..body_range.end),
@@ -1160,6 +1171,48 @@ mod tests {
         let msg = "Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n";
         let w = walk(msg.as_bytes());
         assert_eq!(w.children[0].kind, ChildKind::Message);
+    }
+
+    #[test]
+    fn a_message_forwarded_as_sent_is_read_as_a_message_only() {
+        let qp = "Subject: inner\r\n\r\nline=3D=3D=3Dmore=\r\nand =E9t=E9=\r\n";
+        let uu = "Subject: inner\r\n\r\nbegin 644 a.txt\r\n#86)C\r\n`\r\nend\r\n";
+        // (headers of the part, its body, what each child is)
+        type Children<'a> = &'a [(ChildKind, Option<&'a str>)];
+        let table: [(&str, &str, Children); 5] = [
+            ("message/rfc822", qp, &[(ChildKind::Message, None)]),
+            ("message/rfc822", uu, &[(ChildKind::Message, None)]),
+            (
+                "message/global\r\nContent-Transfer-Encoding: 8bit",
+                qp,
+                &[(ChildKind::Message, None)],
+            ),
+            // Declared otherwise: the declared decoding is the message; other readings follow.
+            (
+                "message/rfc822\r\nContent-Transfer-Encoding: quoted-printable",
+                qp,
+                &[(ChildKind::Message, None)],
+            ),
+            // Not a message: read every way.
+            (
+                "text/plain",
+                qp,
+                &[
+                    (ChildKind::Payload, None),
+                    (ChildKind::Payload, Some("(as quoted-printable)")),
+                ],
+            ),
+        ];
+        for (ct, body, want) in table {
+            let msg = format!("Content-Type: {ct}\r\n\r\n{body}");
+            let w = walk(msg.as_bytes());
+            let got: Vec<(ChildKind, Option<&str>)> = w
+                .children
+                .iter()
+                .map(|c| (c.kind, c.suffix.as_deref()))
+                .collect();
+            assert_eq!(got, want, "{ct}");
+        }
         let msg = "Content-Disposition: attachment; filename*=utf-8''%C3%A9.zip\r\n\r\nx";
         assert_eq!(walk(msg.as_bytes()).filename.as_deref(), Some("é.zip"));
     }
