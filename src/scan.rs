@@ -67,6 +67,22 @@ enum Streamed {
     Part(stream::Finished),
     /// A payload's length (before any cut), and what was kept of it.
     Payload(u64, Sink),
+    /// A part that is a message forwarded as sent, which its session followed (`prescan.rs`'s
+    /// `Forwarded`): the part's walk, and what its message needs.
+    Forwarded(stream::Finished, Box<Followed>),
+    /// That message: what its walk's child takes over.
+    Message(Box<Followed>),
+}
+
+/// A message forwarded as sent that its session followed as it arrived: matched as mail on the way, its
+/// parts scanned as they completed (the scan skips them), its body decoded on the way when it is a leaf.
+struct Followed {
+    matched: Box<stream::Streamed>,
+    /// What its walk takes over of its body, when that was decoded as it arrived.
+    body: Option<stream::Finished>,
+    /// The state when it was admitted, before its parts were scanned: an allow-listed message reports
+    /// nothing found inside it, and is not walked.
+    before: Option<Carried>,
 }
 
 impl Object<'_> {
@@ -134,6 +150,9 @@ struct Scan<'a, 'd> {
     /// them the walk of the message has met so far.
     skip: &'d [(std::ops::Range<usize>, Location)],
     skipped: usize,
+    /// The entity whose parts were scanned while it arrived turned out allow-listed: they were dropped,
+    /// not met.
+    dropped: bool,
     /// The atoms of the message itself, found while it arrived.
     root_atoms: Option<&'d AtomStream>,
     /// The entity the scan starts from, when its session found its delimiters as it arrived and may hold
@@ -173,6 +192,18 @@ struct Evidence<'e> {
     pre: Option<&'e PreVerified>,
     digest: Option<&'e StreamDigest>,
     pcre: Option<&'e PcreStream>,
+}
+
+impl<'e> Evidence<'e> {
+    /// What was found of an object matched as it arrived.
+    fn of(s: &'e stream::Streamed) -> Evidence<'e> {
+        Evidence {
+            atoms: &s.atoms,
+            pre: Some(&s.pre),
+            digest: s.sparse().then_some(&s.digest),
+            pcre: s.sparse().then_some(&s.pcre),
+        }
+    }
 }
 
 /// What a scan has found and spent so far: all that passes from one part of a message to the next.
@@ -415,6 +446,7 @@ impl<'a, 'd> Scan<'a, 'd> {
             st: Carried::default(),
             skip: &[],
             skipped: 0,
+            dropped: false,
             root_atoms: None,
             top: None,
             sparse: None,
@@ -645,6 +677,44 @@ impl<'a, 'd> Scan<'a, 'd> {
                 self.walk(obj, false);
             }
             Role::Message => {
+                let mut obj = obj;
+                // A message its session followed as it arrived (the root's body decoded as it arrived
+                // stays for the walk).
+                let followed = match obj.streamed.take().map(|b| *b) {
+                    Some(Streamed::Message(followed)) => Some(followed),
+                    other => {
+                        obj.streamed = other.map(Box::new);
+                        None
+                    }
+                };
+                if let Some(followed) = followed {
+                    let Followed {
+                        matched,
+                        body,
+                        before,
+                    } = *followed;
+                    let (view, evidence) = (matched.view(), Evidence::of(&matched));
+                    let len = view.len() as u64;
+                    let location = obj.location.clone();
+                    if self.match_object(
+                        view,
+                        FileType::Mail,
+                        obj.container,
+                        &location,
+                        Some(evidence),
+                    ) {
+                        obj.streamed = body.map(|f| Box::new(Streamed::Part(f)));
+                        self.walk(obj, true);
+                    } else if let Some(before) = before {
+                        // Allow-listed: what its parts found and spent as they arrived is dropped, as if
+                        // they had never been walked; what matching it counted stays.
+                        self.st = before;
+                        self.st.verdict.objects += 1;
+                        self.st.verdict.bytes_scanned += len;
+                        self.dropped = true;
+                    }
+                    return;
+                }
                 let view = match self.top_of(&obj) {
                     Some(top) => top.view,
                     None => View::whole(&obj.data),
@@ -666,15 +736,7 @@ impl<'a, 'd> Scan<'a, 'd> {
                     _ => None,
                 };
                 let (file_type, evidence, view) = match &streamed {
-                    Some((_, s)) => {
-                        let evidence = Evidence {
-                            atoms: &s.atoms,
-                            pre: Some(&s.pre),
-                            digest: s.sparse().then_some(&s.digest),
-                            pcre: s.sparse().then_some(&s.pcre),
-                        };
-                        (s.file_type, Some(evidence), s.view())
-                    }
+                    Some((_, s)) => (s.file_type, Some(Evidence::of(s)), s.view()),
                     None => {
                         let mut file_type = filetype::detect(&obj.data);
                         if file_type == FileType::Text && obj.html_hint {
@@ -747,9 +809,15 @@ impl<'a, 'd> Scan<'a, 'd> {
         let top_start = top
             .as_ref()
             .map(|t| t.range.as_ref().map_or(0, |r| r.start));
-        // A part its session decoded as it arrived comes walked, with its payload apart.
+        // A part its session decoded as it arrived comes walked, with its payload apart; a part that is a
+        // message it followed, with what that message needs.
+        let mut followed = None;
         let (mut walked, payload) = match obj.streamed.take().map(|b| *b) {
             Some(Streamed::Part(finished)) => (finished.walked, finished.payloads),
+            Some(Streamed::Forwarded(finished, message)) => {
+                followed = Some(message);
+                (finished.walked, finished.payloads)
+            }
             _ => (
                 walker::walk_known(
                     root_view.unwrap_or(View::whole(&obj.data)),
@@ -799,12 +867,20 @@ impl<'a, 'd> Scan<'a, 'd> {
             if let Some(suffix) = &child.suffix {
                 loc = loc.suffixed(suffix);
             }
-            let root_range = match (&child.data, top_start) {
+            // The message in a part its session followed is where the part's body is in the message.
+            let part_start = followed
+                .as_ref()
+                .and(obj.root_range.as_ref())
+                .map(|r| r.start);
+            let root_range = match (&child.data, top_start.or(part_start)) {
                 (ChildData::Range(r), Some(at)) => Some(at + r.start..at + r.end),
                 _ => None,
             };
+            let message = followed.take_if(|_| child.kind == ChildKind::Message);
             let data: Cow<'a, [u8]> = match (child.data, root_view) {
                 (ChildData::Owned(v), _) => Cow::Owned(v),
+                // Its session kept what the scan needs of it (and admitted it when it followed it).
+                (ChildData::Range(_), _) if message.is_some() => Cow::Borrowed(&[]),
                 // A part of the message its session let go of was scanned already: it is skipped.
                 (ChildData::Range(r), Some(view)) => Cow::Borrowed(view.get(r).unwrap_or(&[])),
                 (ChildData::Range(r), None) => match &obj.data {
@@ -833,8 +909,8 @@ impl<'a, 'd> Scan<'a, 'd> {
                 in_archive: obj.in_archive,
                 container: Some(FileType::Mail),
                 root_range,
-                counted: false,
-                streamed: None,
+                counted: message.is_some(),
+                streamed: message.map(|m| Box::new(Streamed::Message(m))),
             };
             self.push(child);
         }

@@ -88,6 +88,9 @@ enum State {
     /// Its header block declares a multipart: held here; a part of the message follows its parts
     /// (`scan/prescan.rs`'s `Nested`). The part's file name, if it has one.
     Multipart(Option<String>),
+    /// Its header block declares a message forwarded as sent ([`EntityHead::message_as_sent`]): held
+    /// here; a part of the message may follow that message (`scan/prescan.rs`'s `Forwarded`).
+    Message(Box<EntityHead>),
     Decoding(Box<Decoding64>),
     Text(Box<TextBody>),
 }
@@ -240,7 +243,7 @@ impl Streamed {
         self.base + self.tail.len()
     }
 
-    fn memory_usage(&self) -> usize {
+    pub(crate) fn memory_usage(&self) -> usize {
         self.head.capacity()
             + self.tail.capacity()
             + self.atoms.memory_usage()
@@ -252,7 +255,7 @@ impl Streamed {
     /// Adds decoded bytes, a step's worth at a time: each is searched, verified and let go of (as far as
     /// the searches allow) before the next is added, so that the tail does not grow with the size of the
     /// chunks the message arrives in.
-    fn push(&mut self, db: &Database, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, db: &Database, bytes: &[u8]) {
         for piece in bytes.chunks(SEARCH_STEP) {
             self.push_piece(db, piece);
         }
@@ -342,7 +345,7 @@ impl Streamed {
     }
 
     /// Ends the payload: the search completed and every byte hashed.
-    fn finish(&mut self, db: &Database) {
+    pub(crate) fn finish(&mut self, db: &Database) {
         if let Some(h) = self.html.take() {
             let mut found = Vec::new();
             h.finish(&mut found);
@@ -396,6 +399,15 @@ impl PartStream {
     pub(crate) fn multipart(&self) -> Option<Option<&str>> {
         match &self.state {
             State::Multipart(name) => Some(name.as_deref()),
+            _ => None,
+        }
+    }
+
+    /// Once its header block has ended, whether it is a message forwarded as sent: its header block, and
+    /// where the message (its body) starts in the message.
+    pub(crate) fn forwarded(&self) -> Option<(&EntityHead, usize)> {
+        match &self.state {
+            State::Message(head) => Some((head, self.start + head.body_start)),
             _ => None,
         }
     }
@@ -470,6 +482,7 @@ impl PartStream {
             };
             self.state = match cut {
                 _ if head.is_multipart() => State::Multipart(head.filename),
+                _ if head.message_as_sent() => State::Message(Box::new(head)),
                 Some(cut) if head.only_base64() => State::Decoding(Box::new(Decoding64 {
                     body_start: self.start + head.body_start,
                     decoded_to: self.start + head.body_start,
@@ -599,7 +612,7 @@ impl Decoding64 {
 }
 
 /// The bytes at `r` in the message, of which `data` holds those from `base` on.
-fn held_raw(data: &[u8], base: usize, r: std::ops::Range<usize>) -> &[u8] {
+pub(crate) fn held_raw(data: &[u8], base: usize, r: std::ops::Range<usize>) -> &[u8] {
     let bytes = r
         .start
         .checked_sub(base)
@@ -612,26 +625,36 @@ fn held_raw(data: &[u8], base: usize, r: std::ops::Range<usize>) -> &[u8] {
     bytes.unwrap_or(&[])
 }
 
+/// How far a part in flight is known to be its own, `data` holding the message from `base` on: to the
+/// start of its last complete line (the line break before a line that is not a delimiter is the part's; the
+/// one before a delimiter is the delimiter's), if that is past `read_to`, where it was read to. Only the
+/// bytes new since `searched` (set to the end held) are searched: a long line in small chunks is searched
+/// once.
+pub(crate) fn known_lines(
+    data: &[u8],
+    base: usize,
+    read_to: usize,
+    searched: &mut usize,
+) -> Option<usize> {
+    let new_from = (*searched).max(read_to);
+    *searched = base + data.len();
+    let Some(new) = new_from.checked_sub(base).and_then(|at| data.get(at..)) else {
+        debug_assert!(false, "a part's bytes were let go before they were read");
+        return None;
+    };
+    let nl = memchr::memrchr(b'\n', new)?;
+    // The last complete line ends at `new_from + nl`; what is known ends where it starts.
+    let unread = held_raw(data, base, read_to..new_from + nl);
+    let last = memchr::memrchr(b'\n', unread)?;
+    Some(read_to + last + 1)
+}
+
 impl TextBody {
     /// Reads the lines new in `data` (the message from `base` on) that are followed by a complete line.
     fn advance(&mut self, db: &Database, data: &[u8], base: usize) {
-        // Only the bytes new since the last look: a long line in small chunks is searched once.
-        let new_from = self.searched.max(self.read_to);
-        self.searched = base + data.len();
-        let Some(new) = new_from.checked_sub(base).and_then(|at| data.get(at..)) else {
-            debug_assert!(false, "a part's bytes were let go before they were read");
-            return;
-        };
-        let Some(nl) = memchr::memrchr(b'\n', new) else {
-            return;
-        };
-        // The last complete line ends at `new_from + nl`; what is read ends where it starts.
-        let unread = held_raw(data, base, self.read_to..new_from + nl);
-        let Some(last) = memchr::memrchr(b'\n', unread) else {
-            return;
-        };
-        let to = self.read_to + last + 1;
-        self.read(db, data, base, to);
+        if let Some(to) = known_lines(data, base, self.read_to, &mut self.searched) {
+            self.read(db, data, base, to);
+        }
     }
 
     /// Reads the body from where it was read to `to` (`data` holds the message from `base` on).
@@ -890,6 +913,40 @@ pub(crate) fn extend_sparingly(v: &mut Vec<u8>, bytes: &[u8]) {
     v.extend_from_slice(bytes);
 }
 
+impl Streamed {
+    /// A message forwarded in the message, matched as mail as it arrives (its bytes as sent; heuristics
+    /// read none of a message), when the database's signatures for mail read a bounded span.
+    pub(crate) fn message(db: &Database) -> Option<Streamed> {
+        Streamed::new(db, FileType::Mail, false)
+    }
+
+    fn new(db: &Database, file_type: FileType, body_text: bool) -> Option<Streamed> {
+        let span = db.span(file_type.target()).ok()?;
+        let mut atoms = AtomStream::default();
+        // Its hits are all there will be of the search: never give up.
+        atoms.keep_every_hit();
+        let html = file_type == FileType::Html;
+        Some(Streamed {
+            file_type,
+            span,
+            head: Vec::new(),
+            tail: Vec::new(),
+            base: 0,
+            searched: 0,
+            atoms,
+            pre: PreVerified::default(),
+            digest: StreamDigest::default(),
+            footer: Vec::new(),
+            docs: DocumentScan::new(file_type),
+            // What a part holds is in mail.
+            pcre: db.pcre_stream(file_type.target(), Some(FileType::Mail)),
+            password: body_text.then(PasswordScan::default),
+            html: html.then(HtmlScan::default),
+            html_found: None,
+        })
+    }
+}
+
 /// A payload to match as it arrives, if its type (known from its first bytes) needs no more than the
 /// head, the tail and what signatures read around their hits: not a container or mail, which are read whole
 /// (the search by heuristics of a document or HTML is done on the way, and so is a text body's for a
@@ -919,26 +976,5 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
     }
     let html = file_type == FileType::Html;
     let body_text = (file_type == FileType::Text || html) && head.filename.is_none();
-    let span = db.span(file_type.target()).ok()?;
-    let mut atoms = AtomStream::default();
-    // Its hits are all there will be of the search: never give up.
-    atoms.keep_every_hit();
-    Some(Streamed {
-        file_type,
-        span,
-        head: Vec::new(),
-        tail: Vec::new(),
-        base: 0,
-        searched: 0,
-        atoms,
-        pre: PreVerified::default(),
-        digest: StreamDigest::default(),
-        footer: Vec::new(),
-        docs: DocumentScan::new(file_type),
-        // A part's payload is in mail.
-        pcre: db.pcre_stream(file_type.target(), Some(FileType::Mail)),
-        password: body_text.then(PasswordScan::default),
-        html: html.then(HtmlScan::default),
-        html_found: None,
-    })
+    Streamed::new(db, file_type, body_text)
 }

@@ -1542,3 +1542,241 @@ proptest! {
         prop_assert_eq!(session.finish().unwrap(), whole);
     }
 }
+
+/// A message that forwards `inner` as an attachment (`message/rfc822`), after a text part and followed by
+/// one when `after`, the forwarded part named `name` if given; `depth` times over (a forwarded message that
+/// forwards the one before). The forwarded part's body is `inner` exactly.
+fn forwarding(inner: &[u8], name: Option<&str>, after: bool, depth: usize) -> Vec<u8> {
+    let mut msg = inner.to_vec();
+    for level in 0..depth {
+        let disposition = name.map_or(String::new(), |n| {
+            format!("Content-Disposition: attachment; filename=\"{n}\"\r\n")
+        });
+        let mut outer = format!(
+            "Subject: fwd {level}\r\nContent-Type: multipart/mixed; boundary=\"f{level}\"\r\n\r\n\
+             --f{level}\r\nContent-Type: text/plain\r\n\r\nsee the message below\r\n\
+             --f{level}\r\nContent-Type: message/rfc822\r\n{disposition}\r\n"
+        )
+        .into_bytes();
+        outer.extend_from_slice(&msg);
+        outer.extend_from_slice(b"\r\n");
+        if after {
+            outer.extend_from_slice(format!("--f{level}\r\n\r\nbye\r\n").as_bytes());
+        }
+        outer.extend_from_slice(format!("--f{level}--\r\n").as_bytes());
+        msg = outer;
+    }
+    msg
+}
+
+/// A message that is its own attachment: its body `data` in base64.
+fn attachment_alone(data: &[u8]) -> Vec<u8> {
+    let mut msg = b"Subject: alone\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    msg.extend_from_slice(corpusgen::base64(data).as_bytes());
+    msg
+}
+
+#[test]
+fn a_forwarded_message_is_matched_and_taken_apart_as_it_arrives() {
+    // 4 MiB of binary with EICAR in the middle, attached to a message that is forwarded as an attachment:
+    // the forwarded message is matched as mail as it arrives (a signature at its end, its hash), its parts
+    // scanned as they complete and its attachment decoded and matched as it arrives, so the session holds
+    // none of them; EICAR is known before the end; the verdict is the whole message's. The same with the
+    // forwarded message's own body the attachment, named, at the end of the message, and two deep.
+    let mut data = noise(2 << 20, 21);
+    data.extend_from_slice(&corpusgen::eicar());
+    data.extend_from_slice(&noise(2 << 20, 22));
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let multipart = one_attachment("big.bin", &data, true);
+    let leaf = attachment_alone(&data);
+    for (inner, name, after, depth) in [
+        (&multipart, None, true, 1),
+        (&multipart, Some("fwd.eml"), false, 1),
+        (&leaf, None, true, 1),
+        (&leaf, None, false, 2),
+        (&multipart, None, true, 2),
+    ] {
+        let ndb = format!(
+            "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\nFwd.End:4:EOF-16:{}\n",
+            hex(&data[..16]),
+            hex(&data[data.len() - 16..]),
+            hex(&data[3 << 20..(3 << 20) + 12]),
+            hex(&inner[inner.len() - 16..]),
+        );
+        let hdb = format!(
+            "{}:{}:Att.Hash\n{}:{}:Fwd.Hash\n",
+            hex(&md5_of(&data)),
+            data.len(),
+            hex(&md5_of(inner)),
+            inner.len()
+        );
+        let engine = Engine::builder()
+            .with_default_database(true)
+            .load_str("att.ndb", &ndb)
+            .unwrap()
+            .load_str("att.hdb", &hdb)
+            .unwrap()
+            .session_buffers(0)
+            .build()
+            .unwrap();
+        let msg = forwarding(inner, name, after, depth);
+        let case = format!("{name:?} after {after} depth {depth}");
+        let whole = engine.scan_bytes(&msg).unwrap();
+        let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "Att.End",
+                "Att.Hash",
+                "Att.Middle",
+                "Att.Start",
+                "Eicar-Test-Signature",
+                "Fwd.End",
+                "Fwd.Hash"
+            ],
+            "{case}: {whole:?}"
+        );
+        let suffix = name.map_or(String::new(), |n| format!(" \"{n}\""));
+        let at = format!(
+            "message{}",
+            format!("/part[2]{suffix}/message").repeat(depth)
+        );
+        assert!(
+            whole
+                .detections()
+                .iter()
+                .all(|d| d.location().to_string().starts_with(&at)),
+            "{case}: {whole:?}"
+        );
+        for chunk in [4096, 65536] {
+            let mut session = engine.session();
+            let (mut most, mut decided_at) = (0, None);
+            for (i, c) in msg.chunks(chunk).enumerate() {
+                session.feed(c).unwrap();
+                most = most.max(session.memory_usage());
+                if decided_at.is_none() && session.decided().is_some() {
+                    decided_at = Some(i * chunk);
+                }
+            }
+            assert!(most < 256 << 10, "{case} {chunk}: held {most} bytes");
+            assert!(
+                session.let_go_bytes() > msg.len() / 2,
+                "{case} {chunk}: let go of {}",
+                session.let_go_bytes()
+            );
+            if inner == &multipart {
+                assert!(
+                    decided_at.is_some_and(|at| at < msg.len() - 100),
+                    "{case} {chunk}: {decided_at:?}"
+                );
+            }
+            assert_eq!(session.finish().unwrap(), whole, "{case} {chunk}");
+        }
+    }
+}
+
+#[test]
+fn a_forwarded_message_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
+    // Every split point in two and every let-go step: the session follows a forwarded message once the
+    // line after its header block is the part's, admits it then, and lets go of it anywhere after. Small
+    // messages of each shape, EICAR in base64 inside (found only when decoded), with the limits falling on
+    // the forwarded message or inside it, and the forwarded message on the allow-list.
+    let eicar = corpusgen::eicar();
+    let b64 = corpusgen::base64(&eicar);
+    let multipart = one_attachment("e.bin", &eicar, true);
+    let leaf = attachment_alone(&eicar);
+    let alternative = format!(
+        "Subject: alt\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\n\r\nplain\r\n\
+         --a\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\
+         --a--\r\n"
+    )
+    .into_bytes();
+    let md5 = |b: &[u8]| {
+        md5_of(b)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let default = Engine::builder().build().unwrap();
+    let allowing = |inner: &[u8]| {
+        Engine::builder()
+            .load_str(
+                "fwd.fp",
+                &format!("{}:{}:Fwd.Allowed\n", md5(inner), inner.len()),
+            )
+            .unwrap()
+            .build()
+            .unwrap()
+    };
+    let limited = |limits: Limits| Engine::builder().limits(limits).build().unwrap();
+    let mut cases: Vec<(String, Engine, Vec<u8>)> = Vec::new();
+    for (what, inner) in [
+        ("multipart", &multipart),
+        ("leaf", &leaf),
+        ("alternative", &alternative),
+    ] {
+        for depth in [1, 2] {
+            cases.push((
+                format!("{what} {depth}"),
+                default.clone(),
+                forwarding(inner, None, depth == 1, depth),
+            ));
+        }
+        cases.push((
+            format!("{what} allowed"),
+            allowing(inner),
+            forwarding(inner, Some("f.eml"), true, 1),
+        ));
+        for (limit, limits) in [
+            ("recursion 2", Limits::default().max_recursion(2)),
+            ("recursion 3", Limits::default().max_recursion(3)),
+            ("files 3", Limits::default().max_files(3)),
+            ("files 4", Limits::default().max_files(4)),
+            ("scan 60", Limits::default().max_scan_size(60)),
+        ] {
+            cases.push((
+                format!("{what} {limit}"),
+                limited(limits),
+                forwarding(inner, None, true, 2),
+            ));
+        }
+    }
+    // A forwarded message whose header block ends where the part does (its blank line is the line break
+    // before the delimiter), one without a blank line, one empty, one with one line of body; EICAR after.
+    for body in ["Subject: x\r\n", "Subject: x", "", "Subject: x\r\n\r\nhi"] {
+        let msg = format!(
+            "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=f0\r\n\r\n--f0\r\n\
+             Content-Type: message/rfc822\r\n\r\n{body}\r\n--f0\r\n\
+             Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\
+             --f0--\r\n"
+        );
+        cases.push((format!("{body:?}"), default.clone(), msg.into_bytes()));
+    }
+    for (case, engine, msg) in &cases {
+        let whole = engine.scan_bytes(msg).unwrap();
+        let limited = whole.detections().iter().any(|d| d.limit().is_some());
+        let allowed = case.ends_with("allowed");
+        assert!(
+            allowed || limited || whole.is_infected(),
+            "{case}: {whole:?}"
+        );
+        assert!(
+            !allowed || whole.detections().is_empty(),
+            "{case}: {whole:?}"
+        );
+        for step in (1..24).chain([64, 290]) {
+            for at in 0..=msg.len() {
+                let mut session = engine.session().with_let_go_step(step);
+                session.feed(&msg[..at]).unwrap();
+                session.feed(&msg[at..]).unwrap();
+                assert_eq!(
+                    session.finish().unwrap(),
+                    whole,
+                    "{case}: step {step}, split at {at}"
+                );
+            }
+        }
+    }
+}

@@ -556,6 +556,17 @@ impl EntityHead {
 }
 
 impl EntityHead {
+    /// Whether the entity is a message forwarded as sent (`message/rfc822` or `message/global`, declared
+    /// as sent or not declared, and no multipart or boundary): then [`walk`] reads its body as a message
+    /// and as nothing else, and a session can follow that message as it arrives.
+    pub(crate) fn message_as_sent(&self) -> bool {
+        let mut damage = Vec::new();
+        self.cts.iter().any(is_message_type)
+            && !self.cts.iter().any(|c| c.value.starts_with("multipart/"))
+            && boundary_candidates(&self.cts, &self.cds, b"").is_empty()
+            && declared_encodings(&self.ctes, &mut damage) == [Encoding::Identity]
+    }
+
     /// Whether the entity is a leaf declared as sent (or not declared) or quoted-printable, and nothing
     /// else: `Some(true)` for quoted-printable. Then [`walk`] reads its body as declared, as what its first
     /// bytes say it looks like, and as the uuencoded blocks it holds ([`decodings`]).
@@ -1171,6 +1182,8 @@ mod tests {
         let msg = "Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n";
         let w = walk(msg.as_bytes());
         assert_eq!(w.children[0].kind, ChildKind::Message);
+        let msg = "Content-Disposition: attachment; filename*=utf-8''%C3%A9.zip\r\n\r\nx";
+        assert_eq!(walk(msg.as_bytes()).filename.as_deref(), Some("é.zip"));
     }
 
     #[test]
@@ -1212,8 +1225,12 @@ mod tests {
                 .map(|c| (c.kind, c.suffix.as_deref()))
                 .collect();
             assert_eq!(got, want, "{ct}");
+            let head = read_head(msg.as_bytes());
+            assert_eq!(
+                head.message_as_sent(),
+                !ct.contains("quoted") && ct.starts_with("message/"),
+                "{ct}"
+            );
         }
-        let msg = "Content-Disposition: attachment; filename*=utf-8''%C3%A9.zip\r\n\r\nx";
-        assert_eq!(walk(msg.as_bytes()).filename.as_deref(), Some("é.zip"));
     }
 }

@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use super::{Carried, Object, Role, Scan, Streamed, Top, Work, quoted};
+use super::{Carried, Followed, Object, Role, Scan, Streamed, Top, Work, quoted};
 use crate::engine::Database;
 use crate::filetype::FileType;
 use crate::heuristics::Heuristics;
@@ -59,8 +59,46 @@ pub(super) struct Level {
     pub(super) parts: Vec<Scanned>,
     /// Its part in flight, decoded as it arrives when it can be (`stream.rs`); only in a session.
     stream: Option<PartStream>,
-    /// Its part in flight when that is a multipart too.
-    child: Option<Box<Nested>>,
+    /// Its part in flight when that is a multipart too, or a message forwarded as sent.
+    child: Option<Child>,
+}
+
+/// A part in flight that is followed, not only decoded: what its session finds in it as it arrives.
+#[derive(Debug)]
+enum Child {
+    Multipart(Box<Nested>),
+    Message(Box<Forwarded>),
+}
+
+impl Child {
+    /// Where the part starts in the message.
+    fn start(&self) -> usize {
+        match self {
+            Child::Multipart(n) => n.start,
+            Child::Message(f) => f.part_start,
+        }
+    }
+
+    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
+        match self {
+            Child::Multipart(n) => n.follow(ctx, data, base),
+            Child::Message(f) => f.follow(ctx, data, base),
+        }
+    }
+
+    fn needed_from(&self) -> usize {
+        match self {
+            Child::Multipart(n) => n.needed_from(),
+            Child::Message(f) => f.needed_from(),
+        }
+    }
+
+    fn memory_usage(&self) -> usize {
+        match self {
+            Child::Multipart(n) => n.memory_usage(),
+            Child::Message(f) => f.memory_usage(),
+        }
+    }
 }
 
 impl Default for Level {
@@ -91,6 +129,39 @@ struct Nested {
     /// part reads them, and the message may be let go of past them from then on.
     head: Option<Vec<u8>>,
     level: Level,
+}
+
+/// A part of the message, in flight, that is a message forwarded as sent (`message/rfc822`, as mail clients
+/// forward a message as an attachment): that message is matched as mail as it arrives, and its parts are
+/// scanned as they complete (its body decoded as it arrives when it is a leaf), as the message's own are;
+/// so a session need not hold it whole. When the part ends, its scan takes over what was found.
+///
+/// Its walk reads the part's body as a message and nothing else (`walker::walk_known`), and the message's
+/// own bytes count against no size limit: what it holds is budgeted from its admission on, known before it
+/// ends.
+#[derive(Debug)]
+struct Forwarded {
+    /// Where the part starts in the message (after its delimiter line), and the message in it (the part's
+    /// body).
+    part_start: usize,
+    start: usize,
+    /// What the part's header block says: its walk, less the message.
+    filename: Option<String>,
+    declares_html: bool,
+    damage: Vec<String>,
+    /// The message, matched as mail as it arrives: fed up to `fed_to`, the bytes known to be the part's.
+    matched: Box<stream::Streamed>,
+    fed_to: usize,
+    searched: usize,
+    /// Where the message's body starts, once its header block is known to be the part's (the line after
+    /// it has arrived): from then on the message is admitted, and followed.
+    body_start: Option<usize>,
+    /// The state at its admission, when the database has an allow-list (see [`Followed`]).
+    before: Option<Carried>,
+    /// The message as an entity whose parts are scanned as they complete (when it is a multipart)...
+    message: Nested,
+    /// ... and its body, decoded as it arrives, when it is a leaf.
+    body: Option<PartStream>,
 }
 
 /// What scanning a part early works with: the engine's tables and the state the parts before it left.
@@ -183,23 +254,8 @@ impl<'c> Ctx<'c> {
         location: Location,
     ) {
         debug_assert_eq!(nested.part, location, "a nested part named unlike its walk");
-        // The part ends where it ends, whatever follows it in the message.
-        let upto = data.get(..range.end.saturating_sub(base)).unwrap_or(&[]);
-        let (own, own_base) = nested.own(upto, base);
-        nested.level.finder.end_at(range.len());
-        let last = nested.level.finder.finish(own, own_base);
-        nested
-            .level
-            .complete_all(self, data, base, nested.start, last);
-        let view = match (&nested.head, own_base) {
-            // The session may have let go of the message up to anywhere past the part's start once its
-            // head was copied, inside the copy too: the copy is the part's start, what is held the rest.
-            (Some(head), b) if b > 0 => {
-                let skip = head.len().saturating_sub(b).min(own.len());
-                View::split(head, b + skip, &own[skip..])
-            }
-            _ => View::whole(own),
-        };
+        nested.finish(self, data, base, range.end);
+        let view = nested.view(data, base, range.end);
         let depth = nested.level.depth;
         let mut scan = self.scan();
         scan.skip = &nested.level.parts;
@@ -218,6 +274,85 @@ impl<'c> Ctx<'c> {
             scan.skipped,
             nested.level.parts.len(),
             "the walk of a nested part did not meet the parts scanned early"
+        );
+        *self.carried = Some(scan.st);
+    }
+}
+
+impl Ctx<'_> {
+    /// Scans a part that is a message forwarded as sent, which was followed as it arrived ([`Forwarded`]),
+    /// when it is complete: the message's last parts, then the part and the message, taking over what was
+    /// found of it and skipping its parts.
+    fn complete_forwarded(
+        &mut self,
+        data: &[u8],
+        base: usize,
+        mut fwd: Forwarded,
+        depth: u32,
+        range: std::ops::Range<usize>,
+        location: Location,
+    ) {
+        if fwd.body_start.is_none() {
+            // Never known to hold a message's header block: held from its start, and scanned as any part.
+            self.scan_part(data, base, depth, location, range, None);
+            return;
+        }
+        debug_assert!(fwd.fed_to <= range.end, "a part matched past its end");
+        if range.end > fwd.fed_to {
+            let rest = stream::held_raw(data, base, fwd.fed_to..range.end);
+            fwd.matched.push(self.db, rest);
+        }
+        fwd.matched.finish(self.db);
+        fwd.message.finish(self, data, base, range.end);
+        let body = fwd
+            .body
+            .take()
+            .and_then(|b| b.finish(self.db, data, base, range.end));
+        let message = &fwd.message;
+        let view = message.view(data, base, range.end);
+        let mut scan = self.scan();
+        scan.skip = &message.level.parts;
+        scan.top = Some(Top {
+            depth: message.level.depth,
+            range: Some(message.start..range.end),
+            view,
+            known: message.level.finder.known(),
+        });
+        // The part's walk (`walker::walk_known`): its header block, and the message that is its body.
+        let walked = walker::Walked {
+            filename: fwd.filename,
+            declares_html: fwd.declares_html,
+            damage: fwd.damage,
+            children: vec![walker::Child {
+                kind: walker::ChildKind::Message,
+                segment: Some("message".to_string()),
+                suffix: None,
+                data: walker::ChildData::Range(
+                    message.start.saturating_sub(range.start)..range.len(),
+                ),
+            }],
+            ..walker::Walked::default()
+        };
+        let followed = Followed {
+            matched: fwd.matched,
+            body,
+            before: fwd.before,
+        };
+        let mut part = part(&[], location, depth, range);
+        // Admitted when it was first followed (a part passes its slot on, and its message took one).
+        part.counted = true;
+        part.streamed = Some(Box::new(Streamed::Forwarded(
+            stream::Finished {
+                walked,
+                payloads: Vec::new(),
+            },
+            Box::new(followed),
+        )));
+        scan.queue.push_back(Work::Object(part));
+        scan.run();
+        debug_assert!(
+            scan.dropped || scan.skipped == message.level.parts.len(),
+            "the walk of a forwarded message did not meet the parts scanned early"
         );
         *self.carried = Some(scan.st);
     }
@@ -257,13 +392,16 @@ impl Level {
             }
         };
         let location = self.location.child(&segment);
+        let depth = self.depth + 1;
         match self.child.take() {
-            Some(nested) if nested.start == range.start => {
+            Some(Child::Multipart(nested)) if nested.start == range.start => {
                 ctx.complete_multipart(data, base, *nested, range.clone(), location.clone());
+            }
+            Some(Child::Message(fwd)) if fwd.part_start == range.start => {
+                ctx.complete_forwarded(data, base, *fwd, depth, range.clone(), location.clone());
             }
             other => {
                 self.child = other;
-                let depth = self.depth + 1;
                 ctx.scan_part(data, base, depth, location.clone(), range.clone(), finished);
             }
         }
@@ -294,46 +432,82 @@ impl Level {
         if let Some(stream) = &mut self.stream {
             stream.advance(ctx.db, cut, whole, data, base);
         }
-        if self.child.as_ref().is_some_and(|n| n.start != at) {
+        if self.child.as_ref().is_some_and(|c| c.start() != at) {
             self.child = None;
         }
         if self.child.is_none() {
-            let Some(name) = self.stream.as_ref().and_then(PartStream::multipart) else {
-                return;
-            };
-            // Only a part the scan will walk: admitted, and a part whatever follows it.
-            if depth > MAX_FOLLOWED_DEPTH
-                || !ctx.admits_part(depth)
-                || !self.finder.in_flight_is_a_part()
-            {
-                return;
-            }
-            let part = self.location.child(&self.finder.next_segment());
-            let location = match name {
-                Some(name) => part.suffixed(&quoted(name)),
-                None => part.clone(),
-            };
-            self.child = Some(Box::new(Nested {
+            self.child = self.child_in_flight(ctx, at);
+        }
+        if let Some(child) = &mut self.child {
+            child.follow(ctx, data, base);
+        }
+    }
+
+    /// The part in flight (starting at `at`) to follow, once its header block says it is a multipart or a
+    /// message forwarded as sent: only a part the scan will walk (admitted, and a part whatever follows
+    /// it), and a message it will match and walk.
+    fn child_in_flight(&self, ctx: &Ctx<'_>, at: usize) -> Option<Child> {
+        let depth = self.depth + 1;
+        if depth > MAX_FOLLOWED_DEPTH
+            || !ctx.admits_part(depth)
+            || !self.finder.in_flight_is_a_part()
+        {
+            return None;
+        }
+        let stream = self.stream.as_ref()?;
+        let part = self.location.child(&self.finder.next_segment());
+        let located = |name: Option<&str>| match name {
+            Some(name) => part.suffixed(&quoted(name)),
+            None => part.clone(),
+        };
+        if let Some(name) = stream.multipart() {
+            return Some(Child::Multipart(Box::new(Nested {
                 start: at,
-                part,
+                part: part.clone(),
                 head: None,
                 level: Level {
                     depth,
-                    location,
+                    location: located(name),
                     ..Level::default()
                 },
-            }));
+            })));
         }
-        if let Some(nested) = &mut self.child {
-            nested.follow(ctx, data, base);
+        let (head, start) = stream.forwarded()?;
+        // The message is the part's child, admitted after it.
+        if !ctx.admits_part(depth + 1) {
+            return None;
         }
+        let matched = Box::new(stream::Streamed::message(ctx.db)?);
+        Some(Child::Message(Box::new(Forwarded {
+            part_start: at,
+            start,
+            filename: head.filename.clone(),
+            declares_html: head.declares_html,
+            damage: head.damage.clone(),
+            matched,
+            fed_to: start,
+            searched: start,
+            body_start: None,
+            before: None,
+            message: Nested {
+                start,
+                part: located(head.filename.as_deref()).child("message"),
+                head: None,
+                level: Level {
+                    depth: depth + 1,
+                    location: located(head.filename.as_deref()).child("message"),
+                    ..Level::default()
+                },
+            },
+            body: None,
+        })))
     }
 
     /// From where the session must hold the message for the part in flight, if it follows one: `None`
     /// when it follows none.
     fn needed_from(&self, start: usize) -> Option<usize> {
         let in_flight = start + self.finder.part_in_flight()?;
-        if let Some(child) = self.child.as_ref().filter(|c| c.start == in_flight) {
+        if let Some(child) = self.child.as_ref().filter(|c| c.start() == in_flight) {
             // This entity's search must still find the delimiter that ends the child.
             return Some(
                 child
@@ -359,6 +533,28 @@ impl Nested {
         match self.start.checked_sub(base) {
             Some(skip) => (data.get(skip..).unwrap_or(&[]), 0),
             None => (data, base - self.start),
+        }
+    }
+
+    /// The entity ends at `end` in the message: its last parts are scanned.
+    fn finish(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize, end: usize) {
+        let (own, own_base) = self.own(upto(data, base, end), base);
+        self.level.finder.end_at(end.saturating_sub(self.start));
+        let last = self.level.finder.finish(own, own_base);
+        self.level.complete_all(ctx, data, base, self.start, last);
+    }
+
+    /// What the final walk of the entity, which ends at `end` in the message, reads of it: as held.
+    fn view<'b>(&'b self, data: &'b [u8], base: usize, end: usize) -> View<'b> {
+        let (own, own_base) = self.own(upto(data, base, end), base);
+        match (&self.head, own_base) {
+            // The session may have let go of the message up to anywhere past the part's start once its
+            // head was copied, inside the copy too: the copy is the part's start, what is held the rest.
+            (Some(head), b) if b > 0 => {
+                let skip = head.len().saturating_sub(b).min(own.len());
+                View::split(head, b + skip, &own[skip..])
+            }
+            _ => View::whole(own),
         }
     }
 
@@ -402,6 +598,75 @@ impl Nested {
 
     fn memory_usage(&self) -> usize {
         self.head.as_ref().map_or(0, Vec::capacity) + self.level.memory_usage()
+    }
+}
+
+impl Forwarded {
+    /// Looks at the part so far: matches the lines known to be its, and once the message's header block is
+    /// known (its message is then admitted), scans its parts completed since the last look and follows its
+    /// part in flight, or decodes its body.
+    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
+        if let Some(to) = stream::known_lines(data, base, self.fed_to, &mut self.searched) {
+            let lines = stream::held_raw(data, base, self.fed_to..to);
+            self.matched.push(ctx.db, lines);
+            self.fed_to = to;
+        }
+        if self.body_start.is_none() {
+            // Held from the part's start until now (see `needed_from`). A header block that ends before
+            // the last line known to be the part's is the message's whatever follows.
+            let known = stream::held_raw(data, base, self.start..self.fed_to);
+            let Some(head) = walker::complete_head(known) else {
+                return;
+            };
+            self.body_start = Some(self.start + head.body_start);
+            // Admitted: it takes its slot (its bytes count against no size limit).
+            let carried = ctx.carried.get_or_insert_with(Carried::start);
+            carried.objects += 1;
+            if !ctx.db.allow.is_empty() {
+                self.before = Some(carried.clone());
+            }
+        }
+        self.message.follow(ctx, data, base);
+        if self.message.level.finder.is_leaf() {
+            // Its body is its child, the next object worked after it.
+            let body = self
+                .body
+                .get_or_insert_with(|| PartStream::new(self.message.start));
+            let (objects, produced) = ctx.spent();
+            let cut = payload_cut(ctx.limits, self.message.level.depth + 1, objects, produced);
+            body.advance(
+                ctx.db,
+                cut,
+                readings_whole(ctx.limits, produced),
+                data,
+                base,
+            );
+        }
+    }
+
+    /// From where the session must hold the message for the part's final scan: its start until the
+    /// message's header block is known, then what the message needs (its body's decoding, or what a
+    /// multipart needs, see [`Nested::needed_from`]) and the lines not yet matched.
+    fn needed_from(&self) -> usize {
+        if self.body_start.is_none() {
+            return self.part_start;
+        }
+        let message = match (&self.body, self.message.level.finder.is_leaf()) {
+            (Some(body), true) => body.needed_from(),
+            (None, true) => self.message.start,
+            (_, false) => self.message.needed_from(),
+        };
+        message.min(self.fed_to)
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.matched.memory_usage()
+            + self.message.memory_usage()
+            + self.body.as_ref().map_or(0, PartStream::memory_usage)
+            + self
+                .before
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Carried>())
     }
 }
 
@@ -504,6 +769,11 @@ impl Prescan {
     pub(crate) fn needed_from(&self) -> Option<usize> {
         self.level.needed_from(0)
     }
+}
+
+/// The message held (`data`, from `base` on) up to `end`: an entity ends where it ends, whatever follows it.
+fn upto(data: &[u8], base: usize, end: usize) -> &[u8] {
+    data.get(..end.saturating_sub(base)).unwrap_or(&[])
 }
 
 /// Exactly the object the final walk of its parent stages for a part of the message at `range`: walked, not
