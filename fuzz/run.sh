@@ -23,7 +23,7 @@ fi
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   case "$t" in
-    scan_bytes|chunked_session|long_body_session|mime_walker|mime_headers) cp ../corpus/*.eml "corpus/$t/" 2>/dev/null || true ;;
+    scan_bytes|chunked_session|long_body_session|forwarded_session|mime_walker|mime_headers) cp ../corpus/*.eml "corpus/$t/" 2>/dev/null || true ;;
   esac
   if [ -d "regressions/$t" ]; then cp regressions/"$t"/* "corpus/$t/" 2>/dev/null || true; fi
 done

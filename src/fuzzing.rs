@@ -210,3 +210,36 @@ pub fn long_body_message(data: &[u8]) -> Vec<u8> {
     }
     msg
 }
+
+/// A message that forwards `data` as an attachment, for the `forwarded_session` fuzz target and its
+/// replays. The first byte chooses how many times it is forwarded (one to three: a forwarded message that
+/// forwards the one before), whether a part follows the forwarded one, whether the forwarded part is named,
+/// and its transfer encoding (none, `7bit`, `8bit` or `binary`: all as sent); the rest is the innermost
+/// message (a corpus message, say), which a session follows as it arrives.
+pub fn forwarded_message(data: &[u8]) -> Vec<u8> {
+    let (&first, rest) = data.split_first().unwrap_or((&0, &[]));
+    let depth = 1 + usize::from(first % 3);
+    let after = first & 4 != 0;
+    let disposition = match first & 8 != 0 {
+        true => "Content-Disposition: attachment; filename=\"f.eml\"\r\n",
+        false => "",
+    };
+    let cte = ["", "7bit", "8bit", "binary"][usize::from(first >> 4 & 3)];
+    let mut msg = rest.to_vec();
+    for level in 0..depth {
+        let mut outer = format!(
+            "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=\"f{level}\"\r\n\r\n--f{level}\r\n\r\n\
+             see below\r\n--f{level}\r\nContent-Type: message/rfc822\r\n{disposition}\
+             Content-Transfer-Encoding: {cte}\r\n\r\n"
+        )
+        .into_bytes();
+        outer.extend_from_slice(&msg);
+        outer.extend_from_slice(b"\r\n");
+        if after {
+            outer.extend_from_slice(format!("--f{level}\r\n\r\nafter\r\n").as_bytes());
+        }
+        outer.extend_from_slice(format!("--f{level}--\r\n").as_bytes());
+        msg = outer;
+    }
+    msg
+}

@@ -70,6 +70,11 @@ const FEED_PIECE: usize = 8 << 10;
 ///   an attachment, as mail clients send them), its header block and preamble, and the same as above one
 ///   level down: its own parts are scanned as they complete, and its part in flight decoded as it arrives,
 ///   or followed the same way when it is a multipart too;
+/// - when the part in flight is a message forwarded as sent (`message/rfc822`, as mail clients forward a
+///   message as an attachment), once the line after its header block has arrived: what matching that
+///   message as mail as it arrives keeps (as for an attachment: its first 4 KiB, a tail and its searches'
+///   state), and the same as above for the message: its parts scanned as they complete and its part in
+///   flight followed, or its body decoded as it arrives;
 /// - the message's and the attachment's atom hits not yet verified, the occurrences verified that can
 ///   still decide something, and what the parts scanned found;
 /// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
@@ -86,7 +91,9 @@ const FEED_PIECE: usize = 8 << 10;
 /// message fed in 64 KiB chunks in about 78 KiB with a generated database of 100k body signatures and
 /// 177 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
 /// attachment fed in 4 KiB chunks in about 235 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
-/// `multipart/alternative`, in under 256 KiB (`tests/chunking.rs`). The session
+/// `multipart/alternative`, in under 256 KiB, and one attached to a forwarded message too
+/// (`tests/chunking.rs`); with the official database, a 4 MB attachment to a forwarded message in about
+/// 350 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart and its body is declared some other way than base64, quoted-printable or as sent (a
@@ -94,8 +101,8 @@ const FEED_PIECE: usize = 8 << 10;
 /// as declared and as base64 or quoted-printable when its first 64 KiB look so, when the limits let each
 /// reading keep all it decodes to; from a line that opens a uuencoded block on, it is held), and when the
 /// database needs the whole message ([`Engine::session_reach`] says why: a regular expression at an offset
-/// far from the end). Held until they end: a part declared some other way, a `message/rfc822` part, and a
-/// nested multipart that reads more than one way.
+/// far from the end). Held until they end: a part declared some other way, a `message/rfc822` part declared
+/// some other way than as sent (base64), and a nested multipart that reads more than one way.
 /// [`memory_usage`](Self::memory_usage) tells what it holds.
 ///
 /// # Limits
@@ -168,7 +175,7 @@ impl ScanSession {
     /// caller may stop spending effort on it (an SMTP server still answers only after the final dot, with
     /// [`finish`](Self::finish)'s verdict). A part's outcome is final once it is scanned, so the final
     /// verdict reports this detection too, unless the message as a whole turns out to be on the allow-list
-    /// (`.fp`/`.sfp`).
+    /// (`.fp`/`.sfp`), or the forwarded message holding the part does.
     ///
     /// ```
     /// let engine = portcullis::Engine::builder()

@@ -17,7 +17,8 @@
 //! body's password mention looked for, and then let go of, keeping only the head and what signatures read
 //! around hits and at the end (the same bookkeeping as the session's own for the message, `session.rs`).
 //! The body of a message that is not multipart is followed the same way, and so is the part in flight of a
-//! part that is itself a multipart (`scan/prescan.rs`'s `Nested`).
+//! part that is itself a multipart (`scan/prescan.rs`'s `Nested`), and the body of a forwarded message
+//! (`Forwarded`, which matches that message as mail with a [`Streamed`] of its own).
 //!
 //! A leaf sent as is or declared quoted-printable ([`TextBody`]: a long text body) is read the same way,
 //! once its first [`walker::READING_HEAD`] bytes have chosen its readings as the walk chooses them: as

@@ -46,6 +46,12 @@ fn replay(target: &str, data: &[u8], engine: &Engine) {
             let engine = fuzzing::session_engine(portcullis::Limits::default()).unwrap();
             in_chunks(&engine, &message, &[7, 4096, 65536], "");
         }
+        "forwarded_session" => {
+            // The forwarded message the fuzz target makes of the input, whole and in chunks.
+            let message = fuzzing::forwarded_message(data);
+            let engine = fuzzing::session_engine(portcullis::Limits::default()).unwrap();
+            in_chunks(&engine, &message, &[7, 4096], "");
+        }
         "mime_walker" => {
             fuzzing::mime_walk(data);
         }

@@ -10,7 +10,10 @@
 //! verdict does not depend on how the message was split.
 //!
 //! The same holds one level down, and the next: a part in flight that is itself a multipart ([`Nested`]) has
-//! its own parts scanned as they complete, and its walk's notes come after them ([`Work::Notes`]).
+//! its own parts scanned as they complete, and its walk's notes come after them ([`Work::Notes`]). So does
+//! a part in flight that is a message forwarded as sent ([`Forwarded`]): the message is admitted as soon as
+//! its header block is known (its own bytes count against no size limit, so its admission does not wait
+//! for its end), matched as mail as it arrives, and its parts scanned as they complete.
 
 use std::borrow::Cow;
 
