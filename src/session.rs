@@ -93,7 +93,7 @@ const FEED_PIECE: usize = 8 << 10;
 /// attachment fed in 4 KiB chunks in about 235 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
 /// `multipart/alternative`, in under 256 KiB, and one attached to a forwarded message too
 /// (`tests/chunking.rs`); with the official database, a 4 MB attachment to a forwarded message in about
-/// 350 KiB (`tests/shared_data.rs`). The session
+/// 390 KB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart and its body is declared some other way than base64, quoted-printable or as sent (a

@@ -61,7 +61,7 @@ const MARGIN: usize = 520 + 64;
 const MAX_HEAD: usize = 64 << 10;
 
 /// Whether the bytes hold a blank line.
-fn has_blank_line(bytes: &[u8]) -> bool {
+pub(crate) fn has_blank_line(bytes: &[u8]) -> bool {
     memchr::memmem::find(bytes, b"\n\n").is_some()
         || memchr::memmem::find(bytes, b"\n\r\n").is_some()
 }

@@ -1780,3 +1780,21 @@ fn a_forwarded_message_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
         }
     }
 }
+
+#[test]
+fn a_forwarded_header_block_that_never_ends_is_read_a_few_times() {
+    // A forwarded message whose header block never ends (8 MB of fields) in 1 KiB chunks: the session reads
+    // it for its end only when a blank line arrives or what it knows of it doubles, not with every chunk.
+    let engine = Engine::builder().build().unwrap();
+    let mut msg = b"Subject: f\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+        Content-Type: message/rfc822\r\n\r\n"
+        .to_vec();
+    for i in 0..(8 << 20) / 16 {
+        msg.extend_from_slice(format!("X-H: {i:09}\r\n").as_bytes());
+    }
+    let mut session = engine.session();
+    for c in msg.chunks(1024) {
+        session.feed(c).unwrap();
+    }
+    assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
+}

@@ -159,6 +159,8 @@ struct Forwarded {
     /// Where the message's body starts, once its header block is known to be the part's (the line after
     /// it has arrived): from then on the message is admitted, and followed.
     body_start: Option<usize>,
+    /// How much of the message was known when its header block was last read for its end.
+    head_read_at: usize,
     /// The state at its admission, when the database has an allow-list (see [`Followed`]).
     before: Option<Carried>,
     /// The message as an entity whose parts are scanned as they complete (when it is a multipart)...
@@ -491,6 +493,7 @@ impl Level {
             fed_to: start,
             searched: start,
             body_start: None,
+            head_read_at: 0,
             before: None,
             message: Nested {
                 start,
@@ -609,15 +612,25 @@ impl Forwarded {
     /// known (its message is then admitted), scans its parts completed since the last look and follows its
     /// part in flight, or decodes its body.
     fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
+        let mut blank = false;
         if let Some(to) = stream::known_lines(data, base, self.fed_to, &mut self.searched) {
             let lines = stream::held_raw(data, base, self.fed_to..to);
             self.matched.push(ctx.db, lines);
+            // A blank line ends a header block (the line break before the lines read counts too).
+            let from = self.fed_to.saturating_sub(3).max(self.start);
+            blank = stream::has_blank_line(stream::held_raw(data, base, from..to));
             self.fed_to = to;
         }
         if self.body_start.is_none() {
             // Held from the part's start until now (see `needed_from`). A header block that ends before
-            // the last line known to be the part's is the message's whatever follows.
+            // the last line known to be the part's is the message's whatever follows. It is read again
+            // only when a blank line arrived or what is known doubled (a line that is not a field ends
+            // one too), so a long header block in small chunks is read a few times, not once per chunk.
             let known = stream::held_raw(data, base, self.start..self.fed_to);
+            if !(blank || known.len() >= 2 * self.head_read_at) {
+                return;
+            }
+            self.head_read_at = known.len();
             let Some(head) = walker::complete_head(known) else {
                 return;
             };
@@ -666,10 +679,7 @@ impl Forwarded {
         self.matched.memory_usage()
             + self.message.memory_usage()
             + self.body.as_ref().map_or(0, PartStream::memory_usage)
-            + self
-                .before
-                .as_ref()
-                .map_or(0, |_| std::mem::size_of::<Carried>())
+            + self.before.as_ref().map_or(0, found_usage)
     }
 }
 
@@ -677,11 +687,7 @@ impl Prescan {
     /// The approximate heap memory held: what the parts scanned so far found, and what the part in flight or
     /// the body being decoded holds.
     pub(crate) fn memory_usage(&self) -> usize {
-        let found = self.carried.as_ref().map_or(0, |c| {
-            let v = &c.verdict;
-            (v.detections.len() + v.damage.len() + v.unscanned.len()) * 96
-                + c.collector.findings.len() * 128
-        });
+        let found = self.carried.as_ref().map_or(0, found_usage);
         found + self.level.memory_usage() + self.body.as_ref().map_or(0, PartStream::memory_usage)
     }
 
@@ -772,6 +778,13 @@ impl Prescan {
     pub(crate) fn needed_from(&self) -> Option<usize> {
         self.level.needed_from(0)
     }
+}
+
+/// The approximate heap memory of what a scan found so far.
+fn found_usage(c: &Carried) -> usize {
+    let v = &c.verdict;
+    (v.detections.len() + v.damage.len() + v.unscanned.len()) * 96
+        + c.collector.findings.len() * 128
 }
 
 /// The message held (`data`, from `base` on) up to `end`: an entity ends where it ends, whatever follows it.
