@@ -703,9 +703,15 @@ impl PcrePlan {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PcreStream {
     plan: std::sync::Arc<PcrePlan>,
+    /// The searches, one per expression of the plan (`searches[k]` is expression `k`'s), or once the
+    /// object's first bytes have decided the gates, only those of the expressions `exprs` names.
     searches: Vec<Search>,
-    /// Per expression looked for by literals: the blocks (by index) where one says a match may start.
+    /// Per search looked for by literals: the blocks (by index) where one says a match may start.
     live: Vec<std::collections::BTreeSet<usize>>,
+    /// Once the searches that can find nothing more and found nothing are dropped: the expression each
+    /// search left is for, in order. Most of the official database's expressions for a part of a message
+    /// are shut by its first bytes (see [`Gate`]); each search kept costs memory in every session.
+    exprs: Option<Vec<u32>>,
     /// The search for the literals, carried from piece to piece.
     atoms: AtomStream,
     /// The end of the bytes seen so far.
@@ -737,6 +743,7 @@ impl PcreStream {
         PcreStream {
             searches: vec![Search::default(); n],
             live: vec![std::collections::BTreeSet::new(); n],
+            exprs: None,
             atoms: AtomStream::default(),
             seen: 0,
             ends: None,
@@ -749,6 +756,47 @@ impl PcreStream {
     /// The literals looked for.
     fn finder(&self) -> Option<&Finder> {
         self.plan.finder(self.looking)
+    }
+
+    /// The search of expression `j`, if it is kept.
+    fn slot(&self, j: usize) -> Option<usize> {
+        match &self.exprs {
+            None => (j < self.searches.len()).then_some(j),
+            Some(exprs) => exprs.binary_search(&u32::try_from(j).ok()?).ok(),
+        }
+    }
+
+    /// The expression search `k` is for.
+    fn expr(exprs: Option<&[u32]>, k: usize) -> usize {
+        exprs.map_or(k, |e| e.get(k).map_or(usize::MAX, |&j| j as usize))
+    }
+
+    /// Drops the searches that are over and found nothing (their count is 0): once the gates are decided,
+    /// those of the expressions they shut.
+    fn compact(&mut self) {
+        if self.exprs.is_some() {
+            return;
+        }
+        let keep = |s: &Search| {
+            !s.done || s.counted > 0 || s.starts.as_ref().is_some_and(|v| !v.is_empty())
+        };
+        let mut exprs = Vec::new();
+        let mut searches = Vec::new();
+        let mut live = Vec::new();
+        for (k, (search, blocks)) in std::mem::take(&mut self.searches)
+            .into_iter()
+            .zip(std::mem::take(&mut self.live))
+            .enumerate()
+        {
+            if keep(&search) {
+                exprs.push(u32::try_from(k).unwrap_or(u32::MAX));
+                searches.push(search);
+                live.push(blocks);
+            }
+        }
+        self.searches = searches;
+        self.live = live;
+        self.exprs = Some(exprs);
     }
 
     /// Ends the search for every expression whose trigger the object's first bytes shut. `hay` holds the
@@ -764,8 +812,10 @@ impl PcreStream {
         }
         let mut scratch = Scratch::default();
         let mut open = false;
-        for (i, gate) in self.plan.gates.iter().enumerate() {
-            let (Some(gate), Some(search)) = (gate, self.searches.get_mut(i)) else {
+        let exprs = self.exprs.as_deref();
+        for (k, search) in self.searches.iter_mut().enumerate() {
+            let i = Self::expr(exprs, k);
+            let Some(Some(gate)) = self.plan.gates.get(i) else {
                 continue;
             };
             let (sig, sub) = self.plan.subs[i];
@@ -782,6 +832,9 @@ impl PcreStream {
             }
         }
         self.gates_open = open;
+        if !open {
+            self.compact();
+        }
     }
 
     /// Runs every search over `hay`, the object's bytes from `base` on.
@@ -795,10 +848,12 @@ impl PcreStream {
         let literal_hay = hay.get(..found - base).unwrap_or(hay);
         let plan = &self.plan;
         let held_end = base + hay.len();
-        for (i, search) in self.searches.iter_mut().enumerate() {
+        let exprs = self.exprs.as_deref();
+        for (k, search) in self.searches.iter_mut().enumerate() {
             if search.done {
                 continue;
             }
+            let i = Self::expr(exprs, k);
             let (sig, sub) = plan.subs[i];
             let Some(p) = pcre_of(logical, sig, sub) else {
                 continue;
@@ -816,8 +871,8 @@ impl PcreStream {
                 Lookup::Every => (hay, None),
                 Lookup::Ends if ends_failed => (hay, None),
                 Lookup::Prefix | Lookup::Inner if literals_failed => (hay, None),
-                Lookup::Ends => (hay, Some(&mut self.live[i])),
-                Lookup::Prefix | Lookup::Inner => (literal_hay, Some(&mut self.live[i])),
+                Lookup::Ends => (hay, Some(&mut self.live[k])),
+                Lookup::Prefix | Lookup::Inner => (literal_hay, Some(&mut self.live[k])),
             };
             search.run_filtered(p, hay, base, complete, live);
         }
@@ -842,7 +897,13 @@ impl PcreStream {
             };
             let n = plan.subs.len();
             let split = (0..n).any(gated);
-            let open = (0..n).any(|j| gated(j) && !self.searches[j].done);
+            let open = (0..n).any(|j| {
+                gated(j)
+                    && self
+                        .slot(j)
+                        .and_then(|k| self.searches.get(k))
+                        .is_some_and(|s| !s.done)
+            });
             self.looking = match split && !open {
                 true => Looking::Ungated,
                 false => Looking::All,
@@ -856,14 +917,22 @@ impl PcreStream {
         }
         finder.atoms.advance(&mut self.atoms, hay, base, complete);
         let (searches, live, plan) = (&self.searches, &mut self.live, &self.plan);
+        let exprs = self.exprs.as_deref();
+        let slot = |j: usize| match exprs {
+            None => Some(j),
+            Some(e) => e.binary_search(&u32::try_from(j).ok()?).ok(),
+        };
         self.atoms.take_hits(&mut |atom, start| {
             let Some((len, owners)) = finder.owners.get(atom as usize) else {
                 return;
             };
             for &j in owners {
                 let j = j as usize;
+                let Some(k) = slot(j) else {
+                    continue;
+                };
                 let (Some(search), Some(&lookup), Some(live)) =
-                    (searches.get(j), plan.lookup.get(j), live.get_mut(j))
+                    (searches.get(k), plan.lookup.get(j), live.get_mut(k))
                 else {
                     continue;
                 };
@@ -898,12 +967,12 @@ impl PcreStream {
         let Some(ends) = &self.plan.ends else {
             return;
         };
-        let searches = &self.searches;
-        if ends
-            .owners
-            .iter()
-            .all(|&(j, _, _)| searches.get(j as usize).is_none_or(|s| s.done))
-        {
+        let over = |j: u32| {
+            self.slot(j as usize)
+                .and_then(|k| self.searches.get(k))
+                .is_none_or(|s| s.done)
+        };
+        if ends.owners.iter().all(|&(j, _, _)| over(j)) {
             return;
         }
         let walk = self.ends.get_or_insert_with(|| EndWalk {
@@ -941,14 +1010,21 @@ impl PcreStream {
                 }
             },
         };
+        let exprs = self.exprs.as_deref();
+        let slot = |j: usize| match exprs {
+            None => Some(j),
+            Some(e) => e.binary_search(&u32::try_from(j).ok()?).ok(),
+        };
         let mut mark = |sid, end: usize, walk: &mut EndWalk| {
-            for k in 0..dfa.match_len(&walk.cache, sid) {
-                let pattern = dfa.match_pattern(&walk.cache, sid, k).as_usize();
+            for m in 0..dfa.match_len(&walk.cache, sid) {
+                let pattern = dfa.match_pattern(&walk.cache, sid, m).as_usize();
                 let Some(&(j, shortest, reach)) = ends.owners.get(pattern) else {
                     continue;
                 };
-                let j = j as usize;
-                if self.searches.get(j).is_none_or(|s| s.done) {
+                let Some(k) = slot(j as usize) else {
+                    continue;
+                };
+                if self.searches.get(k).is_none_or(|s| s.done) {
                     continue;
                 }
                 // The windows that may find it: those of the blocks from the first whose window reaches
@@ -956,7 +1032,7 @@ impl PcreStream {
                 let first = end.saturating_sub(reach).div_ceil(BLOCK).saturating_sub(1);
                 let last = end.saturating_sub(shortest) / BLOCK;
                 let (Some(marked), Some(live)) =
-                    (walk.marked.get_mut(pattern), self.live.get_mut(j))
+                    (walk.marked.get_mut(pattern), self.live.get_mut(k))
                 else {
                     continue;
                 };
@@ -1028,15 +1104,18 @@ impl PcreStream {
         len: usize,
     ) -> Option<u32> {
         let i = self.plan.subs.iter().position(|&k| k == (sig, sub))?;
+        let p = pcre_of(logical, sig, sub)?;
+        // A search dropped was over and had found nothing.
         Some(
-            self.searches
-                .get(i)?
-                .count(pcre_of(logical, sig, sub)?, len),
+            self.slot(i)
+                .and_then(|k| self.searches.get(k))
+                .map_or(0, |s| s.count(p, len)),
         )
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        self.searches.capacity() * std::mem::size_of::<Search>()
+        self.exprs.as_ref().map_or(0, |e| e.capacity() * 4)
+            + self.searches.capacity() * std::mem::size_of::<Search>()
             + self
                 .searches
                 .iter()
