@@ -1,6 +1,7 @@
 //! Streaming sessions: the latency of `finish()` once a message has been fed in 64 KiB chunks (what an SMTP
 //! server waits for after the final dot), for clean messages of 10 KB to 25 MB whose attachments are plain
-//! files or zip archives, or plain files inside a nested `multipart/related`; and feeding throughput per chunk size against `scan_bytes` on the same message.
+//! files or zip archives, or plain files inside a nested `multipart/related`, or inside a forwarded message
+//! (`message/rfc822`); and feeding throughput per chunk size against `scan_bytes` on the same message.
 //!
 //! `cargo bench --bench session`. `examples/latency.rs` gives the same latencies as medians and p99 next to
 //! clamd's (`benches/vs-clamd.sh`).
@@ -39,9 +40,13 @@ fn finish_latency(c: &mut Criterion) {
         ("plain", false, false),
         ("zip", true, false),
         ("nested", false, true),
+        ("forwarded", false, false),
     ] {
         for (label, size) in probes::SIZES {
-            let message = probes::shaped(size, zip, nested);
+            let message = match kind {
+                "forwarded" => probes::forwarded(size),
+                _ => probes::shaped(size, zip, nested),
+            };
             let s = fed(&engine, &message, 64 << 10);
             eprintln!(
                 "finish/{kind}/{label}: session memory {:.1} KiB for {:.1} KiB of message",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Latency after the end of DATA, portcullis next to clamd, on the same messages and the same signatures.
 #
-#   benches/vs-clamd.sh [--ndb 100000 | --db DIR] [--repeat 20] [--zip] [--nested] [--text] [--work DIR]
+#   benches/vs-clamd.sh [--ndb 100000 | --db DIR] [--repeat 20] [--zip] [--nested] [--text] [--forwarded] [--work DIR]
 #
 # Run from the project root. Needs clamd (Debian: apt-get install -y clamav-daemon; no freshclam, no
 # network). Generates a database of --ndb random body signatures with the project's generator
@@ -12,7 +12,7 @@
 # scanned whole, runs examples/latency.rs against both, and stops clamd.
 set -euo pipefail
 
-ndb=100000 repeat=20 zip="" nested="" text="" work=target/vs-clamd from=""
+ndb=100000 repeat=20 zip="" nested="" text="" forwarded="" work=target/vs-clamd from=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --ndb) ndb=$2; shift 2 ;;
@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do
         --zip) zip=--zip; shift ;;
         --nested) nested=--nested; shift ;;
         --text) text=--text; shift ;;
+        --forwarded) forwarded=--forwarded; shift ;;
         --work) work=$2; shift 2 ;;
         *) echo "unknown option $1 (see the first lines of $0)" >&2; exit 2 ;;
     esac
@@ -66,4 +67,4 @@ for _ in $(seq 600); do
     sleep 0.2
 done
 [ -S "$work/clamd.sock" ] || { echo "clamd did not open its socket" >&2; exit 1; }
-target/release/examples/latency --compiled "$db.pcdb" --clamd "$work/clamd.sock" --repeat "$repeat" $zip $nested $text
+target/release/examples/latency --compiled "$db.pcdb" --clamd "$work/clamd.sock" --repeat "$repeat" $zip $nested $text $forwarded

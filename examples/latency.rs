@@ -4,11 +4,12 @@
 //!
 //! ```text
 //! cargo run --release --example latency -- [--database PATH | --compiled FILE] [--clamd SOCKET]
-//!                                          [--repeat 20] [--zip] [--nested] [--text]
+//!                                          [--repeat 20] [--zip] [--nested] [--text] [--forwarded]
 //! ```
 //! `SOCKET` is a Unix socket path or `host:port`. `benches/vs-clamd.sh` starts a clamd with the same
 //! signatures and runs this. Messages come from `tests/support/probes.rs` (10 KB to 25 MB, clean); with
-//! `--text`, each is a message that is its own text body, with no attachment.
+//! `--text`, each is a message that is its own text body, with no attachment; with `--forwarded`, each
+//! forwards a message with plain attachments as an attachment (`message/rfc822`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -86,6 +87,7 @@ fn main() {
     let zip = args.iter().any(|a| a == "--zip");
     let nested = args.iter().any(|a| a == "--nested");
     let text = args.iter().any(|a| a == "--text");
+    let forwarded = args.iter().any(|a| a == "--forwarded");
     let mut builder = Engine::builder();
     if let Some(p) = arg(&args, "--database") {
         builder = builder.load_path(p).unwrap();
@@ -98,6 +100,7 @@ fn main() {
     println!(
         "latency after the end of a clean message ({}), fed in 64 KiB chunks; median / p99 of {repeat} runs, ms",
         match (text, zip, nested) {
+            _ if forwarded => "a forwarded message with plain attachments, as an attachment",
             (true, _, _) => "a text body, quoted-printable, no attachment",
             (false, true, false) => "zip attachments",
             (false, false, false) => "plain attachments",
@@ -110,9 +113,10 @@ fn main() {
     );
     println!("|---|---|---|---|---|");
     for (label, size) in probes::SIZES {
-        let message = match text {
-            true => probes::text_body(size),
-            false => probes::shaped(size, zip, nested),
+        let message = match (text, forwarded) {
+            (_, true) => probes::forwarded(size),
+            (true, _) => probes::text_body(size),
+            _ => probes::shaped(size, zip, nested),
         };
         let mut ours = Vec::new();
         let mut peak = 0;

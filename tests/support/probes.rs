@@ -49,6 +49,20 @@ pub fn text_body(size: usize) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A clean message of about `size` bytes that forwards a message as an attachment (`message/rfc822`, as
+/// mail clients do): a short text, the forwarded message (a [`message`] with plain attachments), and a
+/// small last part.
+pub fn forwarded(size: usize) -> Vec<u8> {
+    let mut out = String::from(
+        "From: c@example.com\r\nTo: d@example.org\r\nSubject: Fwd: probe\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"fwd-boundary\"\r\n\r\n--fwd-boundary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nforwarded below\r\n--fwd-boundary\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"probe.eml\"\r\n\r\n",
+    );
+    let tail = "\r\n--fwd-boundary\r\nContent-Type: text/plain\r\n\r\n-- \r\nsent from a probe\r\n--fwd-boundary--\r\n";
+    let inner = message(size.saturating_sub(out.len() + tail.len()), false);
+    out += &String::from_utf8_lossy(&inner);
+    out += tail;
+    out.into_bytes()
+}
+
 /// A clean message of about `size` bytes; with `zip`, the attachments are zip archives.
 pub fn message(size: usize, zip: bool) -> Vec<u8> {
     shaped(size, zip, false)
