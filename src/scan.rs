@@ -693,6 +693,8 @@ impl<'a, 'd> Scan<'a, 'd> {
                         body,
                         before,
                     } = *followed;
+                    // Its walk reads it as its session held it, unless its body came decoded.
+                    debug_assert!(body.is_some() || self.top_of(&obj).is_some());
                     let (view, evidence) = (matched.view(), Evidence::of(&matched));
                     let len = view.len() as u64;
                     let location = obj.location.clone();

@@ -616,9 +616,12 @@ impl Forwarded {
         if let Some(to) = stream::known_lines(data, base, self.fed_to, &mut self.searched) {
             let lines = stream::held_raw(data, base, self.fed_to..to);
             self.matched.push(ctx.db, lines);
-            // A blank line ends a header block (the line break before the lines read counts too).
-            let from = self.fed_to.saturating_sub(3).max(self.start);
-            blank = stream::has_blank_line(stream::held_raw(data, base, from..to));
+            if self.body_start.is_none() {
+                // A blank line ends a header block (the line break before the lines read counts too); the
+                // message is held from the part's start until its header block is known.
+                let from = self.fed_to.saturating_sub(3).max(self.start);
+                blank = stream::has_blank_line(stream::held_raw(data, base, from..to));
+            }
             self.fed_to = to;
         }
         if self.body_start.is_none() {
