@@ -99,7 +99,8 @@ const FEED_PIECE: usize = 8 << 10;
 /// is not multipart and its body is declared some other way than base64, quoted-printable or as sent (a
 /// body declared so is decoded and matched as it arrives, as an attachment is: every way the walk reads it,
 /// as declared and as base64 or quoted-printable when its first 64 KiB look so, when the limits let each
-/// reading keep all it decodes to; from a line that opens a uuencoded block on, it is held), and when the
+/// reading keep all it decodes to, and its uuencoded blocks, of which the first four are matched as they
+/// arrive and the others held decoded), and when the
 /// database needs the whole message ([`Engine::session_reach`] says why: a regular expression at an offset
 /// far from the end). Held until they end: a part declared some other way, a `message/rfc822` part declared
 /// some other way than as sent (base64), and a nested multipart that reads more than one way.

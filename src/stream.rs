@@ -23,11 +23,11 @@
 //! A leaf sent as is or declared quoted-printable ([`TextBody`]: a long text body) is read the same way,
 //! once its first [`walker::READING_HEAD`] bytes have chosen its readings as the walk chooses them: as
 //! declared, and as base64 or quoted-printable when those bytes look so. Each reading has a sink of its own,
-//! fed whole lines as they are known to be the body's; the raw bytes read are let go of, but from the first
-//! line that opens a uuencoded block, whose blocks are decoded at the end (the walk compares only those
-//! blocks with one another, never the readings decoded on the way, whose bytes are gone). This is done only
-//! when the limits cannot cut any reading ([`PartStream::advance`]'s `whole`): a reading's cut depends on
-//! the length of the ones before it, known only at the end.
+//! fed whole lines as they are known to be the body's; the raw bytes read are let go of. Its uuencoded
+//! blocks are decoded line by line too, each a reading of its own ([`Blocks`]; the walk compares only those
+//! blocks with one another, by length and SHA-256 here, never the readings decoded on the way). This is done
+//! only when the limits cannot cut any reading ([`PartStream::advance`]'s `whole`): a reading's cut depends
+//! on the length of the ones before it, known only at the end.
 //!
 //! When the part is complete, [`PartStream::finish`] hands the scan what it needs to scan the part exactly
 //! as it would the part held whole ([`Finished`]).
@@ -121,6 +121,8 @@ struct Reading {
     sink: Sink,
     /// Whether the payload's type was looked at (after [`DECIDE`] bytes) to choose its sink.
     typed: bool,
+    /// Held, complete and typed, and not a container: it holds nothing whose members the limits count.
+    plain: bool,
 }
 
 /// What the readings of a body before one are: matched as they arrive, some not typed yet, or some held
@@ -145,9 +147,6 @@ struct TextBody {
     /// that its line break is known to be the body's (the one before a delimiter is the delimiter's).
     read_to: usize,
     searched: usize,
-    /// Where the first line that opens a uuencoded block starts, once seen: the raw bytes are kept from
-    /// there, and the blocks decoded at the end.
-    uu_from: Option<usize>,
     cut: u64,
     /// Once its first [`walker::READING_HEAD`] bytes are read: the readings they choose.
     readings: Option<TextReadings>,
@@ -164,6 +163,31 @@ struct TextReadings {
     qp: Option<Reading>,
     /// Whether the quoted-printable decoding differs from the body as sent (it is never longer).
     qp_changed: bool,
+    scratch: Vec<u8>,
+    /// Its uuencoded blocks, read last.
+    blocks: Blocks,
+}
+
+/// The most uuencoded blocks of one body matched as they arrive: each keeps a stream's state until the body
+/// ends; later ones are held decoded (as the body as sent was held from its first block on).
+const MAX_STREAMED_BLOCKS: usize = 4;
+
+/// The uuencoded blocks of a [`TextBody`], decoded as its lines are read ([`uu::LineDecoder`]), each a
+/// reading of its own. The walk drops a block that is empty or like one before it (`walker::decodings`):
+/// blocks are compared by length and SHA-256, since their bytes are let go of.
+#[derive(Debug)]
+struct Blocks {
+    decoder: uu::LineDecoder,
+    /// The end of the last piece read when it was not a whole line (only the body's last piece is not).
+    partial: Vec<u8>,
+    /// The block open: its name, its reading and the digest of what it decoded so far.
+    open: Option<(String, Reading, sha2::Sha256)>,
+    /// The blocks ended, in order: name, digest, reading.
+    done: Vec<(String, [u8; 32], Reading)>,
+    /// What the blocks ended are to the readings after them, and how many are matched as they arrived.
+    done_before: Before,
+    streamed: usize,
+    cut: u64,
     scratch: Vec<u8>,
 }
 
@@ -423,11 +447,9 @@ impl PartStream {
                 .min(d.rest_from.unwrap_or(usize::MAX))
                 .saturating_sub(2)
                 .max(self.start),
-            State::Text(t) if t.readings.as_ref().is_some_and(TextReadings::let_go) => t
-                .read_to
-                .min(t.uu_from.unwrap_or(usize::MAX))
-                .saturating_sub(2)
-                .max(self.start),
+            State::Text(t) if t.readings.as_ref().is_some_and(TextReadings::let_go) => {
+                t.read_to.saturating_sub(2).max(self.start)
+            }
             _ => self.start,
         }
     }
@@ -437,6 +459,7 @@ impl PartStream {
             State::Decoding(d) => d.payload.memory_usage() + d.scratch.capacity(),
             State::Text(t) => t.readings.as_ref().map_or(0, |r| {
                 r.scratch.capacity()
+                    + r.blocks.memory_usage()
                     + r.sent.as_ref().map_or(0, Reading::memory_usage)
                     + r.base64.as_ref().map_or(0, |b| b.1.memory_usage())
                     + r.qp.as_ref().map_or(0, Reading::memory_usage)
@@ -501,7 +524,6 @@ impl PartStream {
                         searched: 0,
                         head,
                         qp_declared,
-                        uu_from: None,
                         cut,
                         readings: None,
                     })),
@@ -660,12 +682,8 @@ impl TextBody {
 
     /// Reads the body from where it was read to `to` (`data` holds the message from `base` on).
     fn read(&mut self, db: &Database, data: &[u8], base: usize, to: usize) {
-        let from = self.read_to;
-        let piece = held_raw(data, base, from..to);
+        let piece = held_raw(data, base, self.read_to..to);
         self.read_to = to;
-        if self.uu_from.is_none() {
-            self.uu_from = uu::first_block(piece).map(|at| from + at);
-        }
         if let Some(r) = &mut self.readings {
             r.feed(db, &self.head, piece);
             return;
@@ -697,6 +715,8 @@ impl TextBody {
             std::mem::take(decoder).finish(&mut rest);
             reading.accept(db, &self.head, &rest, Before::Streamed);
         }
+        let before = r.before();
+        r.blocks.finish(db, &self.head, before);
         let mut walked = walker::Walked {
             filename: self.head.filename,
             declares_html: self.head.declares_html,
@@ -725,23 +745,14 @@ impl TextBody {
         if let Some(q) = r.qp.filter(|q| changed && q.total > 0) {
             readings.push((suffix(readings.is_empty(), "(as quoted-printable)"), q));
         }
-        if let Some(from) = self.uu_from {
-            for block in uu::decode_all(held_raw(data, base, from..body_end)) {
-                let repeat = walked
-                    .children
-                    .iter()
-                    .any(|c| matches!(&c.data, walker::ChildData::Owned(b) if *b == block.data));
-                if block.data.is_empty() || repeat {
-                    continue;
-                }
-                let first = readings.is_empty() && walked.children.is_empty();
-                walked.children.push(walker::Child {
-                    kind: walker::ChildKind::Payload,
-                    segment: None,
-                    suffix: suffix(first, &format!("(uuencoded \"{}\")", block.name)),
-                    data: walker::ChildData::Owned(block.data),
-                });
+        let mut kept: Vec<(u64, [u8; 32])> = Vec::new();
+        for (name, digest, block) in r.blocks.done {
+            if block.total == 0 || kept.contains(&(block.total, digest)) {
+                continue;
             }
+            kept.push((block.total, digest));
+            let first = readings.is_empty();
+            readings.push((suffix(first, &format!("(uuencoded \"{name}\")")), block));
         }
         // Nothing else: the body as sent, which a quoted-printable decoding that changed nothing is; if it
         // decoded to nothing, the body was held (see `needed_from`).
@@ -785,7 +796,20 @@ impl TextReadings {
             qp: (qp_declared || (!shaped && qp::looks_like(shape))).then(|| Reading::new(cut)),
             qp_changed: false,
             scratch: Vec::new(),
+            blocks: Blocks::new(cut),
         }
+    }
+
+    /// What the readings before the uuencoded blocks are to them.
+    fn before(&self) -> Before {
+        [
+            self.sent.as_ref(),
+            self.base64.as_ref().map(|b| &b.1),
+            self.qp.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(Before::Streamed, |b, r| b.then(r.before()))
     }
 
     /// Reads the next bytes of the body (whole lines, but for the last piece) into each reading, a few
@@ -820,7 +844,114 @@ impl TextReadings {
             // Decoding never lengthens: it changed something exactly when it shortened.
             self.qp_changed |= self.scratch.len() != raw.len();
             r.accept(db, head, &self.scratch, before);
+            before = before.then(r.before());
         }
+        self.blocks.feed(db, head, raw, before);
+    }
+}
+
+impl Blocks {
+    fn new(cut: u64) -> Blocks {
+        Blocks {
+            decoder: uu::LineDecoder::default(),
+            partial: Vec::new(),
+            open: None,
+            done: Vec::new(),
+            done_before: Before::Streamed,
+            streamed: 0,
+            cut,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Reads the next bytes of the body (whole lines, but for its last piece); `before`: what the readings
+    /// before the blocks are.
+    fn feed(&mut self, db: &Database, head: &EntityHead, mut raw: &[u8], before: Before) {
+        while let Some(nl) = memchr::memchr(b'\n', raw) {
+            let (line, rest) = (&raw[..nl], &raw[nl + 1..]);
+            if self.partial.is_empty() {
+                self.line(db, head, line, before);
+            } else {
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(line);
+                self.line(db, head, &whole, before);
+            }
+            raw = rest;
+        }
+        self.partial.extend_from_slice(raw);
+    }
+
+    /// Reads one line (without its line break).
+    fn line(&mut self, db: &Database, head: &EntityHead, line: &[u8], before: Before) {
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        match self.decoder.line(line, &mut out) {
+            uu::Line::Outside => {}
+            uu::Line::Begin(name) => {
+                use sha2::Digest;
+                self.open = Some((name, Reading::new(self.cut), sha2::Sha256::new()));
+            }
+            uu::Line::Inside => self.take(db, head, &out, before),
+            uu::Line::End => {
+                self.take(db, head, &out, before);
+                self.close();
+            }
+        }
+        self.scratch = out;
+    }
+
+    /// Gives decoded bytes to the block open.
+    fn take(&mut self, db: &Database, head: &EntityHead, bytes: &[u8], before: Before) {
+        use sha2::Digest;
+        // Past the blocks matched as they arrive, the others are held.
+        let before = match self.streamed < MAX_STREAMED_BLOCKS {
+            true => before.then(self.done_before),
+            false => Before::Held,
+        };
+        if let Some((_, reading, digest)) = &mut self.open {
+            digest.update(bytes);
+            reading.accept(db, head, bytes, before);
+        }
+    }
+
+    /// Ends the block open.
+    fn close(&mut self) {
+        use sha2::Digest;
+        let Some((name, mut reading, digest)) = self.open.take() else {
+            return;
+        };
+        reading.settle();
+        self.done_before = self.done_before.then(reading.before());
+        self.streamed += usize::from(matches!(reading.sink, Sink::Streamed(_)));
+        self.done.push((name, digest.finalize().into(), reading));
+    }
+
+    /// The body has ended: its last line (what follows its last line break) is read, and the block open
+    /// ends with it.
+    fn finish(&mut self, db: &Database, head: &EntityHead, before: Before) {
+        let last = std::mem::take(&mut self.partial);
+        self.line(db, head, &last, before);
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        if self.decoder.finish(&mut out) {
+            self.take(db, head, &out, before);
+            self.close();
+        }
+        self.scratch = out;
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.partial.capacity()
+            + self.scratch.capacity()
+            + self
+                .open
+                .as_ref()
+                .map_or(0, |(name, r, _)| name.capacity() + r.memory_usage())
+            + self
+                .done
+                .iter()
+                .map(|(name, _, r)| name.capacity() + 40 + r.memory_usage())
+                .sum::<usize>()
     }
 }
 
@@ -838,6 +969,7 @@ impl Reading {
             cut,
             sink: Sink::Held(Vec::new()),
             typed: false,
+            plain: false,
         }
     }
 
@@ -846,6 +978,7 @@ impl Reading {
         match (&self.sink, self.typed) {
             (Sink::Streamed(_), _) => Before::Streamed,
             (Sink::Held(_), false) => Before::Open,
+            (Sink::Held(_), true) if self.plain => Before::Streamed,
             (Sink::Held(_), true) => Before::Held,
         }
     }
@@ -875,6 +1008,22 @@ impl Reading {
                     self.sink = Sink::Streamed(s);
                 }
             }
+        }
+    }
+
+    /// The reading is complete, and shorter than what decides its type ([`DECIDE`]) if it was never typed:
+    /// then it is held, and for the readings after it, as one matched as it arrived unless it is a container
+    /// (its length is known, and it holds nothing whose members the limits count).
+    fn settle(&mut self) {
+        if self.typed {
+            return;
+        }
+        self.typed = true;
+        if let Sink::Held(held) = &self.sink {
+            self.plain = !matches!(
+                filetype::detect(held),
+                FileType::Mail | FileType::Zip | FileType::Tar | FileType::Gzip | FileType::Bzip2
+            );
         }
     }
 

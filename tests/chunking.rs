@@ -1301,6 +1301,10 @@ fn a_long_body_not_declared_base64_is_read_every_way_as_it_arrives() {
     in_base64.extend_from_slice(&eicar);
     in_base64.extend_from_slice(prose(100_000).as_bytes());
     let escapes = "Caf=C3=A9 =3D d=C3=A9j=C3=A0 vu\r\n";
+    // 1.5 MB of binary with the test file in the middle: uuencoded, 2 MB held until the end before.
+    let mut big = noise(750_000, 31);
+    big.extend_from_slice(&eicar);
+    big.extend_from_slice(&noise(750_000, 32));
     // The test file as is, and in quoted-printable after escapes that make the first 64 KiB look so.
     let plain = format!(
         "{far}{}\r\n{}",
@@ -1359,6 +1363,16 @@ fn a_long_body_not_declared_base64_is_read_every_way_as_it_arrives() {
                 corpusgen::uuencode("t.com", &eicar)
             ),
             Some(" (uuencoded \"t.com\")"),
+        ),
+        (
+            "a large file uuencoded far in, decoded as it arrives",
+            "",
+            format!(
+                "{far}{}{}",
+                corpusgen::uuencode("big.bin", &big),
+                prose(100_000)
+            ),
+            Some(" (uuencoded \"big.bin\")"),
         ),
         (
             "quoted-printable only past the first 64 KiB: not a reading",
@@ -1797,4 +1811,52 @@ fn a_forwarded_header_block_that_never_ends_is_read_a_few_times() {
         session.feed(c).unwrap();
     }
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
+}
+
+#[test]
+fn many_uuencoded_blocks_in_a_long_body_read_alike_whatever_their_number() {
+    // Past the blocks matched as they arrive (four), the others are held decoded; a block like one before
+    // it is read once, an empty one not at all, one cut by the end of the body to its end; the test file is
+    // in the sixth, in the last, or in none. The verdict is the whole message's, and the session never holds
+    // the message as sent.
+    let eicar = corpusgen::eicar();
+    let block = |seed: u64, with: bool| {
+        let mut data = noise(120_000, seed);
+        if with {
+            data.extend_from_slice(&eicar);
+        }
+        data
+    };
+    let engine = Engine::builder().build().unwrap();
+    for (case, last_open) in [(5, false), (7, true), (99, false)] {
+        let mut body = prose(80_000);
+        for i in 0..7u64 {
+            body += &corpusgen::uuencode(&format!("b{i}.bin"), &block(i, i == case));
+            body += &prose(2_000);
+            if i == 2 {
+                // The second again, and an empty block.
+                body += &corpusgen::uuencode("b1.bin", &block(1, false));
+                body += "begin 644 empty.bin\r\n`\r\nend\r\n";
+            }
+        }
+        if last_open {
+            let open = corpusgen::uuencode("open.bin", &block(50, true));
+            body += open
+                .trim_end()
+                .trim_end_matches("end")
+                .trim_end_matches("`\r\n");
+        }
+        let msg = format!("Subject: t\r\nContent-Type: text/plain\r\n\r\n{body}").into_bytes();
+        let whole = engine.scan_bytes(&msg).unwrap();
+        assert_eq!(
+            whole.is_infected(),
+            case != 99 || last_open,
+            "{case}: {whole:?}"
+        );
+        for chunk in [4096, 65536] {
+            let (session, most) = feed_watching(engine.session(), &msg, chunk);
+            assert!(most < msg.len(), "{case} {chunk}: held {most}");
+            assert_eq!(session.finish().unwrap(), whole, "{case} {chunk}");
+        }
+    }
 }

@@ -829,11 +829,11 @@ fn payload_cut(limits: &Limits, depth: u32, objects: u64, produced: u64) -> Opti
 
 /// Whether the limits let every reading of a part's body not declared base64 keep all it decodes to, after
 /// the `produced` bytes so far, however long the body: those a session decodes as the body arrives (as
-/// sent, and as base64 or as quoted-printable: two, each no longer than the body) are each within
-/// `max_file_size`, and both within what is left of `max_scan_size`, when the message is within
-/// `max_message_size`.
+/// sent, and as base64 or as quoted-printable: two, each no longer than the body; and its uuencoded blocks,
+/// together shorter than the body) are each within `max_file_size`, and all within what is left of
+/// `max_scan_size`, when the message is within `max_message_size`.
 fn readings_whole(limits: &Limits, produced: u64) -> bool {
     let most = limits.get_max_message_size();
     let room = limits.get_max_scan_size().saturating_sub(produced);
-    limits.get_max_file_size() >= most && room >= most.saturating_mul(2)
+    limits.get_max_file_size() >= most && room >= most.saturating_mul(3)
 }
