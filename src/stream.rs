@@ -103,10 +103,14 @@ struct Decoding64 {
     /// Where the body starts in the message.
     body_start: usize,
     decoder: base64::Decoder,
-    /// Raw bytes decoded up to here (a line start), and looked at for a line end.
+    /// Raw bytes decoded up to here (a line start, or a stretch of a long line, see
+    /// [`base64::LONG_LINE`]), and looked at for a line end.
     decoded_to: usize,
     searched: usize,
-    /// The start of the body's first line that is not base64, once seen: the raw bytes are kept from there.
+    /// Where the line in flight starts.
+    line_start: usize,
+    /// The start of the body's first line that is not base64 (or of the stretch of a long one that shows
+    /// it), once seen: the raw bytes are kept from there.
     rest_from: Option<usize>,
     scratch: Vec<u8>,
     payload: Reading,
@@ -510,6 +514,7 @@ impl PartStream {
                 Some(cut) if head.only_base64() => State::Decoding(Box::new(Decoding64 {
                     body_start: self.start + head.body_start,
                     decoded_to: self.start + head.body_start,
+                    line_start: self.start + head.body_start,
                     searched: 0,
                     head,
                     decoder: base64::Decoder::default(),
@@ -546,14 +551,23 @@ impl PartStream {
             // Only the bytes new since the last look: a long line in small chunks is searched once.
             let new_from = d.searched.max(d.decoded_to);
             d.searched = held;
-            let Some(nl) = memchr::memrchr(b'\n', data.get(new_from - base..).unwrap_or(&[]))
-            else {
-                return;
-            };
-            let upto = new_from + nl + 1;
+            let mut upto = d.decoded_to;
+            if let Some(nl) = memchr::memrchr(b'\n', data.get(new_from - base..).unwrap_or(&[])) {
+                upto = new_from + nl + 1;
+                d.line_start = upto;
+            }
+            // But for the whole stretches of a line longer than one: they are judged apart, and no
+            // delimiter line starts otherwise than with "--".
+            // (A line some of which was decoded was looked at already.)
+            let looked = d.decoded_to > d.line_start;
+            if let Some(end) = walker::long_line_stretches(data, base, d.line_start, looked) {
+                upto = upto.max(end);
+            }
             debug_assert!(upto <= held);
-            d.decode(db, data.get(from..upto - base).unwrap_or(&[]));
-            d.decoded_to = upto;
+            if upto > d.decoded_to {
+                d.decode(db, data.get(from..upto - base).unwrap_or(&[]));
+                d.decoded_to = upto;
+            }
         }
     }
 

@@ -1860,3 +1860,178 @@ fn many_uuencoded_blocks_in_a_long_body_read_alike_whatever_their_number() {
         }
     }
 }
+
+#[test]
+fn an_attachment_in_base64_on_one_unbroken_line_is_decoded_as_it_arrives() {
+    // 3 MB of binary with EICAR in the middle, in base64 on one line of 4 MB (as some senders send it): a
+    // session decodes the line stretch by stretch and lets go of it, as a part, as the message's own body,
+    // inside a nested multipart and inside a forwarded message; with every signature form over the
+    // attachment. A line that is not base64 far in is read as sent from the stretch that shows it (and held
+    // from there); a line that starts with "--" may be a delimiter and is held until it ends. The verdict is the whole
+    // message's however it arrives.
+    let mut data = noise(1_500_000, 41);
+    data.extend_from_slice(&corpusgen::eicar());
+    data.extend_from_slice(&noise(1_500_000, 42));
+    let line = corpusgen::base64(&data).replace("\r\n", "");
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let ndb = format!(
+        "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
+        hex(&data[..16]),
+        hex(&data[data.len() - 16..]),
+        hex(&data[2_000_000..2_000_012]),
+    );
+    let hdb = format!("{}:{}:Att.Hash\n", hex(&md5_of(&data)), data.len());
+    let engine = Engine::builder()
+        .with_default_database(true)
+        .load_str("att.ndb", &ndb)
+        .unwrap()
+        .load_str("att.hdb", &hdb)
+        .unwrap()
+        .session_buffers(0)
+        .build()
+        .unwrap();
+    let attachment = |body: &str| {
+        format!(
+            "Content-Type: application/octet-stream; name=\"a.bin\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n"
+        )
+    };
+    let in_part = |body: &str| {
+        format!(
+            "Subject: one line\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\r\nhi\r\n\
+             --b\r\n{}--b\r\n\r\nbye\r\n--b--\r\n",
+            attachment(body)
+        )
+    };
+    // Text far in the line: the line is read as sent from that stretch on too.
+    let mut odd = line.clone();
+    odd.insert_str(3_000_000, " and some text");
+    for (what, msg, bounded) in [
+        ("a part", in_part(&line), true),
+        (
+            "the message's body",
+            format!("Subject: alone\r\n{}", attachment(&line)),
+            true,
+        ),
+        (
+            "in a nested multipart",
+            format!(
+                "Subject: nested\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n\
+                 Content-Type: multipart/related; boundary=\"b\"\r\n\r\n--b\r\n\r\nhi\r\n--b\r\n{}--b--\r\n\
+                 --o--\r\n",
+                attachment(&line)
+            ),
+            true,
+        ),
+        (
+            "in a forwarded message",
+            format!(
+                "Subject: fwd\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n\
+                 Content-Type: message/rfc822\r\n\r\n{}\r\n--o--\r\n",
+                in_part(&line)
+            ),
+            true,
+        ),
+        // What follows the stretch that is not base64 is held as sent, for its other readings.
+        ("text far in the line", in_part(&odd), false),
+        (
+            "a line that starts with --",
+            in_part(&format!("--{line}")),
+            false,
+        ),
+    ] {
+        let msg = msg.into_bytes();
+        let whole = engine.scan_bytes(&msg).unwrap();
+        // The text far in decodes to more bytes: the attachment's hash and end no longer match.
+        let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+        let want: &[&str] = match what {
+            "a line that starts with --" => &[],
+            "text far in the line" => &["Att.Start", "Eicar-Test-Signature"],
+            _ => &["Att.End", "Att.Hash", "Att.Middle", "Eicar-Test-Signature"],
+        };
+        assert!(want.iter().all(|w| names.contains(w)), "{what}: {whole:?}");
+        for chunk in [4096, 65536] {
+            let (session, most) = feed_watching(engine.session(), &msg, chunk);
+            if bounded {
+                assert!(most < 256 << 10, "{what} {chunk}: held {most}");
+            }
+            assert_eq!(session.finish().unwrap(), whole, "{what} {chunk}");
+        }
+        // Letting go at any step, the line split anywhere near a stretch's end.
+        for step in [1, 290] {
+            for at in [65_530, 65_536 + 200, 131_072 + 61] {
+                let mut session = engine.session().with_let_go_step(step);
+                session.feed(&msg[..at]).unwrap();
+                session.feed(&msg[at..]).unwrap();
+                assert_eq!(
+                    session.finish().unwrap(),
+                    whole,
+                    "{what} step {step} at {at}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_long_line_full_of_boundaries_holds_no_delimiter() {
+    // A line longer than a stretch that does not start with "--" is no delimiter line: the search for
+    // delimiters passes over it as it arrives, and must not take a boundary inside it for the start of a
+    // line wherever the search resumes, even one that ends the line as a delimiter would (split there).
+    let engine = Engine::builder().build().unwrap();
+    for line in [
+        format!("x{}", "--b".repeat(100_000)),
+        format!("x{}--b", "y".repeat(200_000)),
+    ] {
+        let msg = format!(
+            "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n{line}\r\n--b\r\n\r\nlast\r\n--b--\r\n"
+        );
+        let msg = msg.as_bytes();
+        let whole = engine.scan_bytes(msg).unwrap();
+        assert!(whole.damage().is_empty(), "{whole:?}");
+        // Chunks of several sizes, so that the search resumes at every place of the boundary's pattern,
+        // and a split right at the last boundary of the line.
+        let last = msg.len() - "--b\r\n--b\r\n\r\nlast\r\n--b--\r\n".len();
+        for step in [1, 8192] {
+            for chunk in (4090..4096).chain([1000, 65537]) {
+                let session = engine.session().with_let_go_step(step);
+                let (session, _) = feed_watching(session, msg, chunk);
+                assert_eq!(session.finish().unwrap(), whole, "{chunk} {step}");
+            }
+            for at in last - 2..last + 3 {
+                let mut session = engine.session().with_let_go_step(step);
+                session.feed(&msg[..at]).unwrap();
+                session.feed(&msg[at..]).unwrap();
+                assert_eq!(
+                    session.finish().unwrap(),
+                    whole,
+                    "split at {at}, step {step}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_header_block_with_a_long_field_ends_at_its_blank_line() {
+    // A field longer than a stretch in a part's header block, before the field that says the part is
+    // base64: the header block is not taken as ended before its blank line, however the part arrives.
+    let eicar = corpusgen::eicar();
+    let mut data = noise(200_000, 51);
+    data.extend_from_slice(&eicar);
+    let msg = format!(
+        "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+         Content-Type: application/octet-stream\r\nX-Long: {}\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {}\r\n--b--\r\n",
+        "z".repeat(100_000),
+        corpusgen::base64(&data)
+    );
+    let msg = msg.as_bytes();
+    let engine = Engine::builder().build().unwrap();
+    let whole = engine.scan_bytes(msg).unwrap();
+    assert!(whole.is_infected(), "{whole:?}");
+    for chunk in [1000, 4096, 65536] {
+        let (session, _) = feed_watching(engine.session(), msg, chunk);
+        assert_eq!(session.finish().unwrap(), whole, "{chunk}");
+    }
+}

@@ -8,8 +8,20 @@ pub(crate) struct Decoded {
     pub(crate) invalid: usize,
     /// What [`looks_like`] says of the input, counted on the way.
     pub(crate) shaped: bool,
-    /// Where the input's first line that is not base64 starts (see `is_base64_line`), or its length.
+    /// Where the input's first line that is not base64 starts (see `is_base64_line`), or its length; in a
+    /// line longer than [`LONG_LINE`], where the stretch of it that makes it so starts.
     pub(crate) text_from: usize,
+}
+
+/// A line of base64 is judged in stretches of this many bytes from its start: a line that is not base64
+/// is read as sent from the start of the stretch that shows it (for a line shorter than this, its start).
+/// So a session need not hold a body sent as one unbroken line of base64 until that line ends.
+pub(crate) const LONG_LINE: usize = 64 << 10;
+
+/// Where the text read as sent starts when the byte at `at` makes the line that starts at `line_start` one
+/// that is not base64: the start of its stretch ([`LONG_LINE`]).
+fn stretch_start(line_start: usize, at: usize) -> usize {
+    line_start + (at - line_start) / LONG_LINE * LONG_LINE
 }
 
 const INVALID: u8 = 0xFF;
@@ -87,7 +99,7 @@ impl Decoder {
         } = *self;
         // A blank run that reached the end of the last piece: what follows it on its line decides.
         if blank {
-            blank = resolve_blank(input, line_start, &mut odd_line).is_none();
+            blank = resolve_blank(input, pos, line_start, &mut odd_line).is_none();
         }
         // Blanks already known to be followed on their line by nothing but blanks, up to this index.
         let mut blanks_until = 0;
@@ -121,7 +133,7 @@ impl Decoder {
             match c {
                 b'\n' => line_start = pos + i,
                 b' ' | b'\t' if odd_line.is_none() && i > blanks_until => {
-                    match resolve_blank(&input[i..], line_start, &mut odd_line) {
+                    match resolve_blank(&input[i..], pos + i, line_start, &mut odd_line) {
                         Some(end) => blanks_until = i + end,
                         None => {
                             blank = true;
@@ -130,7 +142,9 @@ impl Decoder {
                     }
                 }
                 b' ' | b'\t' | b'\r' => {}
-                _ if OTHER[c as usize] != 0 => odd_line = odd_line.or(Some(line_start)),
+                _ if OTHER[c as usize] != 0 => {
+                    odd_line = odd_line.or(Some(stretch_start(line_start, pos + i - 1)));
+                }
                 _ => {}
             }
             match OTHER[c as usize] {
@@ -181,17 +195,23 @@ impl Decoder {
     }
 }
 
-/// After a blank on the line that started at `line_start`: looks at `rest`, what follows it, for the next
-/// byte that is not a blank; notes the line as odd if that byte is on the same line. Returns where that byte
-/// is, or `None` if `rest` has only blanks (the next piece decides). Out of line: blanks are rare in base64.
+/// After a blank on the line that started at `line_start`: looks at `rest` (at `rest_pos` in the input),
+/// what follows it, for the next byte that is not a blank; notes the line as odd if that byte is on the same
+/// line (from that byte's stretch, see [`LONG_LINE`]). Returns where that byte is in `rest`, or `None` if
+/// `rest` has only blanks (the next piece decides). Out of line: blanks are rare in base64.
 #[cold]
 #[inline(never)]
-fn resolve_blank(rest: &[u8], line_start: usize, odd_line: &mut Option<usize>) -> Option<usize> {
+fn resolve_blank(
+    rest: &[u8],
+    rest_pos: usize,
+    line_start: usize,
+    odd_line: &mut Option<usize>,
+) -> Option<usize> {
     let at = rest
         .iter()
         .position(|&b| !matches!(b, b' ' | b'\t' | b'\r'))?;
     if rest[at] != b'\n' {
-        *odd_line = odd_line.or(Some(line_start));
+        *odd_line = odd_line.or(Some(stretch_start(line_start, rest_pos + at)));
     }
     Some(at)
 }
@@ -312,21 +332,70 @@ mod tests {
         }
     }
 
+    /// Where the text read as sent starts, line by line: the first line that is not base64, from the stretch
+    /// of it that holds the first byte that makes it so (a byte outside the alphabet, `=` and blanks, or
+    /// one after a blank).
+    fn text_from(input: &[u8]) -> usize {
+        let mut start = 0;
+        for line in input.split(|&b| b == b'\n') {
+            if !is_base64_line(line) {
+                let blank = |b: u8| matches!(b, b' ' | b'\t');
+                let after_blank = line.iter().position(|&b| blank(b)).and_then(|first| {
+                    (first..line.len()).find(|&k| !matches!(line[k], b' ' | b'\t' | b'\r'))
+                });
+                let other = line
+                    .iter()
+                    .position(|&b| OTHER[b as usize] != 0 && !blank(b));
+                let at = [after_blank, other]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(0);
+                return start + at / LONG_LINE * LONG_LINE;
+            }
+            start += line.len() + 1;
+        }
+        input.len()
+    }
+
+    #[test]
+    fn an_odd_stretch_of_a_long_line_is_found_while_decoding() {
+        // Lines of base64 longer than a stretch, with what makes them odd in their first stretch, at the
+        // end of one, at the start of the next, after a blank that ends one: whole and in pieces.
+        let long = |n: usize| "QUJD".repeat(n / 4);
+        let cases = [
+            format!("{}*{}\n", long(100), long(LONG_LINE)),
+            format!("{}*\n", long(LONG_LINE - 4) + "QUJ"),
+            format!("{}*{}", long(LONG_LINE), long(300)),
+            format!("QUJD\n{}  x{}", long(LONG_LINE - 4), long(10)),
+            format!(
+                "{} \t\r\n{}\nQU JD",
+                long(3 * LONG_LINE),
+                long(LONG_LINE + 8)
+            ),
+        ];
+        for input in cases {
+            let input = input.as_bytes();
+            let want = text_from(input);
+            assert_eq!(decode(input).text_from, want, "{}", input.len());
+            for piece in [1usize, 7, 4096, LONG_LINE - 1] {
+                let mut d = Decoder::default();
+                let mut out = Vec::new();
+                for p in input.chunks(piece) {
+                    d.feed(p, &mut out);
+                }
+                assert_eq!(d.first_odd_line().unwrap_or(input.len()), want, "{piece}");
+            }
+        }
+    }
+
     #[test]
     fn the_first_odd_line_is_found_while_decoding() {
         let mut state = 11u64;
         for len in 0..600 {
             let rare = b"QUJDREVGR0hJSktM= \t\r\n*-";
             let input = mixed(&mut state, len, b"QUJDREVGR0hJSktM\n", rare, (17, 20));
-            let mut want = input.len();
-            let mut start = 0;
-            for line in input.split(|&b| b == b'\n') {
-                if !is_base64_line(line) {
-                    want = start;
-                    break;
-                }
-                start += line.len() + 1;
-            }
+            let want = text_from(&input);
             assert_eq!(
                 decode(&input).text_from,
                 want,

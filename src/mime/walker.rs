@@ -80,8 +80,34 @@ impl Delimiter {
     }
 }
 
-/// The delimiters of both modes from one search of `body` from `from` (a line start): strict ones are the
-/// prefix ones whose line has nothing after the boundary but blanks. Positions are `body`'s.
+/// For a line in flight that starts at `line_start` in the message (`data` holds it from `base` on): if it
+/// is longer than a stretch ([`base64::LONG_LINE`]) and does not start with `--` (so that it is no
+/// delimiter line, whatever follows; `looked`: that was seen already, and its start may be let go of),
+/// where its whole stretches end. Its bytes up to there are then known to be the part's before the line
+/// ends.
+pub(crate) fn long_line_stretches(
+    data: &[u8],
+    base: usize,
+    line_start: usize,
+    looked: bool,
+) -> Option<usize> {
+    let held = base + data.len();
+    let stretches = held.checked_sub(line_start)? / base64::LONG_LINE * base64::LONG_LINE;
+    if stretches == 0 {
+        return None;
+    }
+    let delimiter = || {
+        let first = line_start
+            .checked_sub(base)
+            .and_then(|at| data.get(at..at + 2));
+        first.is_none_or(|f| f == b"--")
+    };
+    (looked || !delimiter()).then_some(line_start + stretches)
+}
+
+/// The delimiters of both modes from one search of `body` from `from` (a line start, or a place in a line
+/// that no delimiter starts: see [`Parts`]): strict ones are the prefix ones whose line has nothing after
+/// the boundary but blanks. Positions are `body`'s.
 fn find_delimiters_both(
     body: &[u8],
     from: usize,
@@ -99,7 +125,7 @@ fn find_delimiters_both(
         if strict.len() >= most && out.len() >= most {
             break;
         }
-        if p > from && body[p - 1] != b'\n' {
+        if p > 0 && body[p - 1] != b'\n' {
             continue;
         }
         let line_end = memchr::memchr(b'\n', &body[p..]).map_or(body.len(), |e| p + e + 1);
@@ -207,8 +233,11 @@ pub(crate) struct Parts {
     delimiters: Vec<Delimiter>,
     /// The delimiters in the prefix mode (anything after the boundary on the line), for the final walk.
     prefix_delimiters: Vec<Delimiter>,
-    /// Where the search resumes in the body: the start of its last line, which may be incomplete.
+    /// Where the search resumes in the body: the start of its last line, which may be incomplete, or a
+    /// place in that line once it is known that no delimiter starts it (see [`long_line_stretches`]).
     resume: usize,
+    /// Where the body's last line starts.
+    line_at: usize,
     /// How much of the body has been looked at for line ends.
     scanned: usize,
     /// Delimiters already paired into parts, and the parts counted so far.
@@ -289,6 +318,7 @@ impl Parts {
         // searched again with every chunk.
         let Some(last_newline) = memchr::memrchr(b'\n', new).map(|n| self.scanned + n) else {
             self.scanned = body_base + body.len();
+            self.pass_long_line(body, body_base);
             return Vec::new();
         };
         self.scanned = body_base + body.len();
@@ -303,7 +333,20 @@ impl Parts {
         let body_start = *body_start;
         self.record(found, prefix_found, body_base);
         self.resume = last_newline + 1;
+        self.line_at = last_newline + 1;
+        self.pass_long_line(body, body_base);
         self.pair(body_start)
+    }
+
+    /// Moves the search past what has arrived of the body's last line, once it is longer than a stretch of
+    /// base64 and does not start with `--`: no delimiter starts in it, and a session need not hold such a
+    /// line (a body sent as one unbroken line of base64) for the search until it ends. `body` holds the body
+    /// from `body_base` on.
+    fn pass_long_line(&mut self, body: &[u8], body_base: usize) {
+        let looked = self.resume > self.line_at;
+        if long_line_stretches(body, body_base, self.line_at, looked).is_some() {
+            self.resume = self.resume.max(body_base + body.len());
+        }
     }
 
     /// Keeps delimiters found (positions in the body from `body_base`), each list up to the cap.
@@ -384,6 +427,7 @@ impl Parts {
             d.end = d.end.min(body_len);
         }
         self.resume = self.resume.min(body_len);
+        self.line_at = self.line_at.min(body_len);
         self.scanned = self.scanned.min(body_len);
     }
 
@@ -627,11 +671,26 @@ fn read_head(bytes: &[u8]) -> EntityHead {
 }
 
 /// The header block of an entity still arriving (`bytes`, its first bytes), once nothing that follows can
-/// change it: it has ended at a complete line.
+/// change it: it has ended before its last complete line, or at it when the line after (not complete yet)
+/// already shows it is no delimiter line (the line break before a delimiter is the delimiter's, so the
+/// blank line that ends a header block might have been).
 pub(crate) fn complete_head(bytes: &[u8]) -> Option<EntityHead> {
     let upto = memchr::memrchr(b'\n', bytes)? + 1;
     let head = read_head(&bytes[..upto]);
-    (head.body_start < upto).then_some(head)
+    let next = &bytes[upto..];
+    let ended = head.body_start < upto
+        || (head.body_start == upto
+            && ends_blank(&bytes[..upto])
+            && next.len() >= 2
+            && !next.starts_with(b"--"));
+    ended.then_some(head)
+}
+
+/// Whether the last line of `bytes` (which end with a line break) is blank.
+fn ends_blank(bytes: &[u8]) -> bool {
+    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.is_empty() || line.ends_with(b"\n")
 }
 
 /// Walks one entity.
@@ -696,8 +755,8 @@ pub(crate) fn walk_known(view: View<'_>, known: Option<Known<'_>>, max_parts: u6
                 let full = |l: &[Delimiter]| l[..cap].to_vec();
                 ((full(k.strict), true), (full(k.prefix), true))
             }
-            // A delimiter lies within its line and the known part ends at a line start, so the search of
-            // the rest finds exactly the others.
+            // A delimiter lies within its line and the known part ends at a line start (or inside a line
+            // that no delimiter starts), so the search of the rest finds exactly the others.
             Some(k) => {
                 // From two bytes before: where the part before the first delimiter found ends.
                 let lo = k.upto.saturating_sub(2);

@@ -161,6 +161,8 @@ struct Forwarded {
     body_start: Option<usize>,
     /// How much of the message was known when its header block was last read for its end.
     head_read_at: usize,
+    /// Where the part's line in flight starts.
+    line_at: usize,
     /// The state at its admission, when the database has an allow-list (see [`Followed`]).
     before: Option<Carried>,
     /// The message as an entity whose parts are scanned as they complete (when it is a multipart)...
@@ -494,6 +496,7 @@ impl Level {
             searched: start,
             body_start: None,
             head_read_at: 0,
+            line_at: start,
             before: None,
             message: Nested {
                 start,
@@ -522,7 +525,12 @@ impl Level {
             );
         }
         let stream = self.stream.as_ref()?;
-        (stream.start == in_flight).then(|| stream.needed_from())
+        // This entity's search must still find the delimiter that ends the part, from where it resumes.
+        (stream.start == in_flight).then(|| {
+            stream
+                .needed_from()
+                .min(start + self.finder.search_needs_from())
+        })
     }
 
     fn memory_usage(&self) -> usize {
@@ -612,8 +620,21 @@ impl Forwarded {
     /// known (its message is then admitted), scans its parts completed since the last look and follows its
     /// part in flight, or decodes its body.
     fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
+        let held_end = base + data.len();
+        let new_from = self.searched.max(self.line_at);
+        let mut known = stream::known_lines(data, base, self.fed_to, &mut self.searched);
+        // The line in flight, and the whole stretches of a long one that no delimiter starts (see
+        // `walker::long_line_stretches`): a message sent as one long line is not held until it ends.
+        let new = stream::held_raw(data, base, new_from.min(held_end)..held_end);
+        if let Some(n) = memchr::memrchr(b'\n', new) {
+            self.line_at = new_from + n + 1;
+        }
+        let looked = self.fed_to > self.line_at;
+        if let Some(end) = walker::long_line_stretches(data, base, self.line_at, looked) {
+            known = known.max(Some(end));
+        }
         let mut blank = false;
-        if let Some(to) = stream::known_lines(data, base, self.fed_to, &mut self.searched) {
+        if let Some(to) = known.filter(|&to| to > self.fed_to) {
             let lines = stream::held_raw(data, base, self.fed_to..to);
             self.matched.push(ctx.db, lines);
             if self.body_start.is_none() {
