@@ -59,7 +59,7 @@ const FEED_PIECE: usize = 8 << 10;
 ///   itself reads around signature hits and at its end ([`Engine::session_reach`]: under 4 KiB with the
 ///   built-in database);
 /// - for the part in flight, when it is a leaf declared base64 (an attachment): nothing of it as sent,
-///   since it is decoded line by line; of what it decodes to, the first 4 KiB and a tail of at most about
+///   since it is decoded line by line (a line longer than 64 KiB, 64 KiB at a time); of what it decodes to, the first 4 KiB and a tail of at most about
 ///   25 KiB plus what the signatures for its type read, since it is matched, hashed and searched by
 ///   heuristics as it arrives; unless its type needs the whole (archives, mail), which is held decoded,
 ///   within `max_file_size`, and opened when the part ends. A leaf sent as is or declared

@@ -5,9 +5,11 @@
 //! arrives (`scan.rs`'s `Prescan`). The part in flight would then be held whole until its end: 1.33 MB of
 //! base64 for a 1 MB attachment. A [`PartStream`] follows the part in flight instead. Once its header block
 //! has ended, if the part is a leaf declared base64 and nothing else (what almost every attachment is), it
-//! decodes each complete line as it arrives, exactly as the walk of the whole part would
-//! ([`walker::after_base64`]: the body is decoded whole, and what follows its first line that is not base64
-//! is kept as sent for the other readings). The raw bytes decoded are no longer needed.
+//! decodes each complete line as it arrives, and each whole stretch of a line longer than one
+//! ([`base64::LONG_LINE`]: a body sent as one unbroken line), exactly as the walk of the whole part would
+//! ([`walker::after_base64`]: the body is decoded whole, and what follows its first line that is not base64,
+//! or the stretch of a long one that shows it, is kept as sent for the other readings). The raw bytes decoded
+//! are no longer needed.
 //!
 //! What the part decodes to goes to a [`Sink`]: held, while its type is not known, and for good when the
 //! type needs its whole (archives, mail: the buffered containers); or, for the other types (images,
