@@ -462,6 +462,9 @@ impl Level {
             return None;
         }
         let stream = self.stream.as_ref()?;
+        if stream.multipart().is_none() && stream.forwarded().is_none() {
+            return None;
+        }
         let part = self.location.child(&self.finder.next_segment());
         let located = |name: Option<&str>| match name {
             Some(name) => part.suffixed(&quoted(name)),
