@@ -153,6 +153,8 @@ struct TextBody {
     /// that its line break is known to be the body's (the one before a delimiter is the delimiter's).
     read_to: usize,
     searched: usize,
+    /// Where the line in flight starts.
+    line_at: usize,
     cut: u64,
     /// Once its first [`walker::READING_HEAD`] bytes are read: the readings they choose.
     readings: Option<TextReadings>,
@@ -173,6 +175,10 @@ struct TextReadings {
     /// Its uuencoded blocks, read last.
     blocks: Blocks,
 }
+
+/// What is kept of a line for the uuencoded blocks, unless it may open one: more than what decoding a line
+/// reads (85 characters) or ending a block compares (`end`, `====`), so that a longer line is told apart.
+const MAX_BLOCK_LINE: usize = 128;
 
 /// The most uuencoded blocks of one body matched as they arrive: each keeps a stream's state until the body
 /// ends; later ones are held decoded (as the body as sent was held from its first block on).
@@ -528,6 +534,7 @@ impl PartStream {
                     Some(qp_declared) => State::Text(Box::new(TextBody {
                         body_start: self.start + head.body_start,
                         read_to: self.start + head.body_start,
+                        line_at: self.start + head.body_start,
                         searched: 0,
                         head,
                         qp_declared,
@@ -689,9 +696,26 @@ pub(crate) fn known_lines(
 }
 
 impl TextBody {
-    /// Reads the lines new in `data` (the message from `base` on) that are followed by a complete line.
+    /// Reads the lines new in `data` (the message from `base` on) that are followed by a complete line, and
+    /// the whole stretches of a line in flight longer than one that no delimiter starts (see
+    /// [`walker::long_line_stretches`]), so that a body sent as one long line is not held until it ends.
     fn advance(&mut self, db: &Database, data: &[u8], base: usize) {
-        if let Some(to) = known_lines(data, base, self.read_to, &mut self.searched) {
+        let new_from = self.searched.max(self.line_at);
+        let mut to = known_lines(data, base, self.read_to, &mut self.searched);
+        let held_end = base + data.len();
+        let new = held_raw(data, base, new_from.min(held_end)..held_end);
+        if let Some(n) = memchr::memrchr(b'\n', new) {
+            self.line_at = new_from + n + 1;
+        }
+        let looked = self.read_to > self.line_at;
+        if let Some(end) = walker::long_line_stretches(data, base, self.line_at, looked) {
+            // Not inside a quoted-printable escape or soft line break, which its decoding reads whole
+            // (what was read of the line was cut so too, and may be let go of).
+            let from = self.read_to.max(self.line_at).min(end);
+            let unread = held_raw(data, base, from..end);
+            to = to.max(Some(from + qp::cut_within_line(unread)));
+        }
+        if let Some(to) = to.filter(|&to| to > self.read_to) {
             self.read(db, data, base, to);
         }
     }
@@ -888,13 +912,25 @@ impl Blocks {
             if self.partial.is_empty() {
                 self.line(db, head, line, before);
             } else {
-                let mut whole = std::mem::take(&mut self.partial);
-                whole.extend_from_slice(line);
+                self.keep(line);
+                let whole = std::mem::take(&mut self.partial);
                 self.line(db, head, &whole, before);
             }
             raw = rest;
         }
-        self.partial.extend_from_slice(raw);
+        self.keep(raw);
+    }
+
+    /// Keeps the next bytes of a line not complete yet, as far as the blocks read it: all of one that may
+    /// open a block (its name is the rest of it), else what decoding or ending a block reads of it.
+    fn keep(&mut self, bytes: &[u8]) {
+        let first: Vec<u8> = self.partial.iter().chain(bytes).take(5).copied().collect();
+        let most = match b"begin".starts_with(&first) {
+            true => usize::MAX,
+            false => MAX_BLOCK_LINE,
+        };
+        let room = most.saturating_sub(self.partial.len()).min(bytes.len());
+        self.partial.extend_from_slice(&bytes[..room]);
     }
 
     /// Reads one line (without its line break).

@@ -2035,3 +2035,84 @@ fn a_header_block_with_a_long_field_ends_at_its_blank_line() {
         assert_eq!(session.finish().unwrap(), whole, "{chunk}");
     }
 }
+
+#[test]
+fn a_long_text_body_on_one_line_is_read_as_it_arrives() {
+    // A text body sent as one line of megabytes (minified HTML, a log): each reading takes the line's
+    // stretches as they arrive, a quoted-printable one never inside an escape or soft line break, so the
+    // session holds no more of it than of a body of short lines; the test file is where the row says.
+    let eicar = corpusgen::eicar();
+    let words = "lorem ipsum dolor sit amet ".repeat(60_000);
+    let escaped = "caf=C3=A9 =3D tr=E8s = bien ".repeat(60_000);
+    let mut with_base64 = noise(1_000_000, 61);
+    with_base64.extend_from_slice(&eicar);
+    with_base64.extend_from_slice(&noise(500_000, 62));
+    let b64 = corpusgen::base64(&with_base64).replace("\r\n", "");
+    let eicar_text = String::from_utf8_lossy(&eicar).into_owned();
+    // (name, Content-Transfer-Encoding, the line, where the test file is found)
+    let table: Vec<(&str, &str, String, &str)> = vec![
+        ("as sent", "", format!("{words}{eicar_text}{words}"), ""),
+        (
+            "quoted-printable",
+            "quoted-printable",
+            format!(
+                "{escaped}{}{escaped}",
+                corpusgen::quoted_printable(&eicar, 1000).replace("=\r\n", "")
+            ),
+            "",
+        ),
+        ("base64, not declared", "", b64, " (as base64)"),
+    ];
+    let engine = Engine::builder().build().unwrap();
+    for (name, cte, line, suffix) in &table {
+        let cte = match cte.is_empty() {
+            true => String::new(),
+            false => format!("Content-Transfer-Encoding: {cte}\r\n"),
+        };
+        for (msg, at) in [
+            (
+                format!("Subject: t\r\nContent-Type: text/plain\r\n{cte}\r\n{line}\r\n"),
+                "message/body",
+            ),
+            (
+                format!(
+                    "Subject: t\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n{cte}\r\n{line}\r\n--b\r\n\r\nbye\r\n--b--\r\n"
+                ),
+                "message/part[1]",
+            ),
+        ] {
+            let msg = msg.into_bytes();
+            let whole = engine.scan_bytes(&msg).unwrap();
+            let found: Vec<String> = whole
+                .detections()
+                .iter()
+                .map(|d| d.location().to_string())
+                .filter(|l| l != "message")
+                .collect();
+            assert_eq!(found, [format!("{at}{suffix}")], "{name}: {whole:?}");
+            for chunk in [1000, 4096, 65536] {
+                let (session, most) = feed_watching(engine.session(), &msg, chunk);
+                assert!(most < 256 << 10, "{name} {at} {chunk}: held {most}");
+                assert_eq!(session.finish().unwrap(), whole, "{name} {at} {chunk}");
+            }
+            // Split at every place around the line's first stretches' ends, letting go at once.
+            let start = msg
+                .windows(64)
+                .position(|w| w == &line.as_bytes()[..64])
+                .unwrap();
+            for k in [1, 2, 5] {
+                for d in 0..6 {
+                    let split = start + k * (64 << 10) + d - 3;
+                    let mut session = engine.session().with_let_go_step(1);
+                    session.feed(&msg[..split]).unwrap();
+                    session.feed(&msg[split..]).unwrap();
+                    assert_eq!(
+                        session.finish().unwrap(),
+                        whole,
+                        "{name} {at} split {split}"
+                    );
+                }
+            }
+        }
+    }
+}

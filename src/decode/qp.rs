@@ -46,6 +46,22 @@ pub(crate) fn decode_into(input: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// How much of `piece`, a stretch of a line (no line break in it, and more of the line to come), decodes
+/// apart from what follows it: all of it but from a `=` that the bytes after it may still make an escape
+/// or a soft line break (fewer than two bytes after it, or only blanks), the last one and, once cut there,
+/// the one before.
+pub(crate) fn cut_within_line(piece: &[u8]) -> usize {
+    let mut end = piece.len();
+    while let Some(at) = memchr::memrchr(b'=', &piece[..end]) {
+        let tail = &piece[at + 1..end];
+        if tail.len() >= 2 && !tail.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            break;
+        }
+        end = at;
+    }
+    end
+}
+
 /// Whether a body is plausibly quoted-printable though not declared so: soft line breaks, or several
 /// `=XX` escapes.
 pub(crate) fn looks_like(body: &[u8]) -> bool {
@@ -95,6 +111,24 @@ mod tests {
                 decode_into(piece.concat().as_bytes(), &mut out);
             }
             assert_eq!(out, decode(text.as_bytes()), "{per} lines a piece");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_line_cut_where_it_may_be_decodes_as_it_does_whole(
+            line in "[a-c=0-9A-F \t\r]{0,40}",
+            rest in "[a-c=0-9A-F \t\r]{0,10}(\r?\n)?",
+            at in 0usize..40,
+        ) {
+            // A stretch of a line (no line break in it), cut where `cut_within_line` says: what it decodes
+            // to, then what the rest does, is what the whole decodes to.
+            let whole = format!("{line}{rest}");
+            let piece = &line.as_bytes()[..at.min(line.len())];
+            let cut = cut_within_line(piece);
+            let mut out = decode(&piece[..cut]);
+            decode_into(&whole.as_bytes()[cut..], &mut out);
+            proptest::prop_assert_eq!(out, decode(whole.as_bytes()));
         }
     }
 }
