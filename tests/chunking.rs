@@ -157,10 +157,7 @@ fn a_long_line_fed_in_small_chunks_is_searched_once() {
         b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n".to_vec();
     msg.extend(std::iter::repeat_n(b'a', 8 << 20));
     msg.extend_from_slice(b"\r\n--b--\r\n");
-    let mut session = engine.session();
-    for c in msg.chunks(1024) {
-        session.feed(c).unwrap();
-    }
+    let (session, _) = feed_watching(engine.session(), &msg, 1024);
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
 }
 
@@ -192,10 +189,7 @@ fn a_header_block_that_never_ends_is_searched_once() {
     for i in 0..(8 << 20) / 16 {
         msg.extend_from_slice(format!("X-H: {i:09}\r\n").as_bytes());
     }
-    let mut session = engine.session();
-    for c in msg.chunks(1024) {
-        session.feed(c).unwrap();
-    }
+    let (session, _) = feed_watching(engine.session(), &msg, 1024);
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
 }
 
@@ -260,15 +254,8 @@ fn letting_go_keeps_what_the_message_itself_is_matched_on() {
     // went), one across a delimiter, one anchored at the start and one at the end, a hash of the whole
     // message, and the same message on the allow-list: every verdict as the whole message's.
     let msg = many_parts(12, 20 << 10, b"the last part");
-    let md5 = {
-        use std::fmt::Write;
-        let digest = md5_of(&msg);
-        digest.iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-    };
-    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let md5 = hex(&md5_of(&msg));
+    let hex = |s: &str| hex(s.as_bytes());
     let ndb = format!(
         "Raw.Middle:4:*:{}\nRaw.Across:0:*:{}\nRaw.Start:0:0:{}\nRaw.End:0:EOF-11:{}\nRaw.Gap:0:*:{}{{10-40}}{}\n",
         hex("p5.bin"),
@@ -328,6 +315,106 @@ fn letting_go_keeps_what_the_message_itself_is_matched_on() {
 fn md5_of(data: &[u8]) -> [u8; 16] {
     use md5::{Digest, Md5};
     Md5::digest(data).into()
+}
+
+/// Lower-case hex, as signature files write bytes.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every signature form over an attachment `data`: `.ndb` lines for its first and last 16 bytes, anchored,
+/// and for the 12 bytes at `middle` anywhere; an `.hdb` line for its MD5.
+fn attachment_signatures(data: &[u8], middle: usize) -> (String, String) {
+    let ndb = format!(
+        "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
+        hex(&data[..16]),
+        hex(&data[data.len() - 16..]),
+        hex(&data[middle..middle + 12]),
+    );
+    (
+        ndb,
+        format!("{}:{}:Att.Hash\n", hex(&md5_of(data)), data.len()),
+    )
+}
+
+/// The built-in database with `ndb` and `hdb` added, keeping no buffers for later sessions (so that what a
+/// session says it holds is its own).
+fn signed_engine(ndb: &str, hdb: &str) -> Engine {
+    Engine::builder()
+        .with_default_database(true)
+        .load_str("att.ndb", ndb)
+        .unwrap()
+        .load_str("att.hdb", hdb)
+        .unwrap()
+        .session_buffers(0)
+        .build()
+        .unwrap()
+}
+
+/// That a session fed a message of `len` bytes held under 256 KiB at most (`most`) and let go of more than
+/// half of it.
+fn assert_streamed(session: &portcullis::ScanSession, most: usize, len: usize, what: &str) {
+    assert!(most < 256 << 10, "{what}: held {most} bytes");
+    let let_go = session.let_go_bytes();
+    assert!(let_go > len / 2, "{what}: let go of {let_go}");
+}
+
+/// That every detection of `verdict` is at `at` or inside it.
+fn assert_all_under(verdict: &portcullis::Verdict, at: &str) {
+    assert!(
+        verdict
+            .detections()
+            .iter()
+            .all(|d| d.location().to_string().starts_with(at)),
+        "{at}: {verdict:?}"
+    );
+}
+
+/// That `msg` fed in chunks of 4 and 64 KiB is held under 256 KiB and let go of, gives `whole`, and, when
+/// `early`, is decided (a signature found) before its last 100 bytes arrive.
+fn streams_alike(
+    engine: &Engine,
+    msg: &[u8],
+    whole: &portcullis::Verdict,
+    early: bool,
+    what: &str,
+) {
+    for chunk in [4096, 65536] {
+        let (session, most, decided_at) = feed_deciding(engine, msg, chunk);
+        assert_streamed(&session, most, msg.len(), &format!("{what} {chunk}"));
+        assert!(
+            !early || decided_at.is_some_and(|at| at < msg.len() - 100),
+            "{what} {chunk}: decided at {decided_at:?}"
+        );
+        assert_eq!(session.finish().unwrap(), *whole, "{what} {chunk}");
+    }
+}
+
+/// The verdict of `msg` fed in two chunks, split at `at`, letting go in steps of `step` bytes.
+fn split_in_two(engine: &Engine, msg: &[u8], at: usize, step: usize) -> portcullis::Verdict {
+    let mut session = engine.session().with_let_go_step(step);
+    session.feed(&msg[..at]).unwrap();
+    session.feed(&msg[at..]).unwrap();
+    session.finish().unwrap()
+}
+
+/// Feeds `msg` in chunks of `chunk` bytes: the session, the most memory it held meanwhile, and how many
+/// bytes had been fed before the chunk after which it said the verdict was decided, if it did.
+fn feed_deciding(
+    engine: &Engine,
+    msg: &[u8],
+    chunk: usize,
+) -> (portcullis::ScanSession, usize, Option<usize>) {
+    let mut session = engine.session();
+    let (mut most, mut decided_at) = (0, None);
+    for (i, c) in msg.chunks(chunk).enumerate() {
+        session.feed(c).unwrap();
+        most = most.max(session.memory_usage());
+        if decided_at.is_none() && session.decided().is_some() {
+            decided_at = Some(i * chunk);
+        }
+    }
+    (session, most, decided_at)
 }
 
 /// Signatures over a small alphabet, so that they hit often: every hex form (gaps, nibbles, alternatives,
@@ -663,15 +750,7 @@ fn an_attachment_is_decoded_and_matched_as_it_arrives() {
         // The message is the attachment: not multipart, its body declared base64.
         ("big.pdf", &pdf, None),
     ] {
-        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let md5 = hex(&md5_of(data));
-        let ndb = format!(
-            "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
-            hex(&data[..16]),
-            hex(&data[data.len() - 16..]),
-            hex(&data[4 << 20..(4 << 20) + 12]),
-        );
-        let hdb = format!("{md5}:{}:Att.Hash\n", data.len());
+        let (ndb, hdb) = attachment_signatures(data, 4 << 20);
         let msg = match after {
             Some(after) => one_attachment(name, data, after),
             None => {
@@ -778,8 +857,7 @@ proptest! {
                 data.splice(at..at, late.iter().copied());
             }
             if hashed && i == 0 {
-                let md5: String = md5_of(&data).iter().map(|b| format!("{b:02x}")).collect();
-                hdb = format!("{md5}:{}:Att.Hash\n", data.len());
+                hdb = format!("{}:{}:Att.Hash\n", hex(&md5_of(&data)), data.len());
             }
             let mut text = corpusgen::base64(&data);
             if let Some((line, what)) = odd {
@@ -1006,23 +1084,8 @@ fn an_attachment_inside_a_nested_multipart_is_decoded_as_it_arrives() {
     let mut data = noise(2 << 20, 11);
     data.extend_from_slice(&corpusgen::eicar());
     data.extend_from_slice(&noise(2 << 20, 12));
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let ndb = format!(
-        "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
-        hex(&data[..16]),
-        hex(&data[data.len() - 16..]),
-        hex(&data[3 << 20..(3 << 20) + 12]),
-    );
-    let hdb = format!("{}:{}:Att.Hash\n", hex(&md5_of(&data)), data.len());
-    let engine = Engine::builder()
-        .with_default_database(true)
-        .load_str("att.ndb", &ndb)
-        .unwrap()
-        .load_str("att.hdb", &hdb)
-        .unwrap()
-        .session_buffers(0)
-        .build()
-        .unwrap();
+    let (ndb, hdb) = attachment_signatures(&data, 3 << 20);
+    let engine = signed_engine(&ndb, &hdb);
     for (name, after, close_inner, two) in [
         (None, true, true, false),
         (Some("alt.txt"), false, true, false),
@@ -1053,38 +1116,9 @@ fn an_attachment_inside_a_nested_multipart_is_decoded_as_it_arrives() {
             false => format!("message/part[2]{suffix}/part[3]"),
             true => "message/part[2]/part[2]/part[3]".to_string(),
         };
-        assert!(
-            whole
-                .detections()
-                .iter()
-                .all(|d| d.location().to_string().starts_with(&at)),
-            "{whole:?}"
-        );
-        for chunk in [4096, 65536] {
-            let mut session = engine.session();
-            let (mut most, mut decided_at) = (0, None);
-            for (i, c) in msg.chunks(chunk).enumerate() {
-                session.feed(c).unwrap();
-                most = most.max(session.memory_usage());
-                if decided_at.is_none() && session.decided().is_some() {
-                    decided_at = Some(i * chunk);
-                }
-            }
-            assert!(most < 256 << 10, "{name:?} {chunk}: held {most} bytes");
-            assert!(
-                session.let_go_bytes() > msg.len() / 2,
-                "{name:?} {chunk}: let go of {}",
-                session.let_go_bytes()
-            );
-            // Known once the nested part's attachment is complete: at its delimiter, or at the end.
-            if close_inner {
-                assert!(
-                    decided_at.is_some_and(|at| at < msg.len() - 100),
-                    "{name:?} {chunk}: {decided_at:?}"
-                );
-            }
-            assert_eq!(session.finish().unwrap(), whole, "{name:?} {chunk}");
-        }
+        assert_all_under(&whole, &at);
+        // Known once the nested part's attachment is complete: at its delimiter, or at the end.
+        streams_alike(&engine, &msg, &whole, close_inner, &format!("{name:?}"));
     }
 }
 
@@ -1167,11 +1201,8 @@ fn a_nested_multipart_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
         assert!(whole.is_infected(), "{whole:?}");
         for step in (1..40).chain([64, 128, 290, 512]) {
             for at in 0..=msg.len() {
-                let mut session = engine.session().with_let_go_step(step);
-                session.feed(&msg[..at]).unwrap();
-                session.feed(&msg[at..]).unwrap();
                 assert_eq!(
-                    session.finish().unwrap(),
+                    split_in_two(engine, &msg, at, step),
                     whole,
                     "step {step}, split at {at}"
                 );
@@ -1410,12 +1441,7 @@ fn a_long_body_not_declared_base64_is_read_every_way_as_it_arrives() {
             assert_eq!(found, want, "{name}: {whole:?}");
             for chunk in [1000, 4096, 65536] {
                 let (session, most) = feed_watching(engine.session(), &msg, chunk);
-                assert!(most < 256 << 10, "{name} {at} {chunk}: held {most}");
-                assert!(
-                    session.let_go_bytes() > msg.len() / 2,
-                    "{name} {at} {chunk}: let go of {}",
-                    session.let_go_bytes()
-                );
+                assert_streamed(&session, most, msg.len(), &format!("{name} {at} {chunk}"));
                 assert_eq!(session.finish().unwrap(), whole, "{name} {at} {chunk}");
             }
         }
@@ -1558,29 +1584,12 @@ proptest! {
 }
 
 /// A message that forwards `inner` as an attachment (`message/rfc822`), after a text part and followed by
-/// one when `after`, the forwarded part named `name` if given; `depth` times over (a forwarded message that
-/// forwards the one before). The forwarded part's body is `inner` exactly.
-fn forwarding(inner: &[u8], name: Option<&str>, after: bool, depth: usize) -> Vec<u8> {
-    let mut msg = inner.to_vec();
-    for level in 0..depth {
-        let disposition = name.map_or(String::new(), |n| {
-            format!("Content-Disposition: attachment; filename=\"{n}\"\r\n")
-        });
-        let mut outer = format!(
-            "Subject: fwd {level}\r\nContent-Type: multipart/mixed; boundary=\"f{level}\"\r\n\r\n\
-             --f{level}\r\nContent-Type: text/plain\r\n\r\nsee the message below\r\n\
-             --f{level}\r\nContent-Type: message/rfc822\r\n{disposition}\r\n"
-        )
-        .into_bytes();
-        outer.extend_from_slice(&msg);
-        outer.extend_from_slice(b"\r\n");
-        if after {
-            outer.extend_from_slice(format!("--f{level}\r\n\r\nbye\r\n").as_bytes());
-        }
-        outer.extend_from_slice(format!("--f{level}--\r\n").as_bytes());
-        msg = outer;
-    }
-    msg
+/// one when `after`, the forwarded part named `f.eml` when `named`; `depth` times over (a forwarded message
+/// that forwards the one before): what the `forwarded_session` fuzz target makes. The forwarded part's body
+/// is `inner` exactly.
+fn forwarding(inner: &[u8], named: bool, after: bool, depth: u8) -> Vec<u8> {
+    let shape = (depth - 1) | if after { 4 } else { 0 } | if named { 8 } else { 0 };
+    portcullis::fuzzing::forwarded_message(&[&[shape], inner].concat())
 }
 
 /// A message that is its own attachment: its body `data` in base64.
@@ -1602,40 +1611,21 @@ fn a_forwarded_message_is_matched_and_taken_apart_as_it_arrives() {
     let mut data = noise(2 << 20, 21);
     data.extend_from_slice(&corpusgen::eicar());
     data.extend_from_slice(&noise(2 << 20, 22));
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let multipart = one_attachment("big.bin", &data, true);
     let leaf = attachment_alone(&data);
     for (inner, name, after, depth) in [
         (&multipart, None, true, 1),
-        (&multipart, Some("fwd.eml"), false, 1),
+        (&multipart, Some("f.eml"), false, 1),
         (&leaf, None, true, 1),
         (&leaf, None, false, 2),
         (&multipart, None, true, 2),
     ] {
-        let ndb = format!(
-            "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\nFwd.End:4:EOF-16:{}\n",
-            hex(&data[..16]),
-            hex(&data[data.len() - 16..]),
-            hex(&data[3 << 20..(3 << 20) + 12]),
-            hex(&inner[inner.len() - 16..]),
-        );
-        let hdb = format!(
-            "{}:{}:Att.Hash\n{}:{}:Fwd.Hash\n",
-            hex(&md5_of(&data)),
-            data.len(),
-            hex(&md5_of(inner)),
-            inner.len()
-        );
-        let engine = Engine::builder()
-            .with_default_database(true)
-            .load_str("att.ndb", &ndb)
-            .unwrap()
-            .load_str("att.hdb", &hdb)
-            .unwrap()
-            .session_buffers(0)
-            .build()
-            .unwrap();
-        let msg = forwarding(inner, name, after, depth);
+        // And over the forwarded message, matched as mail: its end and its hash.
+        let (mut ndb, mut hdb) = attachment_signatures(&data, 3 << 20);
+        ndb += &format!("Fwd.End:4:EOF-16:{}\n", hex(&inner[inner.len() - 16..]));
+        hdb += &format!("{}:{}:Fwd.Hash\n", hex(&md5_of(inner)), inner.len());
+        let engine = signed_engine(&ndb, &hdb);
+        let msg = forwarding(inner, name.is_some(), after, depth);
         let case = format!("{name:?} after {after} depth {depth}");
         let whole = engine.scan_bytes(&msg).unwrap();
         let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
@@ -1655,39 +1645,10 @@ fn a_forwarded_message_is_matched_and_taken_apart_as_it_arrives() {
         let suffix = name.map_or(String::new(), |n| format!(" \"{n}\""));
         let at = format!(
             "message{}",
-            format!("/part[2]{suffix}/message").repeat(depth)
+            format!("/part[2]{suffix}/message").repeat(usize::from(depth))
         );
-        assert!(
-            whole
-                .detections()
-                .iter()
-                .all(|d| d.location().to_string().starts_with(&at)),
-            "{case}: {whole:?}"
-        );
-        for chunk in [4096, 65536] {
-            let mut session = engine.session();
-            let (mut most, mut decided_at) = (0, None);
-            for (i, c) in msg.chunks(chunk).enumerate() {
-                session.feed(c).unwrap();
-                most = most.max(session.memory_usage());
-                if decided_at.is_none() && session.decided().is_some() {
-                    decided_at = Some(i * chunk);
-                }
-            }
-            assert!(most < 256 << 10, "{case} {chunk}: held {most} bytes");
-            assert!(
-                session.let_go_bytes() > msg.len() / 2,
-                "{case} {chunk}: let go of {}",
-                session.let_go_bytes()
-            );
-            if inner == &multipart {
-                assert!(
-                    decided_at.is_some_and(|at| at < msg.len() - 100),
-                    "{case} {chunk}: {decided_at:?}"
-                );
-            }
-            assert_eq!(session.finish().unwrap(), whole, "{case} {chunk}");
-        }
+        assert_all_under(&whole, &at);
+        streams_alike(&engine, &msg, &whole, inner == &multipart, &case);
     }
 }
 
@@ -1707,12 +1668,7 @@ fn a_forwarded_message_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
          --a--\r\n"
     )
     .into_bytes();
-    let md5 = |b: &[u8]| {
-        md5_of(b)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let md5 = |b: &[u8]| hex(&md5_of(b));
     let default = Engine::builder().build().unwrap();
     let allowing = |inner: &[u8]| {
         Engine::builder()
@@ -1735,13 +1691,13 @@ fn a_forwarded_message_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
             cases.push((
                 format!("{what} {depth}"),
                 default.clone(),
-                forwarding(inner, None, depth == 1, depth),
+                forwarding(inner, false, depth == 1, depth),
             ));
         }
         cases.push((
             format!("{what} allowed"),
             allowing(inner),
-            forwarding(inner, Some("f.eml"), true, 1),
+            forwarding(inner, true, true, 1),
         ));
         for (limit, limits) in [
             ("recursion 2", Limits::default().max_recursion(2)),
@@ -1753,7 +1709,7 @@ fn a_forwarded_message_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
             cases.push((
                 format!("{what} {limit}"),
                 limited(limits),
-                forwarding(inner, None, true, 2),
+                forwarding(inner, false, true, 2),
             ));
         }
     }
@@ -1782,11 +1738,8 @@ fn a_forwarded_message_split_anywhere_and_let_go_of_at_any_step_reads_alike() {
         );
         for step in (1..24).chain([64, 290]) {
             for at in 0..=msg.len() {
-                let mut session = engine.session().with_let_go_step(step);
-                session.feed(&msg[..at]).unwrap();
-                session.feed(&msg[at..]).unwrap();
                 assert_eq!(
-                    session.finish().unwrap(),
+                    split_in_two(engine, msg, at, step),
                     whole,
                     "{case}: step {step}, split at {at}"
                 );
@@ -1806,10 +1759,7 @@ fn a_forwarded_header_block_that_never_ends_is_read_a_few_times() {
     for i in 0..(8 << 20) / 16 {
         msg.extend_from_slice(format!("X-H: {i:09}\r\n").as_bytes());
     }
-    let mut session = engine.session();
-    for c in msg.chunks(1024) {
-        session.feed(c).unwrap();
-    }
+    let (session, _) = feed_watching(engine.session(), &msg, 1024);
     assert_eq!(session.finish().unwrap(), engine.scan_bytes(&msg).unwrap());
 }
 
@@ -1873,23 +1823,8 @@ fn an_attachment_in_base64_on_one_unbroken_line_is_decoded_as_it_arrives() {
     data.extend_from_slice(&corpusgen::eicar());
     data.extend_from_slice(&noise(1_500_000, 42));
     let line = corpusgen::base64(&data).replace("\r\n", "");
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let ndb = format!(
-        "Att.Start:0:0:{}\nAtt.End:0:EOF-16:{}\nAtt.Middle:0:*:{}\n",
-        hex(&data[..16]),
-        hex(&data[data.len() - 16..]),
-        hex(&data[2_000_000..2_000_012]),
-    );
-    let hdb = format!("{}:{}:Att.Hash\n", hex(&md5_of(&data)), data.len());
-    let engine = Engine::builder()
-        .with_default_database(true)
-        .load_str("att.ndb", &ndb)
-        .unwrap()
-        .load_str("att.hdb", &hdb)
-        .unwrap()
-        .session_buffers(0)
-        .build()
-        .unwrap();
+    let (ndb, hdb) = attachment_signatures(&data, 2_000_000);
+    let engine = signed_engine(&ndb, &hdb);
     let attachment = |body: &str| {
         format!(
             "Content-Type: application/octet-stream; name=\"a.bin\"\r\n\
@@ -1960,11 +1895,8 @@ fn an_attachment_in_base64_on_one_unbroken_line_is_decoded_as_it_arrives() {
         // Letting go at any step, the line split anywhere near a stretch's end.
         for step in [1, 290] {
             for at in [65_530, 65_536 + 200, 131_072 + 61] {
-                let mut session = engine.session().with_let_go_step(step);
-                session.feed(&msg[..at]).unwrap();
-                session.feed(&msg[at..]).unwrap();
                 assert_eq!(
-                    session.finish().unwrap(),
+                    split_in_two(&engine, &msg, at, step),
                     whole,
                     "{what} step {step} at {at}"
                 );
@@ -1999,11 +1931,8 @@ fn a_long_line_full_of_boundaries_holds_no_delimiter() {
                 assert_eq!(session.finish().unwrap(), whole, "{chunk} {step}");
             }
             for at in last - 2..last + 3 {
-                let mut session = engine.session().with_let_go_step(step);
-                session.feed(&msg[..at]).unwrap();
-                session.feed(&msg[at..]).unwrap();
                 assert_eq!(
-                    session.finish().unwrap(),
+                    split_in_two(&engine, msg, at, step),
                     whole,
                     "split at {at}, step {step}"
                 );
@@ -2103,11 +2032,8 @@ fn a_long_text_body_on_one_line_is_read_as_it_arrives() {
             for k in [1, 2, 5] {
                 for d in 0..6 {
                     let split = start + k * (64 << 10) + d - 3;
-                    let mut session = engine.session().with_let_go_step(1);
-                    session.feed(&msg[..split]).unwrap();
-                    session.feed(&msg[split..]).unwrap();
                     assert_eq!(
-                        session.finish().unwrap(),
+                        split_in_two(&engine, &msg, split, 1),
                         whole,
                         "{name} {at} split {split}"
                     );
