@@ -176,6 +176,14 @@ struct TextReadings {
     blocks: Blocks,
 }
 
+/// Where the first line of `raw` (which starts at a line start) that starts with `begin` starts; else where
+/// its last line starts (`raw` has no line break after it).
+fn next_begin(raw: &[u8]) -> Result<usize, usize> {
+    memchr::memmem::find_iter(raw, b"begin")
+        .find(|&at| at == 0 || raw[at - 1] == b'\n')
+        .ok_or_else(|| memchr::memrchr(b'\n', raw).map_or(0, |nl| nl + 1))
+}
+
 /// What is kept of a line for the uuencoded blocks, unless it may open one: more than what decoding a line
 /// reads (85 characters) or ending a block compares (`end`, `====`), so that a longer line is told apart.
 const MAX_BLOCK_LINE: usize = 128;
@@ -198,6 +206,8 @@ struct Blocks {
     done: Vec<(String, [u8; 32], Reading)>,
     /// What the blocks ended are to the readings after them, and how many are matched as they arrived.
     done_before: Before,
+    /// In a line outside any block that opens none, passed over to its end.
+    passing: bool,
     streamed: usize,
     cut: u64,
     scratch: Vec<u8>,
@@ -787,7 +797,7 @@ impl TextBody {
         }
         let mut kept: Vec<(u64, [u8; 32])> = Vec::new();
         for (name, digest, block) in r.blocks.done {
-            if block.total == 0 || kept.contains(&(block.total, digest)) {
+            if kept.contains(&(block.total, digest)) {
                 continue;
             }
             kept.push((block.total, digest));
@@ -898,6 +908,7 @@ impl Blocks {
             open: None,
             done: Vec::new(),
             done_before: Before::Streamed,
+            passing: false,
             streamed: 0,
             cut,
             scratch: Vec::new(),
@@ -905,10 +916,39 @@ impl Blocks {
     }
 
     /// Reads the next bytes of the body (whole lines, but for its last piece); `before`: what the readings
-    /// before the blocks are.
+    /// before the blocks are. Outside a block, only the lines that start with `begin` are read (found by one
+    /// search, not line by line: most bodies have none).
     fn feed(&mut self, db: &Database, head: &EntityHead, mut raw: &[u8], before: Before) {
-        while let Some(nl) = memchr::memchr(b'\n', raw) {
-            let (line, rest) = (&raw[..nl], &raw[nl + 1..]);
+        while !raw.is_empty() {
+            if self.passing {
+                // A line outside any block that opens none: passed over to its end.
+                let Some(nl) = memchr::memchr(b'\n', raw) else {
+                    return;
+                };
+                raw = &raw[nl + 1..];
+                self.passing = false;
+                continue;
+            }
+            if self.partial.is_empty() && !self.decoder.is_open() {
+                // At a line start, outside a block: on to the next line that may open one.
+                match next_begin(raw) {
+                    Ok(at) => raw = &raw[at..],
+                    Err(tail) => {
+                        // The last line, not complete: kept if it may still start with "begin".
+                        let last = &raw[tail..];
+                        match b"begin".starts_with(last) {
+                            true => self.keep(last),
+                            false => self.passing = true,
+                        }
+                        return;
+                    }
+                }
+            }
+            let Some(nl) = memchr::memchr(b'\n', raw) else {
+                self.keep(raw);
+                return;
+            };
+            let line = &raw[..nl];
             if self.partial.is_empty() {
                 self.line(db, head, line, before);
             } else {
@@ -916,9 +956,8 @@ impl Blocks {
                 let whole = std::mem::take(&mut self.partial);
                 self.line(db, head, &whole, before);
             }
-            raw = rest;
+            raw = &raw[nl + 1..];
         }
-        self.keep(raw);
     }
 
     /// Keeps the next bytes of a line not complete yet, as far as the blocks read it: all of one that may
@@ -972,6 +1011,10 @@ impl Blocks {
         let Some((name, mut reading, digest)) = self.open.take() else {
             return;
         };
+        // An empty block is not read (so a flood of them costs nothing until the end).
+        if reading.total == 0 {
+            return;
+        }
         reading.settle();
         self.done_before = self.done_before.then(reading.before());
         self.streamed += usize::from(matches!(reading.sink, Sink::Streamed(_)));

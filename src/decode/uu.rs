@@ -160,6 +160,11 @@ impl LineDecoder {
         }
     }
 
+    /// Whether a block is open: then every line counts.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
     /// The body has ended: a block still open ends with it (what it still holds is appended to `out`).
     /// Returns whether one was open.
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) -> bool {
