@@ -678,51 +678,40 @@ impl<'a, 'd> Scan<'a, 'd> {
             }
             Role::Message => {
                 let mut obj = obj;
-                // A message its session followed as it arrived (the root's body decoded as it arrived
-                // stays for the walk).
+                // A message its session followed as it arrived is matched on what it kept (the root's body
+                // decoded as it arrived stays for the walk).
                 let followed = match obj.streamed.take().map(|b| *b) {
-                    Some(Streamed::Message(followed)) => Some(followed),
+                    Some(Streamed::Message(followed)) => Some(*followed),
                     other => {
                         obj.streamed = other.map(Box::new);
                         None
                     }
                 };
-                if let Some(followed) = followed {
-                    let Followed {
-                        matched,
-                        body,
-                        before,
-                    } = *followed;
-                    // Its walk reads it as its session held it, unless its body came decoded.
-                    debug_assert!(body.is_some() || self.top_of(&obj).is_some());
-                    let (view, evidence) = (matched.view(), Evidence::of(&matched));
-                    let len = view.len() as u64;
-                    let location = obj.location.clone();
-                    if self.match_object(
-                        view,
-                        FileType::Mail,
-                        obj.container,
-                        &location,
-                        Some(evidence),
-                    ) {
-                        obj.streamed = body.map(|f| Box::new(Streamed::Part(f)));
-                        self.walk(obj, true);
-                    } else if let Some(before) = before {
-                        // Allow-listed: what its parts found and spent as they arrived is dropped, as if
-                        // they had never been walked; what matching it counted stays.
-                        self.st = before;
-                        self.st.verdict.objects += 1;
-                        self.st.verdict.bytes_scanned += len;
-                        self.dropped = true;
-                    }
-                    return;
-                }
-                let view = match self.top_of(&obj) {
-                    Some(top) => top.view,
-                    None => View::whole(&obj.data),
+                let top = self.top_of(&obj).map(|t| t.view);
+                // Its walk reads it as its session held it, unless its body came decoded.
+                debug_assert!(
+                    followed
+                        .as_ref()
+                        .is_none_or(|f| f.body.is_some() || top.is_some())
+                );
+                let (view, evidence) = match &followed {
+                    Some(f) => (f.matched.view(), Some(Evidence::of(&f.matched))),
+                    None => (top.unwrap_or(View::whole(&obj.data)), None),
                 };
-                if self.match_object(view, FileType::Mail, obj.container, &obj.location, None) {
+                let len = view.len() as u64;
+                let location = obj.location.clone();
+                if self.match_object(view, FileType::Mail, obj.container, &location, evidence) {
+                    if let Some(f) = followed {
+                        obj.streamed = f.body.map(|f| Box::new(Streamed::Part(f)));
+                    }
                     self.walk(obj, true);
+                } else if let Some(before) = followed.and_then(|f| f.before) {
+                    // Allow-listed: what its parts found and spent as they arrived is dropped, as if they
+                    // had never been walked; what matching it counted stays.
+                    self.st = before;
+                    self.st.verdict.objects += 1;
+                    self.st.verdict.bytes_scanned += len;
+                    self.dropped = true;
                 }
             }
             Role::Payload => {

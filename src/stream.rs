@@ -149,12 +149,9 @@ struct TextBody {
     body_start: usize,
     /// Whether it is declared quoted-printable.
     qp_declared: bool,
-    /// Raw bytes read up to here: a line start. A line is read once the line after it is complete, so
-    /// that its line break is known to be the body's (the one before a delimiter is the delimiter's).
-    read_to: usize,
-    searched: usize,
-    /// Where the line in flight starts.
-    line_at: usize,
+    /// How far the body was read as sent: a line is read once the line after it is complete, or a stretch
+    /// of a long line at a time.
+    known: KnownLines,
     cut: u64,
     /// Once its first [`walker::READING_HEAD`] bytes are read: the readings they choose.
     readings: Option<TextReadings>,
@@ -470,7 +467,7 @@ impl PartStream {
                 .saturating_sub(2)
                 .max(self.start),
             State::Text(t) if t.readings.as_ref().is_some_and(TextReadings::let_go) => {
-                t.read_to.saturating_sub(2).max(self.start)
+                t.known.read_to.saturating_sub(2).max(self.start)
             }
             _ => self.start,
         }
@@ -543,9 +540,7 @@ impl PartStream {
                 Some(cut) if whole => match head.only_text() {
                     Some(qp_declared) => State::Text(Box::new(TextBody {
                         body_start: self.start + head.body_start,
-                        read_to: self.start + head.body_start,
-                        line_at: self.start + head.body_start,
-                        searched: 0,
+                        known: KnownLines::new(self.start + head.body_start),
                         head,
                         qp_declared,
                         cut,
@@ -681,28 +676,64 @@ pub(crate) fn held_raw(data: &[u8], base: usize, r: std::ops::Range<usize>) -> &
     bytes.unwrap_or(&[])
 }
 
-/// How far a part in flight is known to be its own, `data` holding the message from `base` on: to the
-/// start of its last complete line (the line break before a line that is not a delimiter is the part's; the
-/// one before a delimiter is the delimiter's), if that is past `read_to`, where it was read to. Only the
-/// bytes new since `searched` (set to the end held) are searched: a long line in small chunks is searched
-/// once.
-pub(crate) fn known_lines(
-    data: &[u8],
-    base: usize,
-    read_to: usize,
-    searched: &mut usize,
-) -> Option<usize> {
-    let new_from = (*searched).max(read_to);
-    *searched = base + data.len();
-    let Some(new) = new_from.checked_sub(base).and_then(|at| data.get(at..)) else {
-        debug_assert!(false, "a part's bytes were let go before they were read");
-        return None;
-    };
-    let nl = memchr::memrchr(b'\n', new)?;
-    // The last complete line ends at `new_from + nl`; what is known ends where it starts.
-    let unread = held_raw(data, base, read_to..new_from + nl);
-    let last = memchr::memrchr(b'\n', unread)?;
-    Some(read_to + last + 1)
+/// How far a part in flight is known to be its own as it arrives, for what reads it a line at a time
+/// without its line break being known to be the part's (a text body's readings, a forwarded message's
+/// matching): the line break before a line that is not a delimiter is the part's; the one before a
+/// delimiter is the delimiter's.
+#[derive(Debug)]
+pub(crate) struct KnownLines {
+    /// Where the part was read to (a line start, or inside a long line).
+    pub(crate) read_to: usize,
+    /// Where the bytes held were looked at up to: a long line in small chunks is searched once.
+    searched: usize,
+    /// Where the line in flight starts.
+    line_at: usize,
+}
+
+impl KnownLines {
+    /// The part read from `start` on (in the message).
+    pub(crate) fn new(start: usize) -> KnownLines {
+        KnownLines {
+            read_to: start,
+            searched: start,
+            line_at: start,
+        }
+    }
+
+    /// Where what is known to be the part's now ends, if past where it was read to (`data` holds the
+    /// message from `base` on): the start of its last complete line, or, in a line in flight longer than a
+    /// stretch that no delimiter starts ([`walker::long_line_stretches`]), the end of its whole stretches,
+    /// less what `cut` leaves of what was not read of them (how much of those bytes may be read apart).
+    pub(crate) fn advance(
+        &mut self,
+        data: &[u8],
+        base: usize,
+        cut: impl Fn(&[u8]) -> usize,
+    ) -> Option<usize> {
+        let held_end = base + data.len();
+        let new_from = self.searched.max(self.read_to);
+        let line_from = self.searched.max(self.line_at).min(held_end);
+        self.searched = held_end;
+        let Some(new) = new_from.checked_sub(base).and_then(|at| data.get(at..)) else {
+            debug_assert!(false, "a part's bytes were let go before they were read");
+            return None;
+        };
+        // The last complete line ends at `new_from + nl`; what is known ends where it starts.
+        let lines = memchr::memrchr(b'\n', new).and_then(|nl| {
+            let unread = held_raw(data, base, self.read_to..new_from + nl);
+            memchr::memrchr(b'\n', unread).map(|last| self.read_to + last + 1)
+        });
+        if let Some(n) = memchr::memrchr(b'\n', held_raw(data, base, line_from..held_end)) {
+            self.line_at = line_from + n + 1;
+        }
+        // A line some of which was read was looked at already, and its start may be let go of.
+        let looked = self.read_to > self.line_at;
+        let stretches = walker::long_line_stretches(data, base, self.line_at, looked).map(|end| {
+            let from = self.read_to.max(self.line_at).min(end);
+            from + cut(held_raw(data, base, from..end))
+        });
+        lines.max(stretches).filter(|&to| to > self.read_to)
+    }
 }
 
 impl TextBody {
@@ -710,30 +741,17 @@ impl TextBody {
     /// the whole stretches of a line in flight longer than one that no delimiter starts (see
     /// [`walker::long_line_stretches`]), so that a body sent as one long line is not held until it ends.
     fn advance(&mut self, db: &Database, data: &[u8], base: usize) {
-        let new_from = self.searched.max(self.line_at);
-        let mut to = known_lines(data, base, self.read_to, &mut self.searched);
-        let held_end = base + data.len();
-        let new = held_raw(data, base, new_from.min(held_end)..held_end);
-        if let Some(n) = memchr::memrchr(b'\n', new) {
-            self.line_at = new_from + n + 1;
-        }
-        let looked = self.read_to > self.line_at;
-        if let Some(end) = walker::long_line_stretches(data, base, self.line_at, looked) {
-            // Not inside a quoted-printable escape or soft line break, which its decoding reads whole
-            // (what was read of the line was cut so too, and may be let go of).
-            let from = self.read_to.max(self.line_at).min(end);
-            let unread = held_raw(data, base, from..end);
-            to = to.max(Some(from + qp::cut_within_line(unread)));
-        }
-        if let Some(to) = to.filter(|&to| to > self.read_to) {
+        // A long line's stretches not inside a quoted-printable escape or soft line break, which its
+        // decoding reads whole.
+        if let Some(to) = self.known.advance(data, base, qp::cut_within_line) {
             self.read(db, data, base, to);
         }
     }
 
     /// Reads the body from where it was read to `to` (`data` holds the message from `base` on).
     fn read(&mut self, db: &Database, data: &[u8], base: usize, to: usize) {
-        let piece = held_raw(data, base, self.read_to..to);
-        self.read_to = to;
+        let piece = held_raw(data, base, self.known.read_to..to);
+        self.known.read_to = to;
         if let Some(r) = &mut self.readings {
             r.feed(db, &self.head, piece);
             return;
@@ -756,7 +774,7 @@ impl TextBody {
     fn finish(mut self, db: &Database, data: &[u8], base: usize, end: usize) -> Option<Finished> {
         let body_end = end.max(self.body_start);
         self.readings.as_ref()?;
-        if body_end > self.read_to {
+        if body_end > self.known.read_to {
             self.read(db, data, base, body_end);
         }
         let mut r = self.readings?;

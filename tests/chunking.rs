@@ -322,6 +322,16 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What [`attachment_signatures`] over an attachment holding EICAR find, with the built-in database, in
+/// the order a verdict lists them.
+const ATTACHMENT_FOUND: [&str; 5] = [
+    "Att.End",
+    "Att.Hash",
+    "Att.Middle",
+    "Att.Start",
+    "Eicar-Test-Signature",
+];
+
 /// Every signature form over an attachment `data`: `.ndb` lines for its first and last 16 bytes, anchored,
 /// and for the 12 bytes at `middle` anywhere; an `.hdb` line for its MD5.
 fn attachment_signatures(data: &[u8], middle: usize) -> (String, String) {
@@ -357,6 +367,18 @@ fn assert_streamed(session: &portcullis::ScanSession, most: usize, len: usize, w
     assert!(most < 256 << 10, "{what}: held {most} bytes");
     let let_go = session.let_go_bytes();
     assert!(let_go > len / 2, "{what}: let go of {let_go}");
+}
+
+/// Where `verdict` found something inside the message (not in the message itself), each place once, in
+/// order.
+fn found_inside(verdict: &portcullis::Verdict) -> Vec<String> {
+    let places: std::collections::BTreeSet<String> = verdict
+        .detections()
+        .iter()
+        .map(|d| d.location().to_string())
+        .filter(|l| l != "message")
+        .collect();
+    places.into_iter().collect()
 }
 
 /// That every detection of `verdict` is at `at` or inside it.
@@ -778,13 +800,7 @@ fn an_attachment_is_decoded_and_matched_as_it_arrives() {
             let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
             let want: &[&str] = match i {
                 0 => &["Eicar-Test-Signature"],
-                1 => &[
-                    "Att.End",
-                    "Att.Hash",
-                    "Att.Middle",
-                    "Att.Start",
-                    "Eicar-Test-Signature",
-                ],
+                1 => &ATTACHMENT_FOUND,
                 _ => &[],
             };
             assert_eq!(names, want, "{i}: {whole:?}");
@@ -1100,17 +1116,7 @@ fn an_attachment_inside_a_nested_multipart_is_decoded_as_it_arrives() {
         };
         let whole = engine.scan_bytes(&msg).unwrap();
         let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
-        assert_eq!(
-            names,
-            [
-                "Att.End",
-                "Att.Hash",
-                "Att.Middle",
-                "Att.Start",
-                "Eicar-Test-Signature"
-            ],
-            "{whole:?}"
-        );
+        assert_eq!(names, ATTACHMENT_FOUND, "{whole:?}");
         let suffix = name.map_or(String::new(), |n| format!(" \"{n}\""));
         let at = match two {
             false => format!("message/part[2]{suffix}/part[3]"),
@@ -1429,14 +1435,7 @@ fn a_long_body_not_declared_base64_is_read_every_way_as_it_arrives() {
         for (msg, at) in [(alone, "message/body"), (part, "message/part[1]")] {
             let msg = msg.into_bytes();
             let whole = engine.scan_bytes(&msg).unwrap();
-            let found: Vec<String> = whole
-                .detections()
-                .iter()
-                .map(|d| d.location().to_string())
-                .filter(|l| l != "message")
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let found = found_inside(&whole);
             let want: Vec<String> = suffix.iter().map(|s| format!("{at}{s}")).collect();
             assert_eq!(found, want, "{name}: {whole:?}");
             for chunk in [1000, 4096, 65536] {
@@ -1629,19 +1628,8 @@ fn a_forwarded_message_is_matched_and_taken_apart_as_it_arrives() {
         let case = format!("{name:?} after {after} depth {depth}");
         let whole = engine.scan_bytes(&msg).unwrap();
         let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
-        assert_eq!(
-            names,
-            [
-                "Att.End",
-                "Att.Hash",
-                "Att.Middle",
-                "Att.Start",
-                "Eicar-Test-Signature",
-                "Fwd.End",
-                "Fwd.Hash"
-            ],
-            "{case}: {whole:?}"
-        );
+        let want = [&ATTACHMENT_FOUND[..], &["Fwd.End", "Fwd.Hash"]].concat();
+        assert_eq!(names, want, "{case}: {whole:?}");
         let suffix = name.map_or(String::new(), |n| format!(" \"{n}\""));
         let at = format!(
             "message{}",
@@ -2012,12 +2000,7 @@ fn a_long_text_body_on_one_line_is_read_as_it_arrives() {
         ] {
             let msg = msg.into_bytes();
             let whole = engine.scan_bytes(&msg).unwrap();
-            let found: Vec<String> = whole
-                .detections()
-                .iter()
-                .map(|d| d.location().to_string())
-                .filter(|l| l != "message")
-                .collect();
+            let found = found_inside(&whole);
             assert_eq!(found, [format!("{at}{suffix}")], "{name}: {whole:?}");
             for chunk in [1000, 4096, 65536] {
                 let (session, most) = feed_watching(engine.session(), &msg, chunk);

@@ -760,10 +760,7 @@ impl PcreStream {
 
     /// The search of expression `j`, if it is kept.
     fn slot(&self, j: usize) -> Option<usize> {
-        match &self.exprs {
-            None => (j < self.searches.len()).then_some(j),
-            Some(exprs) => exprs.binary_search(&u32::try_from(j).ok()?).ok(),
-        }
+        slot_in(self.exprs.as_deref(), j)
     }
 
     /// The expression search `k` is for.
@@ -918,17 +915,13 @@ impl PcreStream {
         finder.atoms.advance(&mut self.atoms, hay, base, complete);
         let (searches, live, plan) = (&self.searches, &mut self.live, &self.plan);
         let exprs = self.exprs.as_deref();
-        let slot = |j: usize| match exprs {
-            None => Some(j),
-            Some(e) => e.binary_search(&u32::try_from(j).ok()?).ok(),
-        };
         self.atoms.take_hits(&mut |atom, start| {
             let Some((len, owners)) = finder.owners.get(atom as usize) else {
                 return;
             };
             for &j in owners {
                 let j = j as usize;
-                let Some(k) = slot(j) else {
+                let Some(k) = slot_in(exprs, j) else {
                     continue;
                 };
                 let (Some(search), Some(&lookup), Some(live)) =
@@ -1011,17 +1004,13 @@ impl PcreStream {
             },
         };
         let exprs = self.exprs.as_deref();
-        let slot = |j: usize| match exprs {
-            None => Some(j),
-            Some(e) => e.binary_search(&u32::try_from(j).ok()?).ok(),
-        };
         let mut mark = |sid, end: usize, walk: &mut EndWalk| {
             for m in 0..dfa.match_len(&walk.cache, sid) {
                 let pattern = dfa.match_pattern(&walk.cache, sid, m).as_usize();
                 let Some(&(j, shortest, reach)) = ends.owners.get(pattern) else {
                     continue;
                 };
-                let Some(k) = slot(j as usize) else {
+                let Some(k) = slot_in(exprs, j as usize) else {
                     continue;
                 };
                 if self.searches.get(k).is_none_or(|s| s.done) {
@@ -1126,6 +1115,15 @@ impl PcreStream {
             + self.ends.as_ref().map_or(0, |w| {
                 w.cache.memory_usage() + w.marked.len() * 16 + w.stay.as_ref().map_or(0, |_| 272)
             })
+    }
+}
+
+/// Where the search of expression `j` is kept: at `j`, or, once the searches are compacted (`exprs`, see
+/// [`PcreStream::compact`]), where `exprs` names it, if it does. A slot past the searches finds none.
+fn slot_in(exprs: Option<&[u32]>, j: usize) -> Option<usize> {
+    match exprs {
+        None => Some(j),
+        Some(e) => e.binary_search(&u32::try_from(j).ok()?).ok(),
     }
 }
 

@@ -152,17 +152,15 @@ struct Forwarded {
     filename: Option<String>,
     declares_html: bool,
     damage: Vec<String>,
-    /// The message, matched as mail as it arrives: fed up to `fed_to`, the bytes known to be the part's.
+    /// The message, matched as mail as it arrives: fed up to where `fed` was read to, the bytes known to be
+    /// the part's.
     matched: Box<stream::Streamed>,
-    fed_to: usize,
-    searched: usize,
+    fed: stream::KnownLines,
     /// Where the message's body starts, once its header block is known to be the part's (the line after
     /// it has arrived): from then on the message is admitted, and followed.
     body_start: Option<usize>,
     /// How much of the message was known when its header block was last read for its end.
     head_read_at: usize,
-    /// Where the part's line in flight starts.
-    line_at: usize,
     /// The state at its admission, when the database has an allow-list (see [`Followed`]).
     before: Option<Carried>,
     /// The message as an entity whose parts are scanned as they complete (when it is a multipart)...
@@ -304,9 +302,9 @@ impl Ctx<'_> {
             self.scan_part(data, base, depth, location, range, None);
             return;
         }
-        debug_assert!(fwd.fed_to <= range.end, "a part matched past its end");
-        if range.end > fwd.fed_to {
-            let rest = stream::held_raw(data, base, fwd.fed_to..range.end);
+        debug_assert!(fwd.fed.read_to <= range.end, "a part matched past its end");
+        if range.end > fwd.fed.read_to {
+            let rest = stream::held_raw(data, base, fwd.fed.read_to..range.end);
             fwd.matched.push(self.db, rest);
         }
         fwd.matched.finish(self.db);
@@ -495,11 +493,9 @@ impl Level {
             declares_html: head.declares_html,
             damage: head.damage.clone(),
             matched,
-            fed_to: start,
-            searched: start,
+            fed: stream::KnownLines::new(start),
             body_start: None,
             head_read_at: 0,
-            line_at: start,
             before: None,
             message: Nested {
                 start,
@@ -623,37 +619,26 @@ impl Forwarded {
     /// known (its message is then admitted), scans its parts completed since the last look and follows its
     /// part in flight, or decodes its body.
     fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
-        let held_end = base + data.len();
-        let new_from = self.searched.max(self.line_at);
-        let mut known = stream::known_lines(data, base, self.fed_to, &mut self.searched);
-        // The line in flight, and the whole stretches of a long one that no delimiter starts (see
-        // `walker::long_line_stretches`): a message sent as one long line is not held until it ends.
-        let new = stream::held_raw(data, base, new_from.min(held_end)..held_end);
-        if let Some(n) = memchr::memrchr(b'\n', new) {
-            self.line_at = new_from + n + 1;
-        }
-        let looked = self.fed_to > self.line_at;
-        if let Some(end) = walker::long_line_stretches(data, base, self.line_at, looked) {
-            known = known.max(Some(end));
-        }
+        // The whole stretches of a long line too: a message sent as one long line is not held until it ends.
         let mut blank = false;
-        if let Some(to) = known.filter(|&to| to > self.fed_to) {
-            let lines = stream::held_raw(data, base, self.fed_to..to);
+        if let Some(to) = self.fed.advance(data, base, <[u8]>::len) {
+            let fed_to = self.fed.read_to;
+            let lines = stream::held_raw(data, base, fed_to..to);
             self.matched.push(ctx.db, lines);
             if self.body_start.is_none() {
                 // A blank line ends a header block (the line break before the lines read counts too); the
                 // message is held from the part's start until its header block is known.
-                let from = self.fed_to.saturating_sub(3).max(self.start);
+                let from = fed_to.saturating_sub(3).max(self.start);
                 blank = stream::has_blank_line(stream::held_raw(data, base, from..to));
             }
-            self.fed_to = to;
+            self.fed.read_to = to;
         }
         if self.body_start.is_none() {
             // Held from the part's start until now (see `needed_from`). A header block that ends before
             // the last line known to be the part's is the message's whatever follows. It is read again
             // only when a blank line arrived or what is known doubled (a line that is not a field ends
             // one too), so a long header block in small chunks is read a few times, not once per chunk.
-            let known = stream::held_raw(data, base, self.start..self.fed_to);
+            let known = stream::held_raw(data, base, self.start..self.fed.read_to);
             if !(blank || known.len() >= 2 * self.head_read_at) {
                 return;
             }
@@ -699,7 +684,7 @@ impl Forwarded {
             (None, true) => self.message.start,
             (_, false) => self.message.needed_from(),
         };
-        message.min(self.fed_to)
+        message.min(self.fed.read_to)
     }
 
     fn memory_usage(&self) -> usize {
