@@ -26,9 +26,11 @@
 //!   in any case): one pass of the atom filter ([`crate::matcher::filter`]) over the new bytes marks the
 //!   blocks where a match may start, and the others are passed over;
 //! - an expression with no such literals (`12\s*0C\s*43` has none of 3 bytes) is looked for by where its
-//!   matches end: one lazy DFA of all of them, which reports every position where a match of one ends, reads
-//!   each byte once as it arrives (passing over, with one lookup each, the bytes it has seen leave it where
-//!   no match is under way: [`Stay`]) and marks the blocks whose windows may find that match ([`Ends`]);
+//!   matches end: one DFA of all of them, which reports every position where a match of one ends, reads
+//!   each byte once as it arrives (one table lookup a byte in a DFA built whole and shared by every stream,
+//!   [`EndTable`]; else a lazy DFA per stream, which passes over with one lookup each the bytes it has seen
+//!   leave it where no match is under way, [`Stay`]) and marks the blocks whose windows may find that match
+//!   ([`Ends`]);
 //!   searching such an expression's windows reads each byte twice over (a block and its reach), per
 //!   expression;
 //! - an expression whose trigger names subsignatures anchored near the start (`0:504B`: the object starts
@@ -200,7 +202,10 @@ impl Pcre {
                     .match_kind(regex_automata::MatchKind::LeftmostFirst)
                     .utf8_empty(false)
                     .nfa_size_limit(Some(4 << 20))
-                    .hybrid_cache_capacity(4 << 20),
+                    .hybrid_cache_capacity(4 << 20)
+                    // No whole DFA (the crate builds one with `dfa-build`, which `Ends` needs): a search
+                    // runs in a window, where the lazy DFA's few states are built cheaply.
+                    .dfa(false),
             )
             .build_from_hir(&hir)
             .ok()?;
@@ -448,30 +453,122 @@ enum Lookup {
     Ends,
 }
 
-/// A lazy DFA of the expressions with no literals to look for, which reports every position where a match
-/// of one of them ends (overlapping matches included: every start). It reads each byte once as it arrives,
+/// A DFA of the expressions with no literals to look for, which reports every position where a match of
+/// one of them ends (overlapping matches included: every start). It reads each byte once as it arrives,
 /// where searching each expression's windows would read every byte of the object twice over per expression
 /// (a block and the reach of its window). A match ending at `e` starts in the block `(e - shortest) / BLOCK`
 /// or before, and is found by no window that ends before `e`: so it marks the blocks of the windows that may
 /// find it, and the others are passed over.
+///
+/// The DFA is built whole once per plan, and shared by every stream, when its table fits [`TABLE_ENDS`]
+/// (the official database's three such expressions for a part of a message make a few dozen states): a
+/// byte then costs one lookup, and a stream holds only its state. Else it is a lazy DFA, whose states each
+/// stream builds in a cache of its own as its bytes need them ([`ENDS_CACHE`]).
 #[derive(Debug)]
 struct Ends {
-    dfa: regex_automata::hybrid::dfa::DFA,
+    dfa: EndsDfa,
     /// Per pattern of the DFA: its search (index into `PcrePlan::subs`), shortest match and reach.
     owners: Vec<(u32, usize, usize)>,
 }
 
-/// The lazy DFA's cache, per object: small, since the expressions are few (it is cleared when full).
+/// The DFA of an [`Ends`]: whole, or built lazily per stream.
+#[derive(Debug)]
+enum EndsDfa {
+    Table(EndTable),
+    Lazy(Box<regex_automata::hybrid::dfa::DFA>),
+}
+
+/// The most memory the table of an [`Ends`] DFA built whole may take; one that needs more is built lazily.
+const TABLE_ENDS: usize = 1 << 20;
+
+/// A whole DFA as a table of 256 transitions per state, so that a byte costs one lookup. A state is named
+/// by where its row starts (its number times 256); those where a match ends come last, from
+/// [`EndTable::first_match`] on.
+#[derive(Debug)]
+struct EndTable {
+    next: Box<[u32]>,
+    start: u32,
+    first_match: u32,
+    /// Per state (by number): the patterns whose match ends at it, and those whose match ends at the end
+    /// of the object after it.
+    matches: Vec<[Box<[u32]>; 2]>,
+}
+
+impl EndTable {
+    /// The table of `dfa`, unanchored from the start of the object, if it has at most `limit / 1024`
+    /// states and no quit state.
+    fn new(dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>, limit: usize) -> Option<EndTable> {
+        use regex_automata::dfa::Automaton;
+        use regex_automata::util::primitives::StateID;
+        let most = limit / std::mem::size_of::<[u32; 256]>();
+        let config = regex_automata::util::start::Config::new().anchored(Anchored::No);
+        let start = dfa.start_state(&config).ok()?;
+        // The states the start leads to, numbered as found.
+        let mut found: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
+        let mut states = vec![start];
+        let mut edges: Vec<[usize; 256]> = Vec::new();
+        while let Some(&sid) = states.get(edges.len()) {
+            let mut row = [0; 256];
+            for (byte, next) in (0..=255u8).zip(row.iter_mut()) {
+                let to = dfa.next_state(sid, byte);
+                if dfa.is_quit_state(to) {
+                    return None;
+                }
+                *next = *found.entry(to).or_insert_with(|| {
+                    states.push(to);
+                    states.len() - 1
+                });
+            }
+            if states.len() > most {
+                return None;
+            }
+            edges.push(row);
+        }
+        // Renumbered, matches last.
+        let mut order: Vec<usize> = (0..states.len()).collect();
+        order.sort_by_key(|&k| dfa.is_match_state(states[k]));
+        let mut row = vec![0u32; states.len()];
+        for (n, &k) in order.iter().enumerate() {
+            row[k] = u32::try_from(n * 256).ok()?;
+        }
+        let patterns = |sid: StateID| -> Box<[u32]> {
+            match dfa.is_match_state(sid) {
+                true => (0..dfa.match_len(sid))
+                    .map(|m| dfa.match_pattern(sid, m).as_u32())
+                    .collect(),
+                false => Box::default(),
+            }
+        };
+        let first_match = states.iter().filter(|&&s| !dfa.is_match_state(s)).count();
+        Some(EndTable {
+            next: order
+                .iter()
+                .flat_map(|&k| edges[k].map(|to| row[to]))
+                .collect(),
+            start: row[0],
+            first_match: u32::try_from(first_match * 256).ok()?,
+            matches: order
+                .iter()
+                .map(|&k| [patterns(states[k]), patterns(dfa.next_eoi_state(states[k]))])
+                .collect(),
+        })
+    }
+}
+
+/// A lazy DFA's cache, per object: small, since the expressions are few (it is cleared when full).
 const ENDS_CACHE: usize = 32 << 10;
 
 impl Ends {
-    /// The DFA of `hirs`, which gives up after `give_up` clears of its cache (of [`ENDS_CACHE`] bytes) if
-    /// it makes too few bytes' progress per state it adds.
+    /// The DFA of `hirs`: whole if its table takes no more than `table_limit` bytes, else lazy, giving up
+    /// after `give_up` clears of its cache (of [`ENDS_CACHE`] bytes) if it makes too few bytes' progress per
+    /// state it adds.
     fn new(
         hirs: &[&regex_syntax::hir::Hir],
         owners: Vec<(u32, usize, usize)>,
+        table_limit: usize,
         give_up: Option<usize>,
     ) -> Option<Ends> {
+        use regex_automata::dfa::{StartKind, dense};
         use regex_automata::hybrid::dfa::DFA;
         use regex_automata::nfa::thompson;
         if hirs.is_empty() {
@@ -486,6 +583,24 @@ impl Ends {
             )
             .build_many_from_hir(hirs)
             .ok()?;
+        if table_limit > 0 {
+            // Byte classes make the DFA built a quarter (or less) of its table; its states are the table's.
+            let whole = dense::Builder::new()
+                .configure(
+                    dense::Config::new()
+                        .match_kind(regex_automata::MatchKind::All)
+                        .start_kind(StartKind::Unanchored)
+                        .dfa_size_limit(Some(table_limit))
+                        .determinize_size_limit(Some(table_limit)),
+                )
+                .build_from_nfa(&nfa);
+            if let Some(table) = whole.ok().and_then(|d| EndTable::new(&d, table_limit)) {
+                return Some(Ends {
+                    dfa: EndsDfa::Table(table),
+                    owners,
+                });
+            }
+        }
         let dfa = DFA::builder()
             .configure(
                 DFA::config()
@@ -500,24 +615,50 @@ impl Ends {
             )
             .build_from_nfa(nfa)
             .ok()?;
-        Some(Ends { dfa, owners })
+        Some(Ends {
+            dfa: EndsDfa::Lazy(Box::new(dfa)),
+            owners,
+        })
     }
 }
 
 /// The walk of one object through the [`Ends`] DFA, carried from piece to piece.
 #[derive(Clone, Debug)]
 struct EndWalk {
-    cache: regex_automata::hybrid::dfa::Cache,
-    /// The state after the bytes before `at`.
-    state: Option<regex_automata::hybrid::LazyStateID>,
+    /// Where the walk is in the DFA.
+    at_state: WalkState,
+    /// The end of the bytes walked.
     at: usize,
     /// The walk could not go on (a DFA that gave up, bytes missed): its expressions are searched in every
     /// block from then on.
     failed: bool,
     /// Per pattern of the DFA: the last block marked (the blocks a match end marks only move forward).
     marked: Vec<Option<usize>>,
-    /// The bytes that leave one state where it is, learnt as the walk goes ([`Stay`]).
-    stay: Option<Box<Stay>>,
+}
+
+/// A walk's state: in a whole DFA, or in a lazy one with the stream's cache of its states.
+#[derive(Clone, Debug)]
+enum WalkState {
+    /// The row of the state after the bytes walked, in an [`EndTable`].
+    Table(u32),
+    Lazy {
+        cache: Box<regex_automata::hybrid::dfa::Cache>,
+        /// The state after the bytes walked.
+        state: Option<regex_automata::hybrid::LazyStateID>,
+        /// The bytes that leave one state where it is, learnt as the walk goes ([`Stay`]).
+        stay: Option<Box<Stay>>,
+    },
+}
+
+impl WalkState {
+    fn memory_usage(&self) -> usize {
+        match self {
+            WalkState::Table(_) => 0,
+            WalkState::Lazy { cache, stay, .. } => {
+                cache.memory_usage() + stay.as_ref().map_or(0, |_| 272)
+            }
+        }
+    }
 }
 
 /// The bytes that take a state of the [`Ends`] DFA back to itself, learnt as the walk takes them. Most
@@ -689,7 +830,7 @@ impl PcrePlan {
             wanted.retain(|&(j, _)| plan.gates[j as usize].is_none());
             plan.ungated = Finder::new(&wanted);
         }
-        plan.ends = Ends::new(&end_hirs, end_owners, Some(3));
+        plan.ends = Ends::new(&end_hirs, end_owners, TABLE_ENDS, Some(3));
         if let Some(ends) = &plan.ends {
             for &(j, _, _) in &ends.owners {
                 plan.lookup[j as usize] = Lookup::Ends;
@@ -969,12 +1110,17 @@ impl PcreStream {
             return;
         }
         let walk = self.ends.get_or_insert_with(|| EndWalk {
-            cache: ends.dfa.create_cache(),
-            state: None,
+            at_state: match &ends.dfa {
+                EndsDfa::Table(table) => WalkState::Table(table.start),
+                EndsDfa::Lazy(dfa) => WalkState::Lazy {
+                    cache: Box::new(dfa.create_cache()),
+                    state: None,
+                    stay: None,
+                },
+            },
             at: 0,
             failed: false,
             marked: vec![None; ends.owners.len()],
-            stay: None,
         });
         if walk.failed {
             return;
@@ -991,82 +1137,47 @@ impl PcreStream {
         let Some(new) = hay.get(from..) else {
             return;
         };
-        let dfa = &ends.dfa;
-        let start = regex_automata::util::start::Config::new().anchored(Anchored::No);
-        let mut sid = match walk.state {
-            Some(sid) => sid,
-            None => match dfa.start_state(&mut walk.cache, &start) {
-                Ok(sid) => sid,
-                Err(_) => {
-                    walk.failed = true;
-                    return;
-                }
-            },
-        };
         let exprs = self.exprs.as_deref();
-        let mut mark = |sid, end: usize, walk: &mut EndWalk| {
-            for m in 0..dfa.match_len(&walk.cache, sid) {
-                let pattern = dfa.match_pattern(&walk.cache, sid, m).as_usize();
-                let Some(&(j, shortest, reach)) = ends.owners.get(pattern) else {
-                    continue;
-                };
-                let Some(k) = slot_in(exprs, j as usize) else {
-                    continue;
-                };
-                if self.searches.get(k).is_none_or(|s| s.done) {
-                    continue;
-                }
-                // The windows that may find it: those of the blocks from the first whose window reaches
-                // `end` to the one its latest start is in.
-                let first = end.saturating_sub(reach).div_ceil(BLOCK).saturating_sub(1);
-                let last = end.saturating_sub(shortest) / BLOCK;
-                let (Some(marked), Some(live)) =
-                    (walk.marked.get_mut(pattern), self.live.get_mut(k))
-                else {
-                    continue;
-                };
-                let first = marked.map_or(first, |m| first.max(m + 1));
-                if first <= last {
-                    live.extend(first..=last);
-                    *marked = Some(last);
-                }
+        let (searches, live) = (&self.searches, &mut self.live);
+        let marked = &mut walk.marked;
+        // Marks, for a match of DFA pattern `pattern` that ends at `end`, the windows that may find it: those
+        // of the blocks from the first whose window reaches `end` to the one its latest start is in.
+        let mut mark = |pattern: usize, end: usize| {
+            let Some(&(j, shortest, reach)) = ends.owners.get(pattern) else {
+                return;
+            };
+            let Some(k) = slot_in(exprs, j as usize) else {
+                return;
+            };
+            if searches.get(k).is_none_or(|s| s.done) {
+                return;
+            }
+            let first = end.saturating_sub(reach).div_ceil(BLOCK).saturating_sub(1);
+            let last = end.saturating_sub(shortest) / BLOCK;
+            let (Some(marked), Some(live)) = (marked.get_mut(pattern), live.get_mut(k)) else {
+                return;
+            };
+            let first = marked.map_or(first, |m| first.max(m + 1));
+            if first <= last {
+                live.extend(first..=last);
+                *marked = Some(last);
             }
         };
-        // A DFA's match is seen one byte late: the state after the byte at `p` says a match ended at `p`.
-        let mut i = 0;
-        while let Some(&byte) = new.get(i) {
-            let next = match dfa.next_state(&mut walk.cache, sid, byte) {
-                Ok(next) => next,
-                Err(_) => {
-                    walk.failed = true;
-                    return;
-                }
-            };
-            if next.is_tagged() {
-                if next.is_match() {
-                    mark(next, base + from + i, walk);
-                }
-            } else if next == sid {
-                // The byte left the state where it was: so will it next time, and so will the bytes
-                // learnt before, which are passed over.
-                let clears = walk.cache.clear_count();
-                if let Some(stays) = Stay::learn(&mut walk.stay, sid, byte, clears) {
-                    while new.get(i + 1).is_some_and(|&b| stays[usize::from(b)]) {
-                        i += 1;
-                    }
-                }
+        let start = regex_automata::util::start::Config::new().anchored(Anchored::No);
+        let at = base + from;
+        let walked = match (&ends.dfa, &mut walk.at_state) {
+            (EndsDfa::Table(table), WalkState::Table(state)) => {
+                walk_table(table, state, new, at, complete, &mut mark)
             }
-            sid = next;
-            i += 1;
+            (EndsDfa::Lazy(dfa), WalkState::Lazy { cache, state, stay }) => walk_lazy(
+                dfa, cache, state, stay, &start, new, at, complete, &mut mark,
+            ),
+            _ => None,
+        };
+        if walked.is_none() {
+            walk.failed = true;
+            return;
         }
-        if complete {
-            match dfa.next_eoi_state(&mut walk.cache, sid) {
-                Ok(eoi) if eoi.is_match() => mark(eoi, held_end, walk),
-                Ok(_) => {}
-                Err(_) => walk.failed = true,
-            }
-        }
-        walk.state = Some(sid);
         walk.at = held_end;
     }
 
@@ -1112,10 +1223,119 @@ impl PcreStream {
                 .sum::<usize>()
             + self.live.iter().map(|l| 16 + l.len() * 16).sum::<usize>()
             + self.atoms.memory_usage()
-            + self.ends.as_ref().map_or(0, |w| {
-                w.cache.memory_usage() + w.marked.len() * 16 + w.stay.as_ref().map_or(0, |_| 272)
-            })
+            + self
+                .ends
+                .as_ref()
+                .map_or(0, |w| w.at_state.memory_usage() + w.marked.len() * 16)
     }
+}
+
+/// Walks `new`, the bytes from `at` on, through a whole DFA's table from row `state`, calling `mark` with
+/// each pattern and end of a match; at the end of the object when `complete`. `None` if the walk cannot go
+/// on (never, for a table built whole).
+fn walk_table(
+    table: &EndTable,
+    state: &mut u32,
+    new: &[u8],
+    at: usize,
+    complete: bool,
+    mark: &mut dyn FnMut(usize, usize),
+) -> Option<()> {
+    const STRETCH: usize = 16;
+    let next = &table.next[..];
+    let mut marks = |state: u32, end: usize, at_end: bool| -> Option<()> {
+        let [inside, after] = table.matches.get(state as usize / 256)?;
+        for &pattern in if at_end { after } else { inside }.iter() {
+            mark(pattern as usize, end);
+        }
+        Some(())
+    };
+    let mut now = *state;
+    // Matches are rare: a stretch is walked noting the highest state it passes through, and walked again,
+    // marking, only if that is a match. A DFA's match is seen one byte late: the state after the byte at `p`
+    // says a match ended at `p`.
+    let mut walk = |stretch: &[u8], from: usize, now: &mut u32| -> Option<()> {
+        let before = *now;
+        let mut top = 0;
+        for &byte in stretch {
+            *now = *next.get(*now as usize + usize::from(byte))?;
+            top = top.max(*now);
+        }
+        if top >= table.first_match {
+            *now = before;
+            for (i, &byte) in stretch.iter().enumerate() {
+                *now = *next.get(*now as usize + usize::from(byte))?;
+                if *now >= table.first_match {
+                    marks(*now, from + i, false)?;
+                }
+            }
+        }
+        Some(())
+    };
+    let stretches = new.chunks_exact(STRETCH);
+    let rest = stretches.remainder();
+    for (c, stretch) in stretches.enumerate() {
+        let stretch: &[u8; STRETCH] = stretch.try_into().ok()?;
+        walk(stretch, at + c * STRETCH, &mut now)?;
+    }
+    walk(rest, at + new.len() - rest.len(), &mut now)?;
+    if complete {
+        marks(now, at + new.len(), true)?;
+    }
+    *state = now;
+    Some(())
+}
+
+/// As [`walk_table`], through a lazy DFA whose states the walk adds to `cache` as it needs them, passing
+/// over the bytes it has learnt leave a state where it is ([`Stay`]).
+#[allow(clippy::too_many_arguments)]
+fn walk_lazy(
+    dfa: &regex_automata::hybrid::dfa::DFA,
+    cache: &mut regex_automata::hybrid::dfa::Cache,
+    state: &mut Option<regex_automata::hybrid::LazyStateID>,
+    stay: &mut Option<Box<Stay>>,
+    start: &regex_automata::util::start::Config,
+    new: &[u8],
+    at: usize,
+    complete: bool,
+    mark: &mut dyn FnMut(usize, usize),
+) -> Option<()> {
+    let mut sid = match *state {
+        Some(sid) => sid,
+        None => dfa.start_state(cache, start).ok()?,
+    };
+    let mut i = 0;
+    while let Some(&byte) = new.get(i) {
+        let next = dfa.next_state(cache, sid, byte).ok()?;
+        if next.is_tagged() {
+            if next.is_match() {
+                for m in 0..dfa.match_len(cache, next) {
+                    mark(dfa.match_pattern(cache, next, m).as_usize(), at + i);
+                }
+            }
+        } else if next == sid {
+            // The byte left the state where it was: so will it next time, and so will the bytes learnt
+            // before, which are passed over.
+            let clears = cache.clear_count();
+            if let Some(stays) = Stay::learn(stay, sid, byte, clears) {
+                while new.get(i + 1).is_some_and(|&b| stays[usize::from(b)]) {
+                    i += 1;
+                }
+            }
+        }
+        sid = next;
+        i += 1;
+    }
+    if complete {
+        let eoi = dfa.next_eoi_state(cache, sid).ok()?;
+        if eoi.is_match() {
+            for m in 0..dfa.match_len(cache, eoi) {
+                mark(dfa.match_pattern(cache, eoi, m).as_usize(), at + new.len());
+            }
+        }
+    }
+    *state = Some(sid);
+    Some(())
 }
 
 /// Where the search of expression `j` is kept: at `j`, or, once the searches are compacted (`exprs`, see
@@ -1449,14 +1669,51 @@ mod tests {
 
     /// The count of a stream of the expressions of `sigs` for objects of any type, fed `step` bytes at a
     /// time and let go of as it says, for signature `sig`'s subsignature 1.
-    fn streamed(sigs: &[LogicalSig], data: &[u8], step: usize, sig: u32) -> Option<u32> {
-        fed(sigs, data, step).count(sigs, sig, 1, data.len())
+    fn streamed(
+        plan: PcrePlan,
+        sigs: &[LogicalSig],
+        data: &[u8],
+        step: usize,
+        sig: u32,
+    ) -> Option<u32> {
+        fed_by(plan, sigs, data, step).count(sigs, sig, 1, data.len())
+    }
+
+    /// `plan`, its DFA of where matches end built lazily, giving up after `give_up` clears of its cache.
+    fn lazy_ends(sigs: &[LogicalSig], mut plan: PcrePlan, give_up: Option<usize>) -> PcrePlan {
+        let ends = plan.ends.as_ref().unwrap();
+        assert!(matches!(ends.dfa, EndsDfa::Table(_)));
+        let owners = ends.owners.clone();
+        let hirs: Vec<&regex_syntax::hir::Hir> = owners
+            .iter()
+            .map(|&(j, _, _)| {
+                let (sig, sub) = plan.subs[j as usize];
+                pcre_of(sigs, sig, sub)
+                    .unwrap()
+                    .regex
+                    .hir
+                    .as_deref()
+                    .unwrap()
+            })
+            .collect();
+        plan.ends = Ends::new(&hirs, owners, 0, give_up);
+        plan
+    }
+
+    /// The plans of `sigs` for objects of any type: with its DFA of where matches end whole, and lazy.
+    fn both_plans(sigs: &[LogicalSig]) -> [PcrePlan; 2] {
+        [plan(sigs), lazy_ends(sigs, plan(sigs), Some(3))]
     }
 
     /// A stream of the expressions of `sigs` for objects of any type, fed `data` `step` bytes at a time and
     /// let go of as it says.
     fn fed(sigs: &[LogicalSig], data: &[u8], step: usize) -> PcreStream {
-        let mut stream = PcreStream::new(std::sync::Arc::new(plan(sigs)));
+        fed_by(plan(sigs), sigs, data, step)
+    }
+
+    /// As [`fed`], by `plan`.
+    fn fed_by(plan: PcrePlan, sigs: &[LogicalSig], data: &[u8], step: usize) -> PcreStream {
+        let mut stream = PcreStream::new(std::sync::Arc::new(plan));
         let mut from = 0;
         for c in (step..data.len()).step_by(step) {
             stream.run(sigs, &data[from..c], from, false);
@@ -1508,11 +1765,13 @@ mod tests {
             };
             assert_eq!(count_whole(p, &data), want, "{name} whole");
             for step in [1000, 4096, 7777, 1 << 20] {
-                assert_eq!(
-                    streamed(&sigs, &data, step, at(name)),
-                    Some(want),
-                    "{name} {step}"
-                );
+                for (lazy, plan) in both_plans(&sigs).into_iter().enumerate() {
+                    assert_eq!(
+                        streamed(plan, &sigs, &data, step, at(name)),
+                        Some(want),
+                        "{name} {step} lazy: {lazy}"
+                    );
+                }
             }
         }
     }
@@ -1532,6 +1791,8 @@ mod tests {
             unreachable!()
         };
         assert_eq!(plan(&sigs).lookup, [Lookup::Ends]);
+        // Too many states to build whole: lazy.
+        assert!(matches!(plan(&sigs).ends.unwrap().dfa, EndsDfa::Lazy(_)));
         let stream = fed(&sigs, &data, 4096);
         assert!(stream.ends.as_ref().is_some_and(|w| w.failed));
         assert_eq!(
@@ -1601,7 +1862,7 @@ mod tests {
             })
             .collect();
         let owners = plan.ends.as_ref().unwrap().owners.clone();
-        plan.ends = Ends::new(&hirs, owners, None);
+        plan.ends = Ends::new(&hirs, owners, 0, None);
         let plan = std::sync::Arc::new(plan);
         let mut rng = crate::testing::XorShift::new(11);
         let mut data = Vec::new();
@@ -1620,10 +1881,13 @@ mod tests {
             }
             stream.run(&sigs, &data[from..], from, true);
             let walk = stream.ends.as_ref().unwrap();
+            let WalkState::Lazy { cache, .. } = &walk.at_state else {
+                panic!("the DFA is lazy")
+            };
             assert!(
-                !walk.failed && walk.cache.clear_count() > 10,
+                !walk.failed && cache.clear_count() > 10,
                 "{}",
-                walk.cache.clear_count()
+                cache.clear_count()
             );
             for (sig, s) in sigs.iter().enumerate() {
                 let SubSig::Pcre(p) = &s.subs[1] else {
@@ -1669,25 +1933,27 @@ mod tests {
                     data[at..at + plant.len()].copy_from_slice(plant);
                 }
             }
-            let mut stream = PcreStream::new(std::sync::Arc::new(plan(&sigs)));
             let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
             cuts.sort_unstable();
-            let mut from = 0;
-            for c in cuts {
-                if c < from {
-                    continue;
+            for (lazy, plan) in both_plans(&sigs).into_iter().enumerate() {
+                let mut stream = PcreStream::new(std::sync::Arc::new(plan));
+                let mut from = 0;
+                for &c in &cuts {
+                    if c < from {
+                        continue;
+                    }
+                    stream.run(&sigs, &data[from..c], from, false);
+                    from = stream.needed_from().min(c).max(from);
                 }
-                stream.run(&sigs, &data[from..c], from, false);
-                from = stream.needed_from().min(c).max(from);
-            }
-            stream.run(&sigs, &data[from..], from, true);
-            for (i, sig) in sigs.iter().enumerate().filter(|(_, s)| s.target == 0) {
-                let SubSig::Pcre(p) = &sig.subs[1] else { unreachable!() };
-                prop_assert_eq!(
-                    stream.count(&sigs, i as u32, 1, len),
-                    Some(count_whole(p, &data)),
-                    "{}", sig.name
-                );
+                stream.run(&sigs, &data[from..], from, true);
+                for (i, sig) in sigs.iter().enumerate().filter(|(_, s)| s.target == 0) {
+                    let SubSig::Pcre(p) = &sig.subs[1] else { unreachable!() };
+                    prop_assert_eq!(
+                        stream.count(&sigs, i as u32, 1, len),
+                        Some(count_whole(p, &data)),
+                        "{} lazy: {}", sig.name, lazy
+                    );
+                }
             }
         }
 
