@@ -431,8 +431,8 @@ pub(crate) struct PcrePlan {
     literals: Option<Finder>,
     /// Per expression: how the blocks where its match may start are found.
     lookup: Vec<Lookup>,
-    /// Where the matches of the expressions with no literals end.
-    ends: Option<Ends>,
+    /// Where the matches of the expressions with no literals end: the DFAs they are split into.
+    ends: Vec<Ends>,
     /// Per expression: its trigger, when an object's first bytes may decide it ([`Gate`]).
     gates: Vec<Option<Gate>>,
     /// The literals of the expressions with no gate, looked for instead of all of them in an object whose
@@ -449,8 +449,8 @@ enum Lookup {
     Prefix,
     /// By the literals every match holds.
     Inner,
-    /// By where its matches end ([`Ends`]).
-    Ends,
+    /// By where its matches end (through the plan's [`Ends`] of this index).
+    Ends(usize),
 }
 
 /// A DFA of the expressions with no literals to look for, which reports every position where a match of
@@ -460,10 +460,12 @@ enum Lookup {
 /// or before, and is found by no window that ends before `e`: so it marks the blocks of the windows that may
 /// find it, and the others are passed over.
 ///
-/// The DFA is built whole once per plan, and shared by every stream, when its table fits [`TABLE_ENDS`]
-/// (the official database's three such expressions for a part of a message make a few dozen states): a
-/// byte then costs one lookup, and a stream holds only its state. Else it is a lazy DFA, whose states each
-/// stream builds in a cache of its own as its bytes need them ([`ENDS_CACHE`]).
+/// A plan's expressions are split into as few such DFAs as fit ([`Ends::new`]). Each is built whole once
+/// per plan, and shared by every stream, when its table fits [`TABLE_ENDS`] (the official database's three
+/// expressions for a part of a message make 162 states; its five for text, two tables of 845 and 303
+/// states, 1.1 MiB shared by every session): a byte then costs
+/// one lookup per table, and a stream holds only its state. The expressions that fit no table are one lazy
+/// DFA, whose states each stream builds in a cache of its own as its bytes need them ([`ENDS_CACHE`]).
 #[derive(Debug)]
 struct Ends {
     dfa: EndsDfa,
@@ -558,23 +560,65 @@ impl EndTable {
 /// A lazy DFA's cache, per object: small, since the expressions are few (it is cleared when full).
 const ENDS_CACHE: usize = 32 << 10;
 
+/// The most tables a plan's expressions with no literals are split into: each is one lookup a byte.
+const MAX_TABLES: usize = 3;
+
 impl Ends {
-    /// The DFA of `hirs`: whole if its table takes no more than `table_limit` bytes, else lazy, giving up
-    /// after `give_up` clears of its cache (of [`ENDS_CACHE`] bytes) if it makes too few bytes' progress per
-    /// state it adds.
+    /// The DFAs of `hirs` (with `owners`, one per expression): as few tables as the expressions fit, each
+    /// no larger than `table_limit` bytes (several expressions whose DFA is small alone may need one
+    /// exponentially large together: the official database's five for text do); the expressions that fit
+    /// no table (of [`MAX_TABLES`]) in one lazy DFA, which gives up after `give_up` clears of its cache (of
+    /// [`ENDS_CACHE`] bytes) if it makes too few bytes' progress per state it adds.
     fn new(
         hirs: &[&regex_syntax::hir::Hir],
-        owners: Vec<(u32, usize, usize)>,
+        owners: &[(u32, usize, usize)],
         table_limit: usize,
         give_up: Option<usize>,
-    ) -> Option<Ends> {
-        use regex_automata::dfa::{StartKind, dense};
-        use regex_automata::hybrid::dfa::DFA;
+    ) -> Vec<Ends> {
+        let pick = |group: &[usize]| -> (Vec<&regex_syntax::hir::Hir>, Vec<(u32, usize, usize)>) {
+            group
+                .iter()
+                .filter_map(|&k| Some((*hirs.get(k)?, *owners.get(k)?)))
+                .unzip()
+        };
+        let table = |group: &[usize]| {
+            let (hirs, owners) = pick(group);
+            Ends::table(&hirs, owners, table_limit)
+        };
+        let mut parts = Vec::new();
+        let (mut group, mut open, mut lazy) = (Vec::new(), None, Vec::new());
+        for k in 0..hirs.len().min(owners.len()) {
+            if table_limit > 0 {
+                let with: Vec<usize> = group.iter().copied().chain([k]).collect();
+                if let Some(t) = table(&with) {
+                    (group, open) = (with, Some(t));
+                    continue;
+                }
+                // Not with the group so far: that one is closed, and a new one tried.
+                parts.extend(open.take());
+                group.clear();
+                if parts.len() < MAX_TABLES
+                    && let Some(t) = table(&[k])
+                {
+                    (group, open) = (vec![k], Some(t));
+                    continue;
+                }
+            }
+            lazy.push(k);
+        }
+        parts.extend(open);
+        let (hirs, owners) = pick(&lazy);
+        parts.extend(Ends::lazy(&hirs, owners, give_up));
+        parts
+    }
+
+    /// The NFA of `hirs`, one pattern each.
+    fn nfa(hirs: &[&regex_syntax::hir::Hir]) -> Option<regex_automata::nfa::thompson::NFA> {
         use regex_automata::nfa::thompson;
         if hirs.is_empty() {
             return None;
         }
-        let nfa = thompson::Compiler::new()
+        thompson::Compiler::new()
             .configure(
                 thompson::Config::new()
                     .utf8(false)
@@ -582,25 +626,40 @@ impl Ends {
                     .nfa_size_limit(Some(4 << 20)),
             )
             .build_many_from_hir(hirs)
+            .ok()
+    }
+
+    /// The DFA of `hirs` as a table, if it takes no more than `limit` bytes.
+    fn table(
+        hirs: &[&regex_syntax::hir::Hir],
+        owners: Vec<(u32, usize, usize)>,
+        limit: usize,
+    ) -> Option<Ends> {
+        use regex_automata::dfa::{StartKind, dense};
+        // Byte classes make the DFA built a quarter (or less) of its table; its states are the table's.
+        let dfa = dense::Builder::new()
+            .configure(
+                dense::Config::new()
+                    .match_kind(regex_automata::MatchKind::All)
+                    .start_kind(StartKind::Unanchored)
+                    .dfa_size_limit(Some(limit))
+                    .determinize_size_limit(Some(limit)),
+            )
+            .build_from_nfa(&Ends::nfa(hirs)?)
             .ok()?;
-        if table_limit > 0 {
-            // Byte classes make the DFA built a quarter (or less) of its table; its states are the table's.
-            let whole = dense::Builder::new()
-                .configure(
-                    dense::Config::new()
-                        .match_kind(regex_automata::MatchKind::All)
-                        .start_kind(StartKind::Unanchored)
-                        .dfa_size_limit(Some(table_limit))
-                        .determinize_size_limit(Some(table_limit)),
-                )
-                .build_from_nfa(&nfa);
-            if let Some(table) = whole.ok().and_then(|d| EndTable::new(&d, table_limit)) {
-                return Some(Ends {
-                    dfa: EndsDfa::Table(table),
-                    owners,
-                });
-            }
-        }
+        Some(Ends {
+            dfa: EndsDfa::Table(EndTable::new(&dfa, limit)?),
+            owners,
+        })
+    }
+
+    /// The lazy DFA of `hirs`, giving up as [`Ends::new`] says.
+    fn lazy(
+        hirs: &[&regex_syntax::hir::Hir],
+        owners: Vec<(u32, usize, usize)>,
+        give_up: Option<usize>,
+    ) -> Option<Ends> {
+        use regex_automata::hybrid::dfa::DFA;
         let dfa = DFA::builder()
             .configure(
                 DFA::config()
@@ -613,7 +672,7 @@ impl Ends {
                     .minimum_cache_clear_count(give_up)
                     .minimum_bytes_per_state(Some(10)),
             )
-            .build_from_nfa(nfa)
+            .build_from_nfa(Ends::nfa(hirs)?)
             .ok()?;
         Some(Ends {
             dfa: EndsDfa::Lazy(Box::new(dfa)),
@@ -830,10 +889,10 @@ impl PcrePlan {
             wanted.retain(|&(j, _)| plan.gates[j as usize].is_none());
             plan.ungated = Finder::new(&wanted);
         }
-        plan.ends = Ends::new(&end_hirs, end_owners, TABLE_ENDS, Some(3));
-        if let Some(ends) = &plan.ends {
+        plan.ends = Ends::new(&end_hirs, &end_owners, TABLE_ENDS, Some(3));
+        for (n, ends) in plan.ends.iter().enumerate() {
             for &(j, _, _) in &ends.owners {
-                plan.lookup[j as usize] = Lookup::Ends;
+                plan.lookup[j as usize] = Lookup::Ends(n);
             }
         }
         plan
@@ -857,8 +916,8 @@ pub(crate) struct PcreStream {
     atoms: AtomStream,
     /// The end of the bytes seen so far.
     seen: usize,
-    /// The walk through the DFA of where matches end, once begun.
-    ends: Option<EndWalk>,
+    /// The walks through the DFAs of where matches end (the plan's `ends`), each once begun.
+    ends: Vec<Option<EndWalk>>,
     /// Some gates are still to be decided by the object's first bytes.
     gates_open: bool,
     /// Which literals are looked for, chosen at the first search for them.
@@ -887,7 +946,7 @@ impl PcreStream {
             exprs: None,
             atoms: AtomStream::default(),
             seen: 0,
-            ends: None,
+            ends: (0..plan.ends.len()).map(|_| None).collect(),
             gates_open: plan.gates.iter().any(Option::is_some),
             looking: Looking::Unchosen,
             plan,
@@ -980,7 +1039,10 @@ impl PcreStream {
         self.close_gates(logical, hay, base, complete);
         let found = self.look_for_literals(logical, hay, base, complete);
         self.look_for_ends(hay, base, complete);
-        let ends_failed = self.ends.as_ref().is_none_or(|w| w.failed);
+        let ends_failed = |n: usize, ends: &[Option<EndWalk>]| {
+            ends.get(n)
+                .is_none_or(|w| w.as_ref().is_none_or(|w| w.failed))
+        };
         let literals_failed = self.atoms.overflowed;
         // An expression looked for by literals is searched only as far as they were looked for.
         let literal_hay = hay.get(..found - base).unwrap_or(hay);
@@ -1007,9 +1069,9 @@ impl PcreStream {
             }
             let (hay, live) = match plan.lookup[i] {
                 Lookup::Every => (hay, None),
-                Lookup::Ends if ends_failed => (hay, None),
+                Lookup::Ends(n) if ends_failed(n, &self.ends) => (hay, None),
                 Lookup::Prefix | Lookup::Inner if literals_failed => (hay, None),
-                Lookup::Ends => (hay, Some(&mut self.live[k])),
+                Lookup::Ends(_) => (hay, Some(&mut self.live[k])),
                 Lookup::Prefix | Lookup::Inner => (literal_hay, Some(&mut self.live[k])),
             };
             search.run_filtered(p, hay, base, complete, live);
@@ -1098,7 +1160,14 @@ impl PcreStream {
     /// Walks the new bytes through the DFA of where matches end, marking the blocks each end says a match
     /// may start in.
     fn look_for_ends(&mut self, hay: &[u8], base: usize, complete: bool) {
-        let Some(ends) = &self.plan.ends else {
+        for n in 0..self.plan.ends.len() {
+            self.look_for_ends_by(n, hay, base, complete);
+        }
+    }
+
+    /// As [`Self::look_for_ends`], through the plan's DFA `n`.
+    fn look_for_ends_by(&mut self, n: usize, hay: &[u8], base: usize, complete: bool) {
+        let Some(ends) = self.plan.ends.get(n) else {
             return;
         };
         let over = |j: u32| {
@@ -1109,7 +1178,10 @@ impl PcreStream {
         if ends.owners.iter().all(|&(j, _, _)| over(j)) {
             return;
         }
-        let walk = self.ends.get_or_insert_with(|| EndWalk {
+        let Some(walk) = self.ends.get_mut(n) else {
+            return;
+        };
+        let walk = walk.get_or_insert_with(|| EndWalk {
             at_state: match &ends.dfa {
                 EndsDfa::Table(table) => WalkState::Table(table.start),
                 EndsDfa::Lazy(dfa) => WalkState::Lazy {
@@ -1225,8 +1297,10 @@ impl PcreStream {
             + self.atoms.memory_usage()
             + self
                 .ends
-                .as_ref()
-                .map_or(0, |w| w.at_state.memory_usage() + w.marked.len() * 16)
+                .iter()
+                .flatten()
+                .map(|w| w.at_state.memory_usage() + w.marked.len() * 16)
+                .sum::<usize>()
     }
 }
 
@@ -1603,7 +1677,16 @@ mod tests {
         assert_eq!(
             plan.lookup,
             [
-                Prefix, Prefix, Inner, Inner, Ends, Ends, Ends, Ends, Ends, Every
+                Prefix,
+                Prefix,
+                Inner,
+                Inner,
+                Ends(0),
+                Ends(0),
+                Ends(0),
+                Ends(0),
+                Ends(0),
+                Every
             ]
         );
     }
@@ -1681,7 +1764,9 @@ mod tests {
 
     /// `plan`, its DFA of where matches end built lazily, giving up after `give_up` clears of its cache.
     fn lazy_ends(sigs: &[LogicalSig], mut plan: PcrePlan, give_up: Option<usize>) -> PcrePlan {
-        let ends = plan.ends.as_ref().unwrap();
+        let [ends] = &plan.ends[..] else {
+            panic!("one DFA")
+        };
         assert!(matches!(ends.dfa, EndsDfa::Table(_)));
         let owners = ends.owners.clone();
         let hirs: Vec<&regex_syntax::hir::Hir> = owners
@@ -1696,7 +1781,14 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        plan.ends = Ends::new(&hirs, owners, 0, give_up);
+        plan.ends = Ends::new(&hirs, &owners, 0, give_up);
+        assert!(matches!(
+            plan.ends[..],
+            [Ends {
+                dfa: EndsDfa::Lazy(_),
+                ..
+            }]
+        ));
         plan
     }
 
@@ -1790,16 +1882,78 @@ mod tests {
         let SubSig::Pcre(p) = &sigs[0].subs[1] else {
             unreachable!()
         };
-        assert_eq!(plan(&sigs).lookup, [Lookup::Ends]);
+        assert_eq!(plan(&sigs).lookup, [Lookup::Ends(0)]);
         // Too many states to build whole: lazy.
-        assert!(matches!(plan(&sigs).ends.unwrap().dfa, EndsDfa::Lazy(_)));
+        assert!(matches!(
+            plan(&sigs).ends[..],
+            [Ends {
+                dfa: EndsDfa::Lazy(_),
+                ..
+            }]
+        ));
         let stream = fed(&sigs, &data, 4096);
-        assert!(stream.ends.as_ref().is_some_and(|w| w.failed));
+        assert!(stream.ends[0].as_ref().is_some_and(|w| w.failed));
         assert_eq!(
             stream.count(&sigs, 0, 1, data.len()),
             Some(count_whole(p, &data))
         );
         assert!(count_whole(p, &data) > 0);
+    }
+
+    #[test]
+    fn expressions_whose_dfa_is_too_large_together_are_split_into_tables() {
+        // Each DFA is small alone, and the first three's together; the fourth's with `[a-z]{300,}` is not
+        // (the official database's expressions for text are much like these). The first three share a
+        // table, the fourth has one of its own, and each count is the whole's.
+        let lines = [
+            "U;Target:0;0&1;616161;0/1\\s*2\\s*z/i",
+            "V;Target:0;0&1;616161;0/(\\d[a-c]){3,}/",
+            "L;Target:0;0&1;616161;0/[a-z]{300,}/",
+            "Q;Target:0;0&1;616161;0/\\([\"'][^\\x3b]+([\"'][a-z]{1,3}[\"'], ){20,}[^\\x3b]+\\x3b/",
+        ];
+        let sigs = parsed(&lines);
+        let plan = plan(&sigs);
+        assert!(plan.ends.iter().all(|e| matches!(e.dfa, EndsDfa::Table(_))));
+        let lookup = plan.lookup.clone();
+        assert_eq!(
+            lookup,
+            [
+                Lookup::Ends(0),
+                Lookup::Ends(0),
+                Lookup::Ends(0),
+                Lookup::Ends(1)
+            ]
+        );
+        let mut rng = crate::testing::XorShift::new(5);
+        let mut data = Vec::new();
+        while data.len() < 200_000 {
+            data.extend(rng.bytes(2_000, b"ab 1"));
+            data.extend(b"1 2z 1a2b3c (\"q");
+            data.extend(b"\"ab\", ".repeat(21));
+            data.extend(b"z; ");
+            data.extend(rng.bytes(400, b"xyz"));
+        }
+        let stream = fed_by(plan, &sigs, &data, 4096);
+        // Both walked to the end: no expression was searched in every block.
+        assert!(
+            stream
+                .ends
+                .iter()
+                .all(|w| w.as_ref().is_some_and(|w| !w.failed && w.at == data.len()))
+        );
+        for (sig, s) in sigs.iter().enumerate() {
+            let SubSig::Pcre(p) = &s.subs[1] else {
+                unreachable!()
+            };
+            let whole = count_whole(p, &data);
+            assert!(whole > 0, "{}", s.name);
+            assert_eq!(
+                stream.count(&sigs, sig as u32, 1, data.len()),
+                Some(whole),
+                "{}",
+                s.name
+            );
+        }
     }
 
     #[test]
@@ -1853,7 +2007,8 @@ mod tests {
         ];
         let sigs = parsed(&lines);
         let mut plan = plan(&sigs);
-        assert_eq!(plan.lookup, [Lookup::Ends, Lookup::Ends]);
+        // `1\s*2\s*z` has a table; `a[a-p]{12}` is too large for one.
+        assert_eq!(plan.lookup, [Lookup::Ends(1), Lookup::Ends(0)]);
         let hirs: Vec<&regex_syntax::hir::Hir> = sigs
             .iter()
             .filter_map(|s| match &s.subs[1] {
@@ -1861,8 +2016,10 @@ mod tests {
                 SubSig::Hex(_) => None,
             })
             .collect();
-        let owners = plan.ends.as_ref().unwrap().owners.clone();
-        plan.ends = Ends::new(&hirs, owners, 0, None);
+        let mut owners: Vec<_> = plan.ends.iter().flat_map(|e| e.owners.clone()).collect();
+        owners.sort_unstable();
+        plan.ends = Ends::new(&hirs, &owners, 0, None);
+        plan.lookup = vec![Lookup::Ends(0); 2];
         let plan = std::sync::Arc::new(plan);
         let mut rng = crate::testing::XorShift::new(11);
         let mut data = Vec::new();
@@ -1880,7 +2037,7 @@ mod tests {
                 from = stream.needed_from().min(c).max(from);
             }
             stream.run(&sigs, &data[from..], from, true);
-            let walk = stream.ends.as_ref().unwrap();
+            let walk = stream.ends[0].as_ref().unwrap();
             let WalkState::Lazy { cache, .. } = &walk.at_state else {
                 panic!("the DFA is lazy")
             };
