@@ -463,9 +463,9 @@ enum Lookup {
 /// A plan's expressions are split into as few such DFAs as fit ([`Ends::new`]). Each is built whole once
 /// per plan, and shared by every stream, when its table fits [`TABLE_ENDS`] (the official database's three
 /// expressions for a part of a message make 162 states; its five for text, two tables of 845 and 303
-/// states, 1.1 MiB shared by every session): a byte then costs
-/// one lookup per table, and a stream holds only its state. The expressions that fit no table are one lazy
-/// DFA, whose states each stream builds in a cache of its own as its bytes need them ([`ENDS_CACHE`]).
+/// states, 1.1 MiB shared by every session): a byte then costs one lookup per table, and a stream holds
+/// only its state. The expressions that fit no table are one lazy DFA, whose states each stream builds in
+/// a cache of its own as its bytes need them ([`ENDS_CACHE`]).
 #[derive(Debug)]
 struct Ends {
     dfa: EndsDfa,
