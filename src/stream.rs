@@ -52,6 +52,17 @@ const DECIDE: usize = 36 << 10;
 /// The least number of new decoded bytes searched at once.
 const SEARCH_STEP: usize = 8 << 10;
 
+/// A scratch buffer that a long line grew past this is given back once the line is read, not kept for the
+/// rest of the part ([`give_back`]).
+const SCRATCH_KEPT: usize = 2 * SEARCH_STEP;
+
+/// Gives back `scratch`'s memory if a long line grew it past [`SCRATCH_KEPT`].
+fn give_back(scratch: &mut Vec<u8>) {
+    if scratch.capacity() > SCRATCH_KEPT {
+        *scratch = Vec::new();
+    }
+}
+
 /// The least number of decoded bytes let go of at once.
 const LET_GO_STEP: usize = 8 << 10;
 
@@ -659,6 +670,7 @@ impl Decoding64 {
         self.rest_from = self.decoder.first_odd_line().map(|at| self.body_start + at);
         self.payload.accept(db, &self.head, &out, Before::Streamed);
         self.scratch = out;
+        give_back(&mut self.scratch);
     }
 }
 
@@ -891,6 +903,7 @@ impl TextReadings {
             self.feed_lines(db, head, lines);
             raw = rest;
         }
+        give_back(&mut self.scratch);
     }
 
     /// Reads whole lines (or the body's last piece) into each reading.
