@@ -79,10 +79,11 @@ const FEED_PIECE: usize = 8 << 10;
 ///   still decide something, and what the parts scanned found;
 /// - when logical signatures for the type run regular expressions (the official ClamAV database's do, for
 ///   any file), the bytes their searches still read: a 16 KiB block and the expression's reach (see
-///   [the crate docs](crate#regular-expressions)), where each search is, the blocks where their literals
-///   or the ends of their matches say a match may start, and a lazy DFA's cache (32 KiB, or the least the
-///   DFA can work with); nothing for an expression whose trigger the object's first bytes shut (most of
-///   the official database's for a part of a message: see `src/matcher/gate.rs`).
+///   [the crate docs](crate#regular-expressions)), where each search is, and the blocks where their
+///   literals or the ends of their matches say a match may start (the DFAs that find those ends are
+///   tables shared by every session; only expressions too many to fit a table make a lazy DFA with a
+///   cache of 32 KiB per stream); nothing for an expression whose trigger the object's first bytes shut
+///   (most of the official database's for a part of a message: see `src/matcher/gate.rs`).
 ///
 /// Past the parts allowed (`max_parts`), the walk of the message splits off nothing more, so the rest of the
 /// message is held only as far as the matching of the message itself reads it.
@@ -90,10 +91,11 @@ const FEED_PIECE: usize = 8 << 10;
 /// An 8 MB message with a 6 MiB attachment is held in under 256 KiB (`tests/chunking.rs`); a 10 MB
 /// message fed in 64 KiB chunks in about 78 KiB with a generated database of 100k body signatures and
 /// 177 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
-/// attachment fed in 4 KiB chunks in about 235 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
+/// attachment fed in 4 KiB chunks in about 160 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
 /// `multipart/alternative`, in under 256 KiB, and one attached to a forwarded message too
 /// (`tests/chunking.rs`); with the official database, a 4 MB attachment to a forwarded message in about
-/// 390 KB (`tests/shared_data.rs`). The session
+/// 255 KiB, and 3 MB of spam as the message's own body (read as sent and as quoted-printable) in about
+/// 365 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart and its body is declared some other way than base64, quoted-printable or as sent (a
