@@ -563,11 +563,16 @@ const ENDS_CACHE: usize = 32 << 10;
 /// The most tables a plan's expressions with no literals are split into: each is one lookup a byte.
 const MAX_TABLES: usize = 3;
 
+/// The most DFAs built whole (each to at most [`TABLE_ENDS`]) to split a plan's expressions into tables:
+/// a plan is built on first use, in a session's `feed`.
+const MAX_TABLE_TRIES: usize = 12;
+
 impl Ends {
     /// The DFAs of `hirs` (with `owners`, one per expression): as few tables as the expressions fit, each
     /// no larger than `table_limit` bytes (several expressions whose DFA is small alone may need one
-    /// exponentially large together: the official database's five for text do); the expressions that fit
-    /// no table (of [`MAX_TABLES`]) in one lazy DFA, which gives up after `give_up` clears of its cache (of
+    /// exponentially large together: the official database's five for text do), all together if they fit,
+    /// else grouped in order as they fit (at most [`MAX_TABLE_TRIES`] tries); the expressions that fit no
+    /// table (of [`MAX_TABLES`]) in one lazy DFA, which gives up after `give_up` clears of its cache (of
     /// [`ENDS_CACHE`] bytes) if it makes too few bytes' progress per state it adds.
     fn new(
         hirs: &[&regex_syntax::hir::Hir],
@@ -581,14 +586,22 @@ impl Ends {
                 .filter_map(|&k| Some((*hirs.get(k)?, *owners.get(k)?)))
                 .unzip()
         };
-        let table = |group: &[usize]| {
+        let mut tries = MAX_TABLE_TRIES;
+        let mut table = |group: &[usize]| {
+            tries = tries.checked_sub(1)?;
             let (hirs, owners) = pick(group);
             Ends::table(&hirs, owners, table_limit)
         };
+        let all: Vec<usize> = (0..hirs.len().min(owners.len())).collect();
+        if table_limit > 0
+            && let Some(t) = table(&all)
+        {
+            return vec![t];
+        }
         let mut parts = Vec::new();
         let (mut group, mut open, mut lazy) = (Vec::new(), None, Vec::new());
-        for k in 0..hirs.len().min(owners.len()) {
-            if table_limit > 0 {
+        for k in all {
+            if table_limit > 0 && parts.len() < MAX_TABLES {
                 let with: Vec<usize> = group.iter().copied().chain([k]).collect();
                 if let Some(t) = table(&with) {
                     (group, open) = (with, Some(t));
@@ -1954,6 +1967,58 @@ mod tests {
                 s.name
             );
         }
+    }
+
+    #[test]
+    fn expressions_split_into_tables_make_a_few_and_the_rest_is_lazy() {
+        // Each expression's DFA fits the limit alone, and no two together: three tables, then the others
+        // in one lazy DFA; and with a limit that none fits, one lazy DFA.
+        let lines = [
+            "A;Target:0;0&1;616161;0/1\\s*2\\s*z/",
+            "B;Target:0;0&1;616161;0/3\\s*4\\s*y/",
+            "C;Target:0;0&1;616161;0/5\\s*6\\s*x/",
+            "D;Target:0;0&1;616161;0/7\\s*8\\s*w/",
+            "E;Target:0;0&1;616161;0/9\\s*0\\s*v/",
+        ];
+        let sigs = parsed(&lines);
+        let hirs: Vec<&regex_syntax::hir::Hir> = sigs
+            .iter()
+            .filter_map(|s| match &s.subs[1] {
+                SubSig::Pcre(p) => p.regex.hir.as_deref(),
+                SubSig::Hex(_) => None,
+            })
+            .collect();
+        let owners: Vec<(u32, usize, usize)> = (0..5).map(|j| (j, 3, 100)).collect();
+        let states = |ends: &Ends| match &ends.dfa {
+            EndsDfa::Table(t) => t.matches.len(),
+            EndsDfa::Lazy(_) => 0,
+        };
+        let alone = Ends::new(&hirs[..1], &owners[..1], TABLE_ENDS, None);
+        let limit = states(&alone[0]) * 1024;
+        let split = Ends::new(&hirs, &owners, limit, None);
+        let shape: Vec<(bool, Vec<u32>)> = split
+            .iter()
+            .map(|e| {
+                (
+                    matches!(e.dfa, EndsDfa::Table(_)),
+                    e.owners.iter().map(|o| o.0).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (true, vec![0]),
+                (true, vec![1]),
+                (true, vec![2]),
+                (false, vec![3, 4])
+            ]
+        );
+        let none = Ends::new(&hirs, &owners, 1024, None);
+        assert!(matches!(
+            &none[..],
+            [Ends { dfa: EndsDfa::Lazy(_), owners }] if owners.len() == 5
+        ));
     }
 
     #[test]
