@@ -507,28 +507,40 @@ impl BodyMatcher {
     /// with the least end counts, and an occurrence of a later part that starts before the least end the
     /// previous part can still have (one seen, or one starting no further back than a hit at `below`), plus
     /// its gap, counts for nothing.
+    ///
+    /// Once the previous part's least end is settled (no later occurrence can end before it, and the one
+    /// that has it is kept for good), where this part must start is too: of the occurrences that start
+    /// there or later, only the one with the least end counts. A part with thousands of occurrences (a
+    /// tag in HTML) then keeps one, not all of them.
     fn prune_chains(&self, pre: &mut PreVerified, below: usize) {
         let sigs: HashSet<u32> = pre.chained.keys().map(|&(s, _)| s).collect();
         for s in sigs {
             let sig = &self.sigs[s as usize];
             let mut least: Option<usize> = None;
+            // Whether `least` is settled.
+            let mut settled = true;
             for (p, part) in sig.pattern.parts.iter().enumerate() {
+                // A later occurrence starts at `below` less its reach back, and ends no earlier.
+                let future = below.saturating_sub(part.extent().0);
                 let Some((_, list)) = pre.chained.get_mut(&(s, p as u16)) else {
-                    // No occurrence of this part yet: a later one starts at `below` less its reach back.
-                    least = Some(below.saturating_sub(part.extent().0));
+                    least = Some(future);
+                    settled = false;
                     continue;
                 };
-                if p == 0 {
+                if let Some(prev) = least.filter(|_| p > 0) {
+                    let need = prev.saturating_add(part.min_gap_before as usize);
+                    list.retain(|o| o.0 >= need);
+                }
+                // The first part's least end is all that counts; so is a later part's, once where it must
+                // start is settled.
+                if p == 0 || settled {
                     if let Some(&best) = list.iter().min_by_key(|o| o.1) {
                         list.clear();
                         list.push(best);
                     }
-                } else if let Some(prev) = least {
-                    let need = prev.saturating_add(part.min_gap_before as usize);
-                    list.retain(|o| o.0 >= need);
                 }
                 let seen_least = list.iter().map(|o| o.1).min();
-                let future = below.saturating_sub(part.extent().0);
+                settled = settled && seen_least.is_some_and(|e| e <= future);
                 least = Some(seen_least.map_or(future, |e| e.min(future)));
                 list.shrink_to(list.len() * 2);
             }
@@ -856,6 +868,11 @@ mod tests {
                 sig("Star", 0, "*", "616161*6262"),
                 sig("Repeat", 0, "*", "61{2-}61{2-}61{2-}61"),
                 sig("Fixed", 0, "0,40", "62*6161{3-}6262"),
+                // Later parts that start well before their atom: a hit verified ahead leaves a window
+                // where later occurrences of the previous part may still end.
+                sig("Wide", 0, "*", "6161{1-}????????6262"),
+                sig("WidePrev", 0, "*", "62{1-}????????6161{1-}6262"),
+                sig("WideThree", 0, "*", "62{1-}??????6161{0-}????6262"),
             ]);
             let data: Vec<u8> = data.into_iter().map(|i| b"ab."[i]).collect();
             proptest::prop_assert_eq!(scan_in_steps(&m, &data, step), scan(&m, &data, 0));
