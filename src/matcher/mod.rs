@@ -533,11 +533,11 @@ impl BodyMatcher {
                 }
                 // The first part's least end is all that counts; so is a later part's, once where it must
                 // start is settled.
-                if p == 0 || settled {
-                    if let Some(&best) = list.iter().min_by_key(|o| o.1) {
-                        list.clear();
-                        list.push(best);
-                    }
+                if (p == 0 || settled)
+                    && let Some(&best) = list.iter().min_by_key(|o| o.1)
+                {
+                    list.clear();
+                    list.push(best);
                 }
                 let seen_least = list.iter().map(|o| o.1).min();
                 settled = settled && seen_least.is_some_and(|e| e <= future);
