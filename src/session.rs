@@ -93,9 +93,9 @@ const FEED_PIECE: usize = 8 << 10;
 /// 177 KiB with the official ClamAV one (`benches/vs-clamd.sh`); with the official database, a 4 MB text
 /// attachment fed in 4 KiB chunks in about 160 KiB (`tests/shared_data.rs`); a 4 MiB attachment inside
 /// `multipart/alternative`, in under 256 KiB, and one attached to a forwarded message too
-/// (`tests/chunking.rs`); with the official database, a 4 MB attachment to a forwarded message in about
-/// 255 KiB, and 3 MB of spam as the message's own body (read as sent and as quoted-printable) in about
-/// 365 KiB (`tests/shared_data.rs`). The session
+/// (`tests/chunking.rs`); with the official database, a 4 MB attachment to a forwarded message and a 4 MB
+/// HTML message each in under 256 KiB, and 3 MB of spam as the message's own body (read as sent and as
+/// quoted-printable) in about 365 KiB (`tests/shared_data.rs`). The session
 /// keeps the whole message instead (up to `max_message_size`) when the message can be read more than one
 /// way (two boundary candidates, a line that is a delimiter only by prefix, no declared boundary), when it
 /// is not multipart and its body is declared some other way than base64, quoted-printable or as sent (a

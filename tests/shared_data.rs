@@ -322,14 +322,15 @@ fn sessions_with_the_official_database_let_go_and_agree_with_the_whole() {
         .to_vec();
     forwarded.extend_from_slice(&with_attachment("spam.bin", &spam));
     forwarded.extend_from_slice(b"\r\n--fwd--\r\n");
-    // The bound for a session is 256 KiB, containers aside. The body of the message is read two
-    // ways (as sent, and as quoted-printable: its first 64 KiB look so), each matched as it arrives, so it
-    // is held in two streams besides the message's own matching (about 110 KB each with this database:
-    // a tail of 50 KB for the regular expressions' windows, 30 KB of atom hits awaiting verification, 20
-    // KB of hits verified ahead). HTML is matched as it arrives too, its heuristics' search done on the
-    // way; the official database's many signatures for HTML leave more hits verified ahead to keep. A
-    // forwarded message is matched as mail as it arrives, besides the message and its attachment: a third
-    // stream.
+    // The bound for a session is 256 KiB, containers aside. HTML is matched as it arrives, its
+    // heuristics' search done on the way. A forwarded message is matched as mail as it arrives, besides
+    // the message and its attachment: a third stream. The body of the message is read two ways (as sent,
+    // and as quoted-printable: its first 64 KiB look so), each matched as it arrives, so it is held in two
+    // streams besides the message's own matching, about 110 KB each with this database (a tail of 50 KB
+    // for the regular expressions' windows, 30 KB of atom hits awaiting verification, 20 KB of hits
+    // verified ahead): past the bound. HTML and the forwarded message measure under 256 KiB (251 to 253 KB
+    // and 257.5 KB); their bounds leave room for what a session's recycled buffers and hash tables add,
+    // which varies a little from run to run.
     for (what, msg, bound) in [
         (
             "as a named text attachment",
@@ -341,16 +342,16 @@ fn sessions_with_the_official_database_let_go_and_agree_with_the_whole() {
             with_attachment("spam.bin", &spam),
             Some(256 << 10),
         ),
-        ("as the body of the message", plain, Some(448 << 10)),
+        ("as the body of the message", plain, Some(400 << 10)),
         (
             "as a message declared HTML in base64",
             single,
-            Some(416 << 10),
+            Some(272 << 10),
         ),
         (
             "as an attachment to a forwarded message",
             forwarded,
-            Some(320 << 10),
+            Some(288 << 10),
         ),
     ] {
         let started = Instant::now();
