@@ -1781,6 +1781,17 @@ mod tests {
         fed_by(plan, sigs, data, step).count(sigs, sig, 1, data.len())
     }
 
+    /// The syntax of the expression of each of `sigs` (their second subsignature) kept for looking for it
+    /// by where its matches end.
+    fn hirs_of(sigs: &[LogicalSig]) -> Vec<&regex_syntax::hir::Hir> {
+        sigs.iter()
+            .filter_map(|s| match &s.subs[1] {
+                SubSig::Pcre(p) => p.regex.hir.as_deref(),
+                SubSig::Hex(_) => None,
+            })
+            .collect()
+    }
+
     /// `plan`, its DFA of where matches end built lazily, giving up after `give_up` clears of its cache.
     fn lazy_ends(sigs: &[LogicalSig], mut plan: PcrePlan, give_up: Option<usize>) -> PcrePlan {
         let [ends] = &plan.ends[..] else {
@@ -1987,13 +1998,7 @@ mod tests {
             "E;Target:0;0&1;616161;0/9\\s*0\\s*v/",
         ];
         let sigs = parsed(&lines);
-        let hirs: Vec<&regex_syntax::hir::Hir> = sigs
-            .iter()
-            .filter_map(|s| match &s.subs[1] {
-                SubSig::Pcre(p) => p.regex.hir.as_deref(),
-                SubSig::Hex(_) => None,
-            })
-            .collect();
+        let hirs = hirs_of(&sigs);
         let owners: Vec<(u32, usize, usize)> = (0..5).map(|j| (j, 3, 100)).collect();
         let states = |ends: &Ends| match &ends.dfa {
             EndsDfa::Table(t) => t.matches.len(),
@@ -2080,13 +2085,7 @@ mod tests {
         let mut plan = plan(&sigs);
         // `1\s*2\s*z` has a table; `a[a-p]{12}` is too large for one.
         assert_eq!(plan.lookup, [Lookup::Ends(1), Lookup::Ends(0)]);
-        let hirs: Vec<&regex_syntax::hir::Hir> = sigs
-            .iter()
-            .filter_map(|s| match &s.subs[1] {
-                SubSig::Pcre(p) => p.regex.hir.as_deref(),
-                SubSig::Hex(_) => None,
-            })
-            .collect();
+        let hirs = hirs_of(&sigs);
         let mut owners: Vec<_> = plan.ends.iter().flat_map(|e| e.owners.clone()).collect();
         owners.sort_unstable();
         plan.ends = Ends::new(&hirs, &owners, 0, None);
