@@ -23,8 +23,11 @@
 //! ([`PcreStream`], made from a [`PcrePlan`] per target type and container) pass over what cannot matter:
 //! - an expression is looked for first by literals every match starts with or holds (found in its syntax
 //!   by `regex-syntax`'s extractor; for a case-insensitive one, its literals taken with case and looked for
-//!   in any case): one pass of the atom filter ([`crate::matcher::filter`]) over the new bytes marks the
-//!   blocks where a match may start, and the others are passed over;
+//!   in any case): one pass over the new bytes marks the blocks where a match may start, and the others
+//!   are passed over. The pass is a table of an Aho-Corasick automaton of the literals that most objects
+//!   look for, shared by every stream, one lookup a byte ([`LiteralTable`]); the atom filter
+//!   ([`crate::matcher::filter`]) when an object looks for others (its first bytes left a gate open) or
+//!   the literals are too many for a table;
 //! - an expression with no such literals (`12\s*0C\s*43` has none of 3 bytes) is looked for by where its
 //!   matches end: one DFA of all of them, which reports every position where a match of one ends, reads
 //!   each byte once as it arrives (one table lookup a byte in a DFA built whole and shared by every stream,
@@ -438,6 +441,22 @@ pub(crate) struct PcrePlan {
     /// The literals of the expressions with no gate, looked for instead of all of them in an object whose
     /// first bytes shut every gate (when some expression with literals has one).
     ungated: Option<Finder>,
+    /// The literals that the choice most objects make looks for, as one more table of where matches end
+    /// instead of by the atom filter, if they fit one.
+    literal_table: Option<LiteralTable>,
+}
+
+/// The literals of the expressions that one choice of [`Looking`] looks for, each a pattern of a table of
+/// where matches end ([`Ends`]), walked after the plan's own (its index is theirs' count): a byte costs one
+/// lookup, where the atom filter samples every position for literals of 3 bytes (the official database
+/// has some: `var `, `XPM`). A literal's match end marks the blocks of the windows that may find a match
+/// holding it, as its hit by the atom filter would.
+#[derive(Debug)]
+struct LiteralTable {
+    looking: Looking,
+    ends: Ends,
+    /// Per expression: how it is looked for when the literals are.
+    lookup: Vec<Lookup>,
 }
 
 /// How a session finds the blocks where an expression's match may start.
@@ -502,37 +521,7 @@ impl EndTable {
     fn new(dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>, limit: usize) -> Option<EndTable> {
         use regex_automata::dfa::Automaton;
         use regex_automata::util::primitives::StateID;
-        let most = limit / std::mem::size_of::<[u32; 256]>();
         let config = regex_automata::util::start::Config::new().anchored(Anchored::No);
-        let start = dfa.start_state(&config).ok()?;
-        // The states the start leads to, numbered as found.
-        let mut found: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
-        let mut states = vec![start];
-        let mut edges: Vec<[usize; 256]> = Vec::new();
-        while let Some(&sid) = states.get(edges.len()) {
-            let mut row = [0; 256];
-            for (byte, next) in (0..=255u8).zip(row.iter_mut()) {
-                let to = dfa.next_state(sid, byte);
-                if dfa.is_quit_state(to) {
-                    return None;
-                }
-                *next = *found.entry(to).or_insert_with(|| {
-                    states.push(to);
-                    states.len() - 1
-                });
-            }
-            if states.len() > most {
-                return None;
-            }
-            edges.push(row);
-        }
-        // Renumbered, matches last.
-        let mut order: Vec<usize> = (0..states.len()).collect();
-        order.sort_by_key(|&k| dfa.is_match_state(states[k]));
-        let mut row = vec![0u32; states.len()];
-        for (n, &k) in order.iter().enumerate() {
-            row[k] = u32::try_from(n * 256).ok()?;
-        }
         let patterns = |sid: StateID| -> Box<[u32]> {
             match dfa.is_match_state(sid) {
                 true => (0..dfa.match_len(sid))
@@ -541,7 +530,75 @@ impl EndTable {
                 false => Box::default(),
             }
         };
-        let first_match = states.iter().filter(|&&s| !dfa.is_match_state(s)).count();
+        EndTable::build(
+            dfa.start_state(&config).ok()?,
+            |sid, byte| Some(dfa.next_state(sid, byte)).filter(|&to| !dfa.is_quit_state(to)),
+            |sid| [patterns(sid), patterns(dfa.next_eoi_state(sid))],
+            limit,
+        )
+    }
+
+    /// The table of an Aho-Corasick automaton, unanchored, if it has at most `limit / 1024` states. Its
+    /// matches are seen as soon as their last byte is read, a byte earlier than a DFA's: each is reported
+    /// as ending a byte before it does.
+    fn of_literals(dfa: &aho_corasick::dfa::DFA, limit: usize) -> Option<EndTable> {
+        use aho_corasick::Anchored;
+        use aho_corasick::automaton::Automaton;
+        use aho_corasick::automaton::StateID;
+        let patterns = |sid: StateID| -> [Box<[u32]>; 2] {
+            let inside = match dfa.is_match(sid) {
+                true => (0..dfa.match_len(sid))
+                    .map(|m| dfa.match_pattern(sid, m).as_u32())
+                    .collect(),
+                false => Box::default(),
+            };
+            [inside, Box::default()]
+        };
+        EndTable::build(
+            dfa.start_state(Anchored::No).ok()?,
+            |sid, byte| Some(dfa.next_state(Anchored::No, sid, byte)),
+            patterns,
+            limit,
+        )
+    }
+
+    /// The table of the automaton whose states `next` walks from `start` (`None`: a state the table cannot
+    /// hold), with the patterns `matches` gives per state (whose match ends at it, and at the end of the
+    /// object after it), if it has at most `limit / 1024` states.
+    fn build<S: Copy + Eq + std::hash::Hash>(
+        start: S,
+        next: impl Fn(S, u8) -> Option<S>,
+        matches: impl Fn(S) -> [Box<[u32]>; 2],
+        limit: usize,
+    ) -> Option<EndTable> {
+        let most = limit / std::mem::size_of::<[u32; 256]>();
+        // The states the start leads to, numbered as found.
+        let mut found: HashMap<S, usize> = HashMap::from([(start, 0)]);
+        let mut states = vec![start];
+        let mut edges: Vec<[usize; 256]> = Vec::new();
+        while let Some(&sid) = states.get(edges.len()) {
+            let mut row = [0; 256];
+            for (byte, to) in (0..=255u8).zip(row.iter_mut()) {
+                let next = next(sid, byte)?;
+                *to = *found.entry(next).or_insert_with(|| {
+                    states.push(next);
+                    states.len() - 1
+                });
+            }
+            if states.len() > most {
+                return None;
+            }
+            edges.push(row);
+        }
+        let matches: Vec<[Box<[u32]>; 2]> = states.iter().map(|&s| matches(s)).collect();
+        // Renumbered, matches last.
+        let mut order: Vec<usize> = (0..states.len()).collect();
+        order.sort_by_key(|&k| !matches[k][0].is_empty());
+        let mut row = vec![0u32; states.len()];
+        for (n, &k) in order.iter().enumerate() {
+            row[k] = u32::try_from(n * 256).ok()?;
+        }
+        let first_match = matches.iter().filter(|m| m[0].is_empty()).count();
         Some(EndTable {
             next: order
                 .iter()
@@ -549,10 +606,7 @@ impl EndTable {
                 .collect(),
             start: row[0],
             first_match: u32::try_from(first_match * 256).ok()?,
-            matches: order
-                .iter()
-                .map(|&k| [patterns(states[k]), patterns(dfa.next_eoi_state(states[k]))])
-                .collect(),
+            matches: order.iter().map(|&k| matches[k].clone()).collect(),
         })
     }
 }
@@ -668,6 +722,28 @@ impl Ends {
             .ok()?;
         Some(Ends {
             dfa: EndsDfa::Table(EndTable::new(&dfa, limit)?),
+            owners,
+        })
+    }
+
+    /// The table of where `literals` end (in any ASCII case: a literal looked for by case is found a little
+    /// more often than it occurs, which passes over fewer blocks, never more), with `owners` (shortest
+    /// match and reach as for a match ending where the literal does), if it takes no more than `limit`
+    /// bytes.
+    fn literals(literals: &[&[u8]], owners: &[(u32, usize, usize)], limit: usize) -> Option<Ends> {
+        let dfa = aho_corasick::dfa::DFA::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .start_kind(aho_corasick::StartKind::Unanchored)
+            .ascii_case_insensitive(true)
+            .build(literals)
+            .ok()?;
+        // A match is reported a byte before it ends (see `EndTable::of_literals`).
+        let owners = owners
+            .iter()
+            .map(|&(j, shortest, reach)| (j, shortest.saturating_sub(1), reach.saturating_sub(1)))
+            .collect();
+        Some(Ends {
+            dfa: EndsDfa::Table(EndTable::of_literals(&dfa, limit)?),
             owners,
         })
     }
@@ -860,6 +936,7 @@ impl PcrePlan {
         // Per expression with literals: its literals, and whether they are looked for by case.
         let mut wanted: Vec<(u32, &Literals)> = Vec::new();
         let (mut end_hirs, mut end_owners) = (Vec::new(), Vec::new());
+        let mut reaches = Vec::new();
         for (i, sig) in logical.iter().enumerate() {
             if !applies(sig) {
                 continue;
@@ -871,6 +948,7 @@ impl PcrePlan {
                 };
                 let search = plan.subs.len() as u32;
                 plan.subs.push((i, j));
+                reaches.push(p.regex.reach);
                 let trigger_forms: HashMap<u8, Vec<_>> = p
                     .trigger
                     .subs()
@@ -901,12 +979,14 @@ impl PcrePlan {
             }
         }
         plan.literals = Finder::new(&wanted);
+        let mut looking = Looking::All;
         if wanted
             .iter()
             .any(|&(j, _)| plan.gates[j as usize].is_some())
         {
             wanted.retain(|&(j, _)| plan.gates[j as usize].is_none());
             plan.ungated = Finder::new(&wanted);
+            looking = Looking::Ungated;
         }
         plan.ends = Ends::new(&end_hirs, &end_owners, TABLE_ENDS, Some(3));
         for (n, ends) in plan.ends.iter().enumerate() {
@@ -914,7 +994,54 @@ impl PcrePlan {
                 plan.lookup[j as usize] = Lookup::Ends(n);
             }
         }
+        // The literals `wanted` holds now are those of the choice most objects make: every expression's,
+        // or, when some have gates, which an object's first bytes mostly shut, those of the others.
+        let (mut set, mut owners) = (Vec::new(), Vec::new());
+        for &(j, literals) in &wanted {
+            let reach = reaches.get(j as usize).copied().unwrap_or(MAX_REACH);
+            for literal in &literals.set {
+                set.push(&literal[..]);
+                // A match starts with the literal, or holds it and reaches no further back than its reach.
+                let back = if literals.prefix {
+                    literal.len()
+                } else {
+                    reach
+                };
+                owners.push((j, literal.len(), back));
+            }
+        }
+        if let Some(ends) = (!set.is_empty())
+            .then(|| Ends::literals(&set, &owners, TABLE_ENDS))
+            .flatten()
+        {
+            let mut lookup = plan.lookup.clone();
+            for &(j, _, _) in &ends.owners {
+                lookup[j as usize] = Lookup::Ends(plan.ends.len());
+            }
+            plan.literal_table = Some(LiteralTable {
+                looking,
+                ends,
+                lookup,
+            });
+        }
         plan
+    }
+
+    /// The DFA of where matches end `n`: the plan's own, then the literals' table when `tabled`.
+    fn ends_at(&self, tabled: bool, n: usize) -> Option<&Ends> {
+        match self.ends.get(n) {
+            Some(ends) => Some(ends),
+            None if tabled && n == self.ends.len() => self.literal_table.as_ref().map(|t| &t.ends),
+            None => None,
+        }
+    }
+
+    /// How each expression is looked for, by the literals' table when `tabled`.
+    fn lookups(&self, tabled: bool) -> &[Lookup] {
+        match (&self.literal_table, tabled) {
+            (Some(t), true) => &t.lookup,
+            _ => &self.lookup,
+        }
     }
 }
 
@@ -941,6 +1068,8 @@ pub(crate) struct PcreStream {
     gates_open: bool,
     /// Which literals are looked for, chosen at the first search for them.
     looking: Looking,
+    /// They are looked for through the plan's literal table ([`LiteralTable`]), not the atom filter.
+    tabled: bool,
 }
 
 /// Which of a plan's literals a stream looks for.
@@ -968,13 +1097,17 @@ impl PcreStream {
             ends: (0..plan.ends.len()).map(|_| None).collect(),
             gates_open: plan.gates.iter().any(Option::is_some),
             looking: Looking::Unchosen,
+            tabled: false,
             plan,
         }
     }
 
-    /// The literals looked for.
+    /// The literals looked for by the atom filter.
     fn finder(&self) -> Option<&Finder> {
-        self.plan.finder(self.looking)
+        match self.tabled {
+            true => None,
+            false => self.plan.finder(self.looking),
+        }
     }
 
     /// The search of expression `j`, if it is kept.
@@ -1086,7 +1219,7 @@ impl PcreStream {
                 search.done = true;
                 continue;
             }
-            let (hay, live) = match plan.lookup[i] {
+            let (hay, live) = match plan.lookups(self.tabled)[i] {
                 Lookup::Every => (hay, None),
                 Lookup::Ends(n) if ends_failed(n, &self.ends) => (hay, None),
                 Lookup::Prefix | Lookup::Inner if literals_failed => (hay, None),
@@ -1127,6 +1260,16 @@ impl PcreStream {
                 true => Looking::Ungated,
                 false => Looking::All,
             };
+            self.tabled = plan
+                .literal_table
+                .as_ref()
+                .is_some_and(|t| t.looking == self.looking);
+            if self.tabled {
+                self.ends.push(None);
+            }
+        }
+        if self.tabled {
+            return held_end;
         }
         let Some(finder) = self.plan.finder(self.looking) else {
             return held_end;
@@ -1179,14 +1322,14 @@ impl PcreStream {
     /// Walks the new bytes through the DFA of where matches end, marking the blocks each end says a match
     /// may start in.
     fn look_for_ends(&mut self, hay: &[u8], base: usize, complete: bool) {
-        for n in 0..self.plan.ends.len() {
+        for n in 0..self.ends.len() {
             self.look_for_ends_by(n, hay, base, complete);
         }
     }
 
     /// As [`Self::look_for_ends`], through the plan's DFA `n`.
     fn look_for_ends_by(&mut self, n: usize, hay: &[u8], base: usize, complete: bool) {
-        let Some(ends) = self.plan.ends.get(n) else {
+        let Some(ends) = self.plan.ends_at(self.tabled, n) else {
             return;
         };
         let over = |j: u32| {
@@ -1822,9 +1965,12 @@ mod tests {
         plan
     }
 
-    /// The plans of `sigs` for objects of any type: with its DFA of where matches end whole, and lazy.
-    fn both_plans(sigs: &[LogicalSig]) -> [PcrePlan; 2] {
-        [plan(sigs), lazy_ends(sigs, plan(sigs), Some(3))]
+    /// The plans of `sigs` for objects of any type: with its DFA of where matches end whole, and lazy;
+    /// and with its literals looked for by the atom filter, not a table.
+    fn every_plan(sigs: &[LogicalSig]) -> [PcrePlan; 3] {
+        let mut filtered = plan(sigs);
+        filtered.literal_table = None;
+        [plan(sigs), lazy_ends(sigs, plan(sigs), Some(3)), filtered]
     }
 
     /// A stream of the expressions of `sigs` for objects of any type, fed `data` `step` bytes at a time and
@@ -1880,6 +2026,9 @@ mod tests {
             ("X", data(BLOCK, &[(BLOCK - 2, b"7\n")]), 1),
             ("V", data(BLOCK + 10, &[(BLOCK - 3, b"1a2b3c")]), 1),
             ("W", data(BLOCK + 10, &[(BLOCK - 1, b"c1")]), 1),
+            // A match that holds its literal (`cab`) in the block after the one it starts in.
+            ("S", data(BLOCK + 10, &[(BLOCK - 2, b"12 cab")]), 1),
+            ("P", data(BLOCK + 10, &[(BLOCK - 1, b"abc9")]), 1),
         ];
         for (name, data, want) in cases {
             let SubSig::Pcre(p) = &sigs[at(name) as usize].subs[1] else {
@@ -1887,11 +2036,11 @@ mod tests {
             };
             assert_eq!(count_whole(p, &data), want, "{name} whole");
             for step in [1000, 4096, 7777, 1 << 20] {
-                for (lazy, plan) in both_plans(&sigs).into_iter().enumerate() {
+                for (n, plan) in every_plan(&sigs).into_iter().enumerate() {
                     assert_eq!(
                         streamed(plan, &sigs, &data, step, at(name)),
                         Some(want),
-                        "{name} {step} lazy: {lazy}"
+                        "{name} {step} plan {n}"
                     );
                 }
             }
@@ -2162,7 +2311,7 @@ mod tests {
             }
             let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
             cuts.sort_unstable();
-            for (lazy, plan) in both_plans(&sigs).into_iter().enumerate() {
+            for (n, plan) in every_plan(&sigs).into_iter().enumerate() {
                 let mut stream = PcreStream::new(std::sync::Arc::new(plan));
                 let mut from = 0;
                 for &c in &cuts {
@@ -2178,7 +2327,7 @@ mod tests {
                     prop_assert_eq!(
                         stream.count(&sigs, i as u32, 1, len),
                         Some(count_whole(p, &data)),
-                        "{} lazy: {}", sig.name, lazy
+                        "{} plan {}", sig.name, n
                     );
                 }
             }
