@@ -1010,7 +1010,10 @@ impl PcrePlan {
                 owners.push((j, literal.len(), back));
             }
         }
-        if let Some(ends) = (!set.is_empty())
+        // An automaton has at most a state per byte of its literals, and a table at most TABLE_ENDS / 1 KiB
+        // states: more literals are not built into one (a plan with hundreds of expressions and no gate).
+        let bytes: usize = set.iter().map(|l| l.len()).sum();
+        if let Some(ends) = (!set.is_empty() && bytes < TABLE_ENDS / 1024)
             .then(|| Ends::literals(&set, &owners, TABLE_ENDS))
             .flatten()
         {
@@ -2179,6 +2182,37 @@ mod tests {
             &none[..],
             [Ends { dfa: EndsDfa::Lazy(_), owners }] if owners.len() == 5
         ));
+    }
+
+    #[test]
+    fn literals_too_many_for_a_table_are_looked_for_by_the_atom_filter() {
+        // 48 expressions with a literal of 24 bytes each: more bytes than a table's states.
+        let lines: Vec<String> = (0..48)
+            .map(|i| format!("L{i};Target:0;0&1;616161;0/literal number {i:02} here[0-9]+/"))
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let sigs = parsed(&lines);
+        assert!(plan(&sigs).literal_table.is_none());
+        let few = parsed(&lines[..8]);
+        assert!(plan(&few).literal_table.is_some());
+        let mut data = vec![b' '; 3 * BLOCK];
+        for (k, at) in [(7, BLOCK - 10), (30, 2 * BLOCK + 5)] {
+            let plant = format!("literal number {k:02} here42");
+            data[at..at + plant.len()].copy_from_slice(plant.as_bytes());
+        }
+        let stream = fed(&sigs, &data, 4096);
+        assert!(!stream.tabled);
+        for (i, sig) in sigs.iter().enumerate() {
+            let SubSig::Pcre(p) = &sig.subs[1] else {
+                unreachable!()
+            };
+            assert_eq!(
+                stream.count(&sigs, i as u32, 1, data.len()),
+                Some(count_whole(p, &data)),
+                "{}",
+                sig.name
+            );
+        }
     }
 
     #[test]
