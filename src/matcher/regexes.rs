@@ -590,7 +590,7 @@ impl EndTable {
             }
             edges.push(row);
         }
-        let matches: Vec<[Box<[u32]>; 2]> = states.iter().map(|&s| matches(s)).collect();
+        let mut matches: Vec<[Box<[u32]>; 2]> = states.iter().map(|&s| matches(s)).collect();
         // Renumbered, matches last.
         let mut order: Vec<usize> = (0..states.len()).collect();
         order.sort_by_key(|&k| !matches[k][0].is_empty());
@@ -606,7 +606,10 @@ impl EndTable {
                 .collect(),
             start: row[0],
             first_match: u32::try_from(first_match * 256).ok()?,
-            matches: order.iter().map(|&k| matches[k].clone()).collect(),
+            matches: order
+                .iter()
+                .map(|&k| std::mem::take(&mut matches[k]))
+                .collect(),
         })
     }
 }
@@ -617,8 +620,8 @@ const ENDS_CACHE: usize = 32 << 10;
 /// The most tables a plan's expressions with no literals are split into: each is one lookup a byte.
 const MAX_TABLES: usize = 3;
 
-/// The most DFAs built whole (each to at most [`TABLE_ENDS`]) to split a plan's expressions into tables:
-/// a plan is built on first use, in a session's `feed`.
+/// The most DFAs built whole (each determinized to a quarter of [`TABLE_ENDS`]) to split a plan's
+/// expressions into tables: a plan is made with the engine, or on first use in a session's `feed`.
 const MAX_TABLE_TRIES: usize = 12;
 
 impl Ends {
@@ -731,6 +734,12 @@ impl Ends {
     /// match and reach as for a match ending where the literal does), if it takes no more than `limit`
     /// bytes.
     fn literals(literals: &[&[u8]], owners: &[(u32, usize, usize)], limit: usize) -> Option<Ends> {
+        // An automaton has at most a state per byte of its literals, and a table at most `limit / 1 KiB`
+        // states: more literals are not built into one (a plan with hundreds of expressions and no gate).
+        let bytes: usize = literals.iter().map(|l| l.len()).sum();
+        if literals.is_empty() || bytes >= limit / std::mem::size_of::<[u32; 256]>() {
+            return None;
+        }
         let dfa = aho_corasick::dfa::DFA::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
             .start_kind(aho_corasick::StartKind::Unanchored)
@@ -936,7 +945,6 @@ impl PcrePlan {
         // Per expression with literals: its literals, and whether they are looked for by case.
         let mut wanted: Vec<(u32, &Literals)> = Vec::new();
         let (mut end_hirs, mut end_owners) = (Vec::new(), Vec::new());
-        let mut reaches = Vec::new();
         for (i, sig) in logical.iter().enumerate() {
             if !applies(sig) {
                 continue;
@@ -948,7 +956,6 @@ impl PcrePlan {
                 };
                 let search = plan.subs.len() as u32;
                 plan.subs.push((i, j));
-                reaches.push(p.regex.reach);
                 let trigger_forms: HashMap<u8, Vec<_>> = p
                     .trigger
                     .subs()
@@ -998,7 +1005,8 @@ impl PcrePlan {
         // or, when some have gates, which an object's first bytes mostly shut, those of the others.
         let (mut set, mut owners) = (Vec::new(), Vec::new());
         for &(j, literals) in &wanted {
-            let reach = reaches.get(j as usize).copied().unwrap_or(MAX_REACH);
+            let (sig, sub) = plan.subs[j as usize];
+            let reach = pcre_of(logical, sig, sub).map_or(MAX_REACH, |p| p.regex.reach);
             for literal in &literals.set {
                 set.push(&literal[..]);
                 // A match starts with the literal, or holds it and reaches no further back than its reach.
@@ -1010,13 +1018,7 @@ impl PcrePlan {
                 owners.push((j, literal.len(), back));
             }
         }
-        // An automaton has at most a state per byte of its literals, and a table at most TABLE_ENDS / 1 KiB
-        // states: more literals are not built into one (a plan with hundreds of expressions and no gate).
-        let bytes: usize = set.iter().map(|l| l.len()).sum();
-        if let Some(ends) = (!set.is_empty() && bytes < TABLE_ENDS / 1024)
-            .then(|| Ends::literals(&set, &owners, TABLE_ENDS))
-            .flatten()
-        {
+        if let Some(ends) = Ends::literals(&set, &owners, TABLE_ENDS) {
             let mut lookup = plan.lookup.clone();
             for &(j, _, _) in &ends.owners {
                 lookup[j as usize] = Lookup::Ends(plan.ends.len());
