@@ -451,9 +451,16 @@ pub(crate) struct PcrePlan {
 /// lookup, where the atom filter samples every position for literals of 3 bytes (the official database
 /// has some: `var `, `XPM`). A literal's match end marks the blocks of the windows that may find a match
 /// holding it, as its hit by the atom filter would.
+///
+/// When the literals' table and one of the plan's (the smallest) fit one table together
+/// ([`Ends::product`], at most [`TABLE_MERGED`]), that one is walked instead of both
+/// ([`LiteralTable::merged`]): a byte costs one lookup less.
 #[derive(Debug)]
 struct LiteralTable {
     looking: Looking,
+    /// The plan's table that `ends` holds too (its patterns first, then the literals'), and is walked
+    /// instead of.
+    merged: Option<usize>,
     ends: Ends,
     /// Per expression: how it is looked for when the literals are.
     lookup: Vec<Lookup>,
@@ -501,6 +508,12 @@ enum EndsDfa {
 
 /// The most memory the table of an [`Ends`] DFA built whole may take; one that needs more is built lazily.
 const TABLE_ENDS: usize = 1 << 20;
+
+/// The most memory a table of where matches end and the literals' together may take ([`LiteralTable`]).
+/// With the official database, the message itself's make 636 states (162 and 184 apart), a binary part's
+/// 566 (162 and 129) and an HTML part's 720 (162 and 199); a text part's smaller table and its literals
+/// would make 24,687 (303 and 189), so they stay apart (finding so costs 8 ms, with the engine).
+const TABLE_MERGED: usize = 2 << 20;
 
 /// A whole DFA as a table of 256 transitions per state, so that a byte costs one lookup. A state is named
 /// by where its row starts (its number times 256); those where a match ends come last, from
@@ -560,6 +573,41 @@ impl EndTable {
             patterns,
             limit,
         )
+    }
+
+    /// The table of `a` and `b` walked together, `b`'s patterns numbered after `a`'s (`a_patterns` of
+    /// them), if it has at most `limit / 1024` states: a state for each pair of their states that a byte
+    /// string leads to from their starts. Its matches are theirs: a table made of an Aho-Corasick
+    /// automaton keeps seeing its own a byte earlier.
+    fn product(a: &EndTable, b: &EndTable, a_patterns: u32, limit: usize) -> Option<EndTable> {
+        fn row(t: &EndTable, s: u32) -> Option<&[Box<[u32]>; 2]> {
+            t.matches.get(s as usize / 256)
+        }
+        EndTable::build(
+            (a.start, b.start),
+            |(x, y), byte| {
+                let at = |t: &EndTable, s: u32| t.next.get(s as usize + usize::from(byte)).copied();
+                Some((at(a, x)?, at(b, y)?))
+            },
+            |(x, y)| {
+                let (Some(ma), Some(mb)) = (row(a, x), row(b, y)) else {
+                    return Default::default();
+                };
+                [0, 1].map(|k| {
+                    ma[k]
+                        .iter()
+                        .copied()
+                        .chain(mb[k].iter().map(|&p| p + a_patterns))
+                        .collect()
+                })
+            },
+            limit,
+        )
+    }
+
+    /// How many states the table has.
+    fn states(&self) -> usize {
+        self.matches.len()
     }
 
     /// The table of the automaton whose states `next` walks from `start` (`None`: a state the table cannot
@@ -757,6 +805,29 @@ impl Ends {
         })
     }
 
+    /// Its table, if it has one.
+    fn whole(&self) -> Option<&EndTable> {
+        match &self.dfa {
+            EndsDfa::Table(t) => Some(t),
+            EndsDfa::Lazy(_) => None,
+        }
+    }
+
+    /// This table and `other` walked as one ([`EndTable::product`]), if both are tables and together
+    /// take at most `limit` bytes: this one's patterns first.
+    fn product(&self, other: &Ends, limit: usize) -> Option<Ends> {
+        let a_patterns = u32::try_from(self.owners.len()).ok()?;
+        Some(Ends {
+            dfa: EndsDfa::Table(EndTable::product(
+                self.whole()?,
+                other.whole()?,
+                a_patterns,
+                limit,
+            )?),
+            owners: self.owners.iter().chain(&other.owners).copied().collect(),
+        })
+    }
+
     /// The lazy DFA of `hirs`, giving up as [`Ends::new`] says.
     fn lazy(
         hirs: &[&regex_syntax::hir::Hir],
@@ -930,6 +1001,18 @@ impl PcrePlan {
         target: u8,
         container: Option<FileType>,
     ) -> PcrePlan {
+        PcrePlan::build(logical, body, target, container, true)
+    }
+
+    /// As [`PcrePlan::new`]; the literals' table is merged with the plan's own when `merge` and they fit
+    /// one (tests build both).
+    fn build(
+        logical: &[LogicalSig],
+        body: &BodyMatcher,
+        target: u8,
+        container: Option<FileType>,
+        merge: bool,
+    ) -> PcrePlan {
         let applies = |sig: &LogicalSig| {
             let in_container = match sig.container {
                 None => true,
@@ -1019,12 +1102,24 @@ impl PcrePlan {
             }
         }
         if let Some(ends) = Ends::literals(&set, &owners, TABLE_ENDS) {
+            // The literals with one of the plan's tables, the smallest, if the two fit one.
+            let smallest = (0..plan.ends.len())
+                .filter_map(|n| Some((plan.ends[n].whole()?.states(), n)))
+                .min();
+            let merged = smallest
+                .filter(|_| merge)
+                .and_then(|(_, n)| Some((n, plan.ends[n].product(&ends, TABLE_MERGED)?)));
+            let (merged, ends, n) = match merged {
+                Some((n, both)) => (Some(n), both, n),
+                None => (None, ends, plan.ends.len()),
+            };
             let mut lookup = plan.lookup.clone();
             for &(j, _, _) in &ends.owners {
-                lookup[j as usize] = Lookup::Ends(plan.ends.len());
+                lookup[j as usize] = Lookup::Ends(n);
             }
             plan.literal_table = Some(LiteralTable {
                 looking,
+                merged,
                 ends,
                 lookup,
             });
@@ -1034,10 +1129,10 @@ impl PcrePlan {
 
     /// The DFA of where matches end `n`: the plan's own, then the literals' table when `tabled`.
     fn ends_at(&self, tabled: bool, n: usize) -> Option<&Ends> {
-        match self.ends.get(n) {
-            Some(ends) => Some(ends),
-            None if tabled && n == self.ends.len() => self.literal_table.as_ref().map(|t| &t.ends),
-            None => None,
+        match &self.literal_table {
+            Some(t) if tabled && t.merged.is_some_and(|m| m == n) => Some(&t.ends),
+            Some(t) if tabled && t.merged.is_none() && n == self.ends.len() => Some(&t.ends),
+            _ => self.ends.get(n),
         }
     }
 
@@ -1269,7 +1364,12 @@ impl PcreStream {
                 .literal_table
                 .as_ref()
                 .is_some_and(|t| t.looking == self.looking);
-            if self.tabled {
+            if self
+                .plan
+                .literal_table
+                .as_ref()
+                .is_some_and(|t| self.tabled && t.merged.is_none())
+            {
                 self.ends.push(None);
             }
         }
@@ -1771,9 +1871,14 @@ mod tests {
     /// The plan for objects of any type outside a container, for `sigs` as an engine compiles them: their
     /// hex subsignatures in a body matcher.
     fn plan(sigs: &[LogicalSig]) -> PcrePlan {
+        plan_merging(sigs, true)
+    }
+
+    /// As [`plan`], with the literals' table merged with one of the plan's when `merge` and they fit.
+    fn plan_merging(sigs: &[LogicalSig], merge: bool) -> PcrePlan {
         let mut sigs = sigs.to_vec();
         let body = BodyMatcher::new(crate::signatures::ldb::take_hex_subs(&mut sigs));
-        PcrePlan::new(&sigs, &body, 0, None)
+        PcrePlan::build(&sigs, &body, 0, None, merge)
     }
 
     /// Logical signatures, parsed from their lines.
@@ -1970,12 +2075,18 @@ mod tests {
         plan
     }
 
-    /// The plans of `sigs` for objects of any type: with its DFA of where matches end whole, and lazy;
-    /// and with its literals looked for by the atom filter, not a table.
-    fn every_plan(sigs: &[LogicalSig]) -> [PcrePlan; 3] {
+    /// The plans of `sigs` for objects of any type: with its DFA of where matches end whole, merged with
+    /// the literals' table or not, and lazy; and with its literals looked for by the atom filter, not a
+    /// table.
+    fn every_plan(sigs: &[LogicalSig]) -> [PcrePlan; 4] {
         let mut filtered = plan(sigs);
         filtered.literal_table = None;
-        [plan(sigs), lazy_ends(sigs, plan(sigs), Some(3)), filtered]
+        [
+            plan(sigs),
+            plan_merging(sigs, false),
+            lazy_ends(sigs, plan_merging(sigs, false), Some(3)),
+            filtered,
+        ]
     }
 
     /// A stream of the expressions of `sigs` for objects of any type, fed `data` `step` bytes at a time and
@@ -2184,6 +2295,46 @@ mod tests {
             &none[..],
             [Ends { dfa: EndsDfa::Lazy(_), owners }] if owners.len() == 5
         ));
+    }
+
+    #[test]
+    fn the_literals_table_and_the_plans_walk_as_one_when_they_fit() {
+        // The test signatures' expressions for any type: one table of where matches end, and literals.
+        let sigs: Vec<LogicalSig> = logical().into_iter().filter(|s| s.target == 0).collect();
+        let apart = plan_merging(&sigs, false);
+        let (Some(literals), [own]) = (&apart.literal_table, &apart.ends[..]) else {
+            panic!("a table of literals and one of the plan's")
+        };
+        assert_eq!(literals.merged, None);
+        let states = |e: &Ends| e.whole().map_or(0, EndTable::states);
+        let merged = plan(&sigs);
+        let both = merged.literal_table.as_ref().unwrap();
+        assert_eq!(both.merged, Some(0));
+        assert_eq!(
+            both.ends.owners.len(),
+            own.owners.len() + literals.ends.owners.len()
+        );
+        assert!(states(&both.ends) > states(own).max(states(&literals.ends)));
+        // A stream walks one table, not two, and finds what the whole search does (as the other tests
+        // check on more data, for every plan).
+        let data = b"  abc12  then 1 2Z and x001 ".repeat(2000);
+        let stream = fed_by(merged, &sigs, &data, 4096);
+        assert!(stream.tabled);
+        assert_eq!(stream.ends.len(), 1);
+        for (i, sig) in sigs.iter().enumerate() {
+            let SubSig::Pcre(p) = &sig.subs[1] else {
+                unreachable!()
+            };
+            assert_eq!(
+                stream.count(&sigs, i as u32, 1, data.len()),
+                Some(count_whole(p, &data)),
+                "{}",
+                sig.name
+            );
+        }
+        // Too large together: apart.
+        assert!(own.product(&literals.ends, states(own) * 1024).is_none());
+        assert!(own.product(&literals.ends, TABLE_MERGED).is_some());
     }
 
     #[test]
