@@ -524,8 +524,8 @@ pub(crate) struct AtomStream {
     next: Vec<usize>,
     /// How far the short atoms were searched.
     short_done: usize,
-    tier_hits: Vec<Vec<(u32, usize)>>,
-    short_hits: Vec<Vec<(u32, usize)>>,
+    tier_hits: Vec<HitList>,
+    short_hits: Vec<HitList>,
     started: bool,
     /// Too many hits: the stream was given up.
     pub(crate) overflowed: bool,
@@ -533,10 +533,95 @@ pub(crate) struct AtomStream {
     unbounded: bool,
 }
 
+/// A stream's hits, (atom, position) in the order found: 8 bytes each while every position fits 32 bits
+/// (an object under 4 GiB), 16 from the first that does not. Dense text holds a hit every few bytes for
+/// as long as they await their verification, in every stream a session has open.
+#[derive(Clone, Debug)]
+enum HitList {
+    Narrow(Vec<(u32, u32)>),
+    Wide(Vec<(u32, usize)>),
+}
+
+impl Default for HitList {
+    fn default() -> HitList {
+        HitList::Narrow(Vec::new())
+    }
+}
+
+impl HitList {
+    fn push(&mut self, atom: u32, at: usize) {
+        match self {
+            HitList::Narrow(list) => match u32::try_from(at) {
+                Ok(at) => list.push((atom, at)),
+                Err(_) => {
+                    let mut wide: Vec<(u32, usize)> =
+                        list.iter().map(|&(a, p)| (a, p as usize)).collect();
+                    wide.push((atom, at));
+                    *self = HitList::Wide(wide);
+                }
+            },
+            HitList::Wide(list) => list.push((atom, at)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            HitList::Narrow(list) => list.len(),
+            HitList::Wide(list) => list.len(),
+        }
+    }
+
+    /// The hits, in order.
+    fn iter(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
+        let (narrow, wide) = match self {
+            HitList::Narrow(list) => (&list[..], &[][..]),
+            HitList::Wide(list) => (&[][..], &list[..]),
+        };
+        narrow
+            .iter()
+            .map(|&(a, p)| (a, p as usize))
+            .chain(wide.iter().copied())
+    }
+
+    fn clear(&mut self) {
+        match self {
+            HitList::Narrow(list) => list.clear(),
+            HitList::Wide(list) => list.clear(),
+        }
+    }
+
+    /// Keeps the hits `keep` says are needed; the room a burst of hits dropped leaves goes too, past twice
+    /// what is kept, down to half again (each step of dense text refills it, so no tighter).
+    fn retain(&mut self, keep: impl Fn(u32, usize) -> bool) {
+        fn retain_in<P: Copy>(list: &mut Vec<(u32, P)>, keep: impl Fn(u32, P) -> bool) {
+            list.retain(|&(a, p)| keep(a, p));
+            if list.capacity() > 2 * list.len() + 64 {
+                list.shrink_to(list.len() + list.len() / 2);
+            }
+        }
+        match self {
+            HitList::Narrow(list) => retain_in(list, |a, p| keep(a, p as usize)),
+            HitList::Wide(list) => retain_in(list, keep),
+        }
+    }
+
+    fn memory_usage(&self) -> usize {
+        match self {
+            HitList::Narrow(list) => list.capacity() * 8,
+            HitList::Wide(list) => list.capacity() * 16,
+        }
+    }
+}
+
 impl AtomStream {
     /// Reports the hits in the order [`AtomSet::find`] would.
     pub(crate) fn replay(&self, found: &mut dyn FnMut(u32, usize)) {
-        for &(a, p) in self.tier_hits.iter().chain(&self.short_hits).flatten() {
+        for (a, p) in self
+            .tier_hits
+            .iter()
+            .chain(&self.short_hits)
+            .flat_map(HitList::iter)
+        {
             found(a, p);
         }
     }
@@ -556,21 +641,18 @@ impl AtomStream {
     /// Hands over the hits found so far, in no particular order, and forgets them.
     pub(crate) fn take_hits(&mut self, found: &mut dyn FnMut(u32, usize)) {
         for list in self.tier_hits.iter_mut().chain(&mut self.short_hits) {
-            for (a, p) in list.drain(..) {
+            for (a, p) in list.iter() {
                 found(a, p);
             }
+            list.clear();
         }
     }
 
     /// Keeps only the hits `keep` says are needed.
     pub(crate) fn retain(&mut self, keep: impl Fn(u32, usize) -> bool) {
         for list in self.tier_hits.iter_mut().chain(&mut self.short_hits) {
-            list.retain(|&(a, p)| keep(a, p));
-            // A burst of hits verified and dropped leaves no lasting footprint: past twice what is kept the
-            // room goes, down to half again (each step of dense text refills it, so no tighter).
-            if list.capacity() > 2 * list.len() + 64 {
-                list.shrink_to(list.len() + list.len() / 2);
-            }
+            // A burst of hits verified and dropped leaves no lasting footprint.
+            list.retain(&keep);
         }
     }
 
@@ -586,7 +668,7 @@ impl AtomStream {
                 .tier_hits
                 .iter()
                 .chain(&self.short_hits)
-                .map(|h| h.capacity() * 16)
+                .map(HitList::memory_usage)
                 .sum::<usize>()
     }
 }
@@ -835,8 +917,8 @@ impl AtomSet {
         if !stream.started {
             stream.started = true;
             stream.next = vec![0; self.tiers.len()];
-            stream.tier_hits = vec![Vec::new(); self.tiers.len()];
-            stream.short_hits = vec![Vec::new(); self.short.len()];
+            stream.tier_hits = vec![HitList::default(); self.tiers.len()];
+            stream.short_hits = vec![HitList::default(); self.short.len()];
         }
         // `data` is the object from `base` on: positions below are the object's, `local` ones the slice's.
         // Before the end, only windows far enough from it that the longest atom around them is complete.
@@ -857,23 +939,22 @@ impl AtomSet {
                 && from <= bound
             {
                 let hits = &mut stream.tier_hits[t];
-                let next = self.sample_range(tier, data, from, bound, &mut |a, p| {
-                    hits.push((a, base + p))
-                });
+                let next =
+                    self.sample_range(tier, data, from, bound, &mut |a, p| hits.push(a, base + p));
                 stream.next[t] = base + next;
             }
         }
         let short_done = stream.short_done.saturating_sub(base);
         for (i, set) in self.short.iter().enumerate() {
             let hits = &mut stream.short_hits[i];
-            self.find_short(set, data, short_done, &mut |a, p| hits.push((a, base + p)));
+            self.find_short(set, data, short_done, &mut |a, p| hits.push(a, base + p));
         }
         stream.short_done = base + data.len();
         let total: usize = stream
             .tier_hits
             .iter()
             .chain(&stream.short_hits)
-            .map(Vec::len)
+            .map(HitList::len)
             .sum();
         if total > MAX_STREAM_HITS && !stream.unbounded {
             *stream = AtomStream {
@@ -1062,19 +1143,42 @@ mod tests {
         // the list keeps in reserve is at most half again what it holds, for every share kept.
         for kept_every in [1, 2, 3, 4, 10, 100, 10_000] {
             let mut stream = AtomStream {
-                tier_hits: vec![(0..10_000).map(|p| (0u32, p)).collect()],
+                tier_hits: vec![HitList::Narrow((0..10_000).map(|p| (0u32, p)).collect())],
                 ..AtomStream::default()
             };
             stream.retain(|_, p| p % kept_every == 0);
             let list = &stream.tier_hits[0];
             assert_eq!(list.len(), 10_000usize.div_ceil(kept_every));
             assert!(
-                list.capacity() <= 2 * list.len() + 64,
-                "{kept_every}: {} for {}",
-                list.capacity(),
+                list.memory_usage() <= 8 * (2 * list.len() + 64),
+                "{kept_every}: {} bytes for {}",
+                list.memory_usage(),
                 list.len()
             );
         }
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn hits_past_4_gib_widen_the_list_and_keep_their_order() {
+        let far = u32::MAX as usize + 10;
+        let mut list = HitList::default();
+        let hits = [
+            (1, 5),
+            (2, u32::MAX as usize),
+            (3, far),
+            (4, 7),
+            (5, far + 1),
+        ];
+        for (n, &(a, p)) in hits.iter().enumerate() {
+            list.push(a, p);
+            let narrow = matches!(list, HitList::Narrow(_));
+            assert_eq!(narrow, n < 2, "after hit {n}");
+        }
+        assert_eq!(list.iter().collect::<Vec<_>>(), hits);
+        list.retain(|a, _| a != 3);
+        assert_eq!(list.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 2, 4, 5]);
+        assert_eq!(list.iter().last(), Some((5, far + 1)));
     }
 
     /// A stream of `data` fed `chunk` bytes at a time reports what a whole search does, in the same order.
