@@ -727,6 +727,34 @@ fn one_attachment(name: &str, data: &[u8], after: bool) -> Vec<u8> {
 }
 
 #[test]
+fn an_occurrence_two_hits_find_counts_once_however_it_arrives() {
+    // `a`, then `xyzz` twice within the gap the signature allows: both hits of `xyzz` (its atom) verify
+    // the one occurrence that starts at `a`, so it counts once; early in 1 MiB, its start is folded into a
+    // count long before the end when the attachment is matched as it arrives.
+    let ldb =
+        "Counted.Once;Target:0;0=1;61{0-20}78797a7a\nCounted.Twice;Target:0;0>1;61{0-20}78797a7a\n";
+    let engine = Engine::builder()
+        .load_str("counted.ldb", ldb)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut data = noise(1 << 20, 5);
+    data[1000..1011].copy_from_slice(b"a xyzz xyzz");
+    let msg = one_attachment("a.bin", &data, false);
+    let whole = engine.scan_bytes(&msg).unwrap();
+    let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+    assert_eq!(names, ["Counted.Once"]);
+    for chunk in [4096, 64 << 10] {
+        let mut session = engine.session();
+        for c in msg.chunks(chunk) {
+            session.feed(c).unwrap();
+        }
+        assert!(session.let_go_bytes() > msg.len() / 2);
+        assert_eq!(session.finish().unwrap(), whole, "{chunk}");
+    }
+}
+
+#[test]
 fn what_a_message_that_is_its_attachment_holds_is_counted() {
     // Not multipart, its body a zip in base64: the message as sent is let go of as it is decoded, and the
     // zip is held decoded until the end (archives are opened whole). What the session says it holds counts

@@ -138,26 +138,41 @@ pub(crate) struct PreVerified {
 type PartOccurrences = HashMap<(u32, u16), (usize, Vec<(usize, usize)>)>;
 
 /// The distinct starts of a counted subsignature's occurrences: those below where a later occurrence can
-/// start only counted, the others kept to tell a later occurrence's start from theirs.
+/// start only counted, the others kept (in order, once each) to tell a later occurrence's start from
+/// theirs. A stream of text has one for each of a hundred subsignatures, nearly all with no start kept.
 #[derive(Debug, Default)]
 struct Starts {
     folded: u32,
-    recent: HashSet<usize>,
+    recent: Vec<usize>,
+}
+
+/// The heap memory of a hash table's room for `capacity` entries of type `T` (a control byte each).
+fn table_memory<T>(capacity: usize) -> usize {
+    capacity * (std::mem::size_of::<T>() + 1)
 }
 
 impl PreVerified {
     pub(crate) fn memory_usage(&self) -> usize {
-        self.found.len() * 112
-            + self.kept.len() * 24
+        let outcomes: usize = self
+            .found
+            .values()
+            .map(|o| o.starts.capacity() * 8 + o.before.capacity() * 2)
+            .sum();
+        table_memory::<((usize, u32, u16), Outcome)>(self.found.capacity())
+            + outcomes
+            + table_memory::<(u32, usize)>(self.kept.capacity())
+            + table_memory::<u32>(self.plain.capacity())
+            + table_memory::<((u32, u16), (usize, Vec<(usize, usize)>))>(self.chained.capacity())
             + self
                 .chained
                 .values()
-                .map(|(_, l)| 48 + l.capacity() * 16)
+                .map(|(_, l)| l.capacity() * 16)
                 .sum::<usize>()
+            + table_memory::<(u32, Starts)>(self.counted.capacity())
             + self
                 .counted
                 .values()
-                .map(|s| s.recent.capacity() * 16)
+                .map(|s| s.recent.capacity() * 8)
                 .sum::<usize>()
     }
 
@@ -476,8 +491,10 @@ impl BodyMatcher {
                     (true, None, _) => pre.plain.insert(u.sig),
                     (true, Some(_), Some(&start)) => {
                         let starts = pre.counted.entry(u.sig).or_default();
-                        if (starts.folded as usize) + starts.recent.len() < MAX_COUNT as usize {
-                            starts.recent.insert(start);
+                        if (starts.folded as usize) + starts.recent.len() < MAX_COUNT as usize
+                            && let Err(at) = starts.recent.binary_search(&start)
+                        {
+                            starts.recent.insert(at, start);
                         }
                         false
                     }
@@ -495,9 +512,16 @@ impl BodyMatcher {
         for (&s, starts) in &mut pre.counted {
             let (back, _) = self.sigs[s as usize].pattern.parts[0].extent();
             let floor = below.saturating_sub(back);
-            let before = starts.recent.len();
-            starts.recent.retain(|&st| st >= floor);
-            starts.folded += (before - starts.recent.len()) as u32;
+            let below_floor = starts.recent.partition_point(|&st| st < floor);
+            starts.recent.drain(..below_floor);
+            starts.folded += below_floor as u32;
+            // A burst of starts folded leaves no lasting room (dense text makes one for a hundred
+            // subsignatures at every step).
+            if starts.recent.is_empty() || starts.recent.capacity() > 2 * starts.recent.len() + 4 {
+                starts
+                    .recent
+                    .shrink_to(starts.recent.len() + starts.recent.len() / 2);
+            }
         }
     }
 
