@@ -210,7 +210,7 @@ impl ScanSession {
         let max = self.engine.limits().get_max_message_size();
         let room = max.saturating_sub(self.len() as u64);
         let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
-        crate::stream::extend_sparingly(&mut self.buffer, &chunk[..take]);
+        crate::stream::extend_sparingly(&mut self.buffer, &chunk[..take], self.base > 0);
         self.received = self.received.saturating_add(chunk.len() as u64);
         if take == 0 {
             return;
@@ -340,6 +340,9 @@ impl ScanSession {
         self.verify_hits(0);
         debug_assert!(self.kept.pre.below >= target + span.back);
         self.buffer.drain(..upto);
+        if self.base == 0 {
+            crate::stream::settle(&mut self.buffer);
+        }
         self.base = target;
     }
 

@@ -318,7 +318,7 @@ impl Streamed {
 
     /// Adds decoded bytes; searches, verifies and lets go of what is no longer read.
     fn push_piece(&mut self, db: &Database, bytes: &[u8]) {
-        extend_sparingly(&mut self.tail, bytes);
+        extend_sparingly(&mut self.tail, bytes, self.base > 0);
         if let Some(d) = &mut self.docs {
             d.feed(bytes, crate::heuristics::INSPECT_LIMIT);
         }
@@ -379,6 +379,9 @@ impl Streamed {
             self.footer = f.to_vec();
         }
         self.tail.drain(..upto);
+        if self.base == 0 {
+            settle(&mut self.tail);
+        }
         self.base = target;
     }
 
@@ -1118,7 +1121,7 @@ impl Reading {
         match &mut self.sink {
             Sink::Streamed(s) => s.push(db, bytes),
             Sink::Held(held) => {
-                extend_sparingly(held, bytes);
+                extend_sparingly(held, bytes, false);
                 // The type is decided once: a payload held for good is not typed again with every piece.
                 if self.typed || held.len() < DECIDE || before == Before::Open {
                     return;
@@ -1172,18 +1175,35 @@ impl Reading {
 /// Below this size a buffer grows by a quarter when it must grow, above by half.
 const SMALL_BUFFER: usize = 256 << 10;
 
+/// What a buffer that lets go of bytes as it goes grows by, at least, once it has let go of some.
+const STEADY_GRAIN: usize = 4 << 10;
+
+/// Leaves a buffer that has just let go of bytes for the first time (see [`extend_sparingly`]) only the
+/// room it will hold from then on, most of which it holds already: what it grew to until then (all it
+/// held before any could go) it will not need again. A large buffer is one an engine recycles from
+/// session to session (see `BufferPool`): it stays as it is for the next.
+pub(crate) fn settle(v: &mut Vec<u8>) {
+    if v.capacity() < SMALL_BUFFER {
+        v.shrink_to(v.len().next_multiple_of(STEADY_GRAIN));
+    }
+}
+
 /// Appends `bytes`, growing `v` sparingly when it must grow, not doubling it. What a session holds whole
 /// (an archive in flight, a message it cannot let go of) is the largest thing it holds, and doubling leaves
 /// up to as much again unused: it grows by half (each byte is then copied about three times as the buffer
-/// grows, not two). A buffer let go of as it goes (the message, a payload's tail) stays small and keeps
-/// the room of the most it held: it grows by a quarter, so that room is at most a quarter more than that.
-pub(crate) fn extend_sparingly(v: &mut Vec<u8>, bytes: &[u8]) {
+/// grows, not two), and by a quarter while small. A buffer that has begun to let go of bytes as it goes
+/// (`steady`: the message, a payload's tail) holds about as much from then on, the span its searches
+/// read: it grows only to what it needs, in steps of [`STEADY_GRAIN`], and keeps no more room than that
+/// (it rarely grows again, so few bytes are copied). Past [`SMALL_BUFFER`] (a let-go held up: a buffer
+/// that keeps growing) it grows by half again, so that the bytes copied stay a few times its size.
+pub(crate) fn extend_sparingly(v: &mut Vec<u8>, bytes: &[u8], steady: bool) {
     if v.capacity() - v.len() < bytes.len() {
-        let step = match v.capacity() < SMALL_BUFFER {
-            true => v.capacity() / 4,
-            false => v.capacity() / 2,
+        let need = v.len() + bytes.len();
+        let want = match (steady, v.capacity() < SMALL_BUFFER) {
+            (true, true) => need.next_multiple_of(STEADY_GRAIN),
+            (false, true) => need.max(v.capacity() + v.capacity() / 4),
+            (_, false) => need.max(v.capacity() + v.capacity() / 2),
         };
-        let want = (v.len() + bytes.len()).max(v.capacity() + step);
         v.reserve_exact(want - v.len());
     }
     v.extend_from_slice(bytes);
@@ -1253,4 +1273,53 @@ fn streamable(db: &Database, first: &[u8], head: &EntityHead) -> Option<Streamed
     let html = file_type == FileType::Html;
     let body_text = (file_type == FileType::Text || html) && head.filename.is_none();
     Streamed::new(db, file_type, body_text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_grow_sparingly_and_steady_ones_to_what_they_need() {
+        // (capacity, length, bytes added, steady) → capacity after.
+        let cases = [
+            // Holding all: a quarter more while small, half more past SMALL_BUFFER, or what is needed.
+            (40_000, 40_000, 1_000, false, 50_000),
+            (40_000, 40_000, 20_000, false, 60_000),
+            (SMALL_BUFFER, SMALL_BUFFER, 1, false, SMALL_BUFFER * 3 / 2),
+            // Letting go: what is needed, in steps of STEADY_GRAIN, while small; half more past it.
+            (40_000, 40_000, 1_000, true, 45_056),
+            (45_056, 45_000, 56, true, 45_056),
+            (45_056, 45_000, 57, true, 49_152),
+            (45_056, 45_000, 4_000, true, 49_152),
+            (SMALL_BUFFER, SMALL_BUFFER, 1, true, SMALL_BUFFER * 3 / 2),
+            // Room enough: no growth.
+            (50_000, 10_000, 30_000, false, 50_000),
+        ];
+        for (n, &(capacity, len, add, steady, want)) in cases.iter().enumerate() {
+            let mut v = Vec::with_capacity(capacity);
+            v.resize(len, 0u8);
+            extend_sparingly(&mut v, &vec![1; add], steady);
+            assert_eq!(v.len(), len + add, "case {n}");
+            assert_eq!(v.capacity(), want, "case {n}");
+        }
+    }
+
+    #[test]
+    fn a_buffer_settles_to_what_it_holds_unless_it_is_a_recycled_one() {
+        // (capacity, length) → capacity after settling.
+        for (capacity, len, want) in [
+            (78_125, 40_000, 40_960),
+            (51_200, 45_056, 45_056),
+            (SMALL_BUFFER - 1, 10, STEADY_GRAIN),
+            (SMALL_BUFFER, 10, SMALL_BUFFER),
+            (10 << 20, 50_000, 10 << 20),
+        ] {
+            let mut v = Vec::with_capacity(capacity);
+            v.resize(len, 7u8);
+            settle(&mut v);
+            assert_eq!(v.capacity(), want, "{capacity} holding {len}");
+            assert!(v.iter().all(|&b| b == 7) && v.len() == len);
+        }
+    }
 }
