@@ -33,7 +33,9 @@
 //!   each byte once as it arrives (one table lookup a byte in a DFA built whole and shared by every stream,
 //!   [`EndTable`]; else a lazy DFA per stream, which passes over with one lookup each the bytes it has seen
 //!   leave it where no match is under way, [`Stay`]) and marks the blocks whose windows may find that match
-//!   ([`Ends`]);
+//!   ([`Ends`]); the literals' table is walked as one with such a table when the two fit one
+//!   ([`EndTable::product`]). A marked block's window is searched only up to the latest match end that
+//!   marked it ([`Live`]), not on to its end after the block's last match;
 //!   searching such an expression's windows reads each byte twice over (a block and its reach), per
 //!   expression;
 //! - an expression whose trigger names subsignatures anchored near the start (`0:504B`: the object starts
@@ -291,14 +293,15 @@ impl Search {
     }
 
     /// As [`Self::run`], passing over a block not in `live` (when given): no literal the expression's
-    /// matches start or end with says one may start there.
+    /// matches start or end with says one may start there; and where `live` knows the latest end of a
+    /// match that may start in a block, searching its window no further.
     fn run_filtered(
         &mut self,
         sub: &PcreSub,
         hay: &[u8],
         base: usize,
         complete: bool,
-        mut live: Option<&mut std::collections::BTreeSet<usize>>,
+        mut live: Option<&mut Live>,
     ) {
         let held_end = base + hay.len();
         if sub.anchored && sub.offset == Offset::Any {
@@ -331,14 +334,23 @@ impl Search {
             } else {
                 return;
             };
+            let mut end = end;
             if let Some(live) = live.as_deref_mut() {
                 let block = self.pos / BLOCK;
-                while live.first().is_some_and(|&b| b < block) {
-                    live.pop_first();
+                while live.blocks.first().is_some_and(|&b| b < block) {
+                    live.blocks.pop_first();
                 }
-                if live.first() != Some(&block) {
+                if live.blocks.first() != Some(&block) {
                     self.pos = block_end;
                     continue;
+                }
+                if let Some(latest) = live.latest_end(block) {
+                    // The byte after it too, as a window's end (`\b`, `$`): look-around reads past a range.
+                    end = end.min(latest.saturating_add(1));
+                    if end <= self.pos {
+                        self.pos = block_end;
+                        continue;
+                    }
                 }
             }
             let (Some(from), Some(to)) = (self.pos.checked_sub(base), end.checked_sub(base)) else {
@@ -1145,6 +1157,49 @@ impl PcrePlan {
     }
 }
 
+/// Where a search looked for by literals or by where its matches end may find a match: the blocks (by
+/// index) where one may start, and for an expression looked for by where its matches end, how far its
+/// matches that start in a block reach.
+///
+/// Every end of a match (of any start) is marked as it is walked, and a match that starts in block `b`
+/// and ends at `e` marks `b` (see [`PcreStream::look_for_ends`]); the first block an end marks grows
+/// with the end. So the last end whose first block is `b` or before is the latest that a match starting
+/// in `b` can have, and the search of `b`'s window can stop there: after its last match, it would read
+/// on to the window's end (16 KiB and the expression's reach) for nothing.
+#[derive(Clone, Debug, Default)]
+struct Live {
+    blocks: std::collections::BTreeSet<usize>,
+    /// (first block an end marks, the latest end that marks from it), in order; empty for an expression
+    /// looked for by literals.
+    ends: std::collections::VecDeque<(usize, usize)>,
+}
+
+impl Live {
+    /// Notes a match end at `end`, which marks blocks from `first` on.
+    fn note_end(&mut self, first: usize, end: usize) {
+        match self.ends.back_mut() {
+            Some((f, e)) if *f == first => *e = end.max(*e),
+            _ => self.ends.push_back((first, end)),
+        }
+    }
+
+    /// The latest end a match starting in `block` can have (blocks are asked in order), if ends were
+    /// noted.
+    fn latest_end(&mut self, block: usize) -> Option<usize> {
+        while self.ends.get(1).is_some_and(|&(f, _)| f <= block) {
+            self.ends.pop_front();
+        }
+        self.ends
+            .front()
+            .filter(|&&(f, _)| f <= block)
+            .map(|&(_, e)| e)
+    }
+
+    fn memory_usage(&self) -> usize {
+        16 + self.blocks.len() * 16 + self.ends.capacity() * 16
+    }
+}
+
 /// Every expression that applies to an object, searched as it arrives (see the module docs).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PcreStream {
@@ -1152,8 +1207,8 @@ pub(crate) struct PcreStream {
     /// The searches, one per expression of the plan (`searches[k]` is expression `k`'s), or once the
     /// object's first bytes have decided the gates, only those of the expressions `exprs` names.
     searches: Vec<Search>,
-    /// Per search looked for by literals: the blocks (by index) where one says a match may start.
-    live: Vec<std::collections::BTreeSet<usize>>,
+    /// Per search looked for by literals or by where its matches end: where a match may start.
+    live: Vec<Live>,
     /// Once the searches that can find nothing more and found nothing are dropped: the expression each
     /// search left is for, in order. Most of the official database's expressions for a part of a message
     /// are shut by its first bytes (see [`Gate`]); each search kept costs memory in every session.
@@ -1190,7 +1245,7 @@ impl PcreStream {
         let n = plan.subs.len();
         PcreStream {
             searches: vec![Search::default(); n],
-            live: vec![std::collections::BTreeSet::new(); n],
+            live: vec![Live::default(); n],
             exprs: None,
             atoms: AtomStream::default(),
             seen: 0,
@@ -1403,7 +1458,7 @@ impl PcreStream {
                     continue;
                 }
                 if lookup == Lookup::Prefix {
-                    live.insert(start / BLOCK);
+                    live.blocks.insert(start / BLOCK);
                 } else {
                     // A match that holds the literal starts at or before it, in a block whose window
                     // reaches past it.
@@ -1413,7 +1468,7 @@ impl PcreStream {
                         .saturating_sub(reach)
                         .div_ceil(BLOCK)
                         .saturating_sub(1);
-                    live.extend(first..=start / BLOCK);
+                    live.blocks.extend(first..=start / BLOCK);
                 }
             }
         });
@@ -1477,7 +1532,7 @@ impl PcreStream {
             return;
         };
         let exprs = self.exprs.as_deref();
-        let (searches, live) = (&self.searches, &mut self.live);
+        let (searches, live, lookup) = (&self.searches, &mut self.live, &self.plan.lookup);
         let marked = &mut walk.marked;
         // Marks, for a match of DFA pattern `pattern` that ends at `end`, the windows that may find it: those
         // of the blocks from the first whose window reaches `end` to the one its latest start is in.
@@ -1496,9 +1551,13 @@ impl PcreStream {
             let (Some(marked), Some(live)) = (marked.get_mut(pattern), live.get_mut(k)) else {
                 return;
             };
+            // The end of a match, not of a literal (the literals' table walked with the plan's).
+            if matches!(lookup.get(j as usize), Some(Lookup::Ends(_))) {
+                live.note_end(first, end);
+            }
             let first = marked.map_or(first, |m| first.max(m + 1));
             if first <= last {
-                live.extend(first..=last);
+                live.blocks.extend(first..=last);
                 *marked = Some(last);
             }
         };
@@ -1560,7 +1619,7 @@ impl PcreStream {
                 .iter()
                 .map(Search::memory_usage)
                 .sum::<usize>()
-            + self.live.iter().map(|l| 16 + l.len() * 16).sum::<usize>()
+            + self.live.iter().map(Live::memory_usage).sum::<usize>()
             + self.atoms.memory_usage()
             + self
                 .ends
