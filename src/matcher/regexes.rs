@@ -2154,6 +2154,21 @@ mod tests {
         fed_by(plan(sigs), sigs, data, step)
     }
 
+    /// Asserts that `stream`, fed `data`, counts every expression of `sigs` as the whole search does.
+    fn counts_as_whole(stream: &PcreStream, sigs: &[LogicalSig], data: &[u8]) {
+        for (i, sig) in sigs.iter().enumerate() {
+            let SubSig::Pcre(p) = &sig.subs[1] else {
+                unreachable!()
+            };
+            assert_eq!(
+                stream.count(sigs, i as u32, 1, data.len()),
+                Some(count_whole(p, data)),
+                "{}",
+                sig.name
+            );
+        }
+    }
+
     /// As [`fed`], by `plan`.
     fn fed_by(plan: PcrePlan, sigs: &[LogicalSig], data: &[u8], step: usize) -> PcreStream {
         let mut stream = PcreStream::new(std::sync::Arc::new(plan));
@@ -2380,17 +2395,7 @@ mod tests {
         let stream = fed_by(merged, &sigs, &data, 4096);
         assert!(stream.tabled);
         assert_eq!(stream.ends.len(), 1);
-        for (i, sig) in sigs.iter().enumerate() {
-            let SubSig::Pcre(p) = &sig.subs[1] else {
-                unreachable!()
-            };
-            assert_eq!(
-                stream.count(&sigs, i as u32, 1, data.len()),
-                Some(count_whole(p, &data)),
-                "{}",
-                sig.name
-            );
-        }
+        counts_as_whole(&stream, &sigs, &data);
         // Too large together: apart.
         assert!(own.product(&literals.ends, states(own) * 1024).is_none());
         assert!(own.product(&literals.ends, TABLE_MERGED).is_some());
@@ -2414,17 +2419,7 @@ mod tests {
         }
         let stream = fed(&sigs, &data, 4096);
         assert!(!stream.tabled);
-        for (i, sig) in sigs.iter().enumerate() {
-            let SubSig::Pcre(p) = &sig.subs[1] else {
-                unreachable!()
-            };
-            assert_eq!(
-                stream.count(&sigs, i as u32, 1, data.len()),
-                Some(count_whole(p, &data)),
-                "{}",
-                sig.name
-            );
-        }
+        counts_as_whole(&stream, &sigs, &data);
     }
 
     #[test]
