@@ -501,7 +501,8 @@ enum Lookup {
 /// A plan's expressions are split into as few such DFAs as fit ([`Ends::new`]). Each is built whole once
 /// per plan, and shared by every stream, when its table fits [`TABLE_ENDS`] (the official database's three
 /// expressions for a part of a message make 162 states; its five for text, two tables of 845 and 303
-/// states, 1.1 MiB shared by every session): a byte then costs one lookup per table, and a stream holds
+/// states, 1.5 MiB shared by every session, their rows padded to a power of two): a byte then costs one
+/// lookup per table (four instructions: add, mask, load, OR), and a stream holds
 /// only its state. The expressions that fit no table are one lazy DFA, whose states each stream builds in
 /// a cache of its own as its bytes need them ([`ENDS_CACHE`]).
 #[derive(Debug)]
@@ -528,17 +529,27 @@ const TABLE_ENDS: usize = 1 << 20;
 const TABLE_MERGED: usize = 2 << 20;
 
 /// A whole DFA as a table of 256 transitions per state, so that a byte costs one lookup. A state is named
-/// by where its row starts (its number times 256); those where a match ends come last, from
-/// [`EndTable::first_match`] on.
+/// by where its row starts (its number times 256), with [`MATCH_FLAG`] set when a match ends at it. The
+/// rows are a power of two (from [`MIN_ROWS`] to [`MAX_ROWS`]; those past the states are never reached),
+/// so that a lookup masks its index, which drops the flag too, instead of checking it.
 #[derive(Debug)]
 struct EndTable {
     next: Box<[u32]>,
     start: u32,
-    first_match: u32,
     /// Per state (by number): the patterns whose match ends at it, and those whose match ends at the end
     /// of the object after it.
     matches: Vec<[Box<[u32]>; 2]>,
 }
+
+/// Set in the name of an [`EndTable`]'s state where a match ends: a walk ORs the states of a stretch of
+/// bytes and looks at this bit once.
+const MATCH_FLAG: u32 = 1 << 31;
+
+/// The fewest rows of an [`EndTable`].
+const MIN_ROWS: usize = 1;
+
+/// The most rows of an [`EndTable`] (2 MiB, [`TABLE_MERGED`]).
+const MAX_ROWS: usize = 2048;
 
 impl EndTable {
     /// The table of `dfa`, unanchored from the start of the object, if it has at most `limit / 1024`
@@ -592,17 +603,11 @@ impl EndTable {
     /// string leads to from their starts. Its matches are theirs: a table made of an Aho-Corasick
     /// automaton keeps seeing its own a byte earlier.
     fn product(a: &EndTable, b: &EndTable, a_patterns: u32, limit: usize) -> Option<EndTable> {
-        fn row(t: &EndTable, s: u32) -> Option<&[Box<[u32]>; 2]> {
-            t.matches.get(s as usize / 256)
-        }
         EndTable::build(
             (a.start, b.start),
-            |(x, y), byte| {
-                let at = |t: &EndTable, s: u32| t.next.get(s as usize + usize::from(byte)).copied();
-                Some((at(a, x)?, at(b, y)?))
-            },
+            |(x, y), byte| Some((a.next_of(x, byte)?, b.next_of(y, byte)?)),
             |(x, y)| {
-                let (Some(ma), Some(mb)) = (row(a, x), row(b, y)) else {
+                let (Some(ma), Some(mb)) = (a.matches_of(x), b.matches_of(y)) else {
                     return Default::default();
                 };
                 [0, 1].map(|k| {
@@ -624,7 +629,7 @@ impl EndTable {
 
     /// The table of the automaton whose states `next` walks from `start` (`None`: a state the table cannot
     /// hold), with the patterns `matches` gives per state (whose match ends at it, and at the end of the
-    /// object after it), if it has at most `limit / 1024` states.
+    /// object after it), if its rows (its states, to a power of two) take at most `limit` bytes.
     fn build<S: Copy + Eq + std::hash::Hash>(
         start: S,
         next: impl Fn(S, u8) -> Option<S>,
@@ -650,27 +655,38 @@ impl EndTable {
             }
             edges.push(row);
         }
-        let mut matches: Vec<[Box<[u32]>; 2]> = states.iter().map(|&s| matches(s)).collect();
-        // Renumbered, matches last.
-        let mut order: Vec<usize> = (0..states.len()).collect();
-        order.sort_by_key(|&k| !matches[k][0].is_empty());
-        let mut row = vec![0u32; states.len()];
-        for (n, &k) in order.iter().enumerate() {
-            row[k] = u32::try_from(n * 256).ok()?;
+        let rows = states.len().next_power_of_two().max(MIN_ROWS);
+        if rows > most.min(MAX_ROWS) {
+            return None;
         }
-        let first_match = matches.iter().filter(|m| m[0].is_empty()).count();
+        let matches: Vec<[Box<[u32]>; 2]> = states.iter().map(|&s| matches(s)).collect();
+        let name = |k: usize| -> Option<u32> {
+            let row = u32::try_from(k * 256).ok()?;
+            Some(match matches.get(k)?[0].is_empty() {
+                true => row,
+                false => row | MATCH_FLAG,
+            })
+        };
+        let names: Vec<u32> = (0..states.len()).map(name).collect::<Option<_>>()?;
+        let mut next: Vec<u32> = edges.iter().flatten().map(|&to| names[to]).collect();
+        next.resize(rows * 256, 0);
         Some(EndTable {
-            next: order
-                .iter()
-                .flat_map(|&k| edges[k].map(|to| row[to]))
-                .collect(),
-            start: row[0],
-            first_match: u32::try_from(first_match * 256).ok()?,
-            matches: order
-                .iter()
-                .map(|&k| std::mem::take(&mut matches[k]))
-                .collect(),
+            next: next.into(),
+            start: *names.first()?,
+            matches,
         })
+    }
+
+    /// The patterns of state `state` (by name): whose match ends at it, and at the end of the object after
+    /// it.
+    fn matches_of(&self, state: u32) -> Option<&[Box<[u32]>; 2]> {
+        self.matches.get((state & !MATCH_FLAG) as usize / 256)
+    }
+
+    /// The state after `state` (by name) reads `byte`.
+    fn next_of(&self, state: u32, byte: u8) -> Option<u32> {
+        let row = (state & !MATCH_FLAG) as usize;
+        self.next.get(row + usize::from(byte)).copied()
     }
 }
 
@@ -1630,7 +1646,7 @@ impl PcreStream {
     }
 }
 
-/// Walks `new`, the bytes from `at` on, through a whole DFA's table from row `state`, calling `mark` with
+/// Walks `new`, the bytes from `at` on, through a whole DFA's table from state `state`, calling `mark` with
 /// each pattern and end of a match; at the end of the object when `complete`. `None` if the walk cannot go
 /// on (never, for a table built whole).
 fn walk_table(
@@ -1641,31 +1657,63 @@ fn walk_table(
     complete: bool,
     mark: &mut dyn FnMut(usize, usize),
 ) -> Option<()> {
+    // The table's size, known to the walk: a lookup's masked index needs no check.
+    macro_rules! by_rows {
+        ($($rows:literal)*) => {
+            match table.next.len() / 256 {
+                $($rows => walk_rows::<{ $rows * 256 }>(
+                    table,
+                    table.next[..].try_into().ok()?,
+                    state,
+                    new,
+                    at,
+                    complete,
+                    mark,
+                ),)*
+                _ => None,
+            }
+        };
+    }
+    const _: () = assert!(MIN_ROWS == 1 && MAX_ROWS == 2048);
+    by_rows!(1 2 4 8 16 32 64 128 256 512 1024 2048)
+}
+
+/// As [`walk_table`], through `next`, the table's `N` transitions.
+fn walk_rows<const N: usize>(
+    table: &EndTable,
+    next: &[u32; N],
+    state: &mut u32,
+    new: &[u8],
+    at: usize,
+    complete: bool,
+    mark: &mut dyn FnMut(usize, usize),
+) -> Option<()> {
     const STRETCH: usize = 16;
-    let next = &table.next[..];
+    // `N` is a power of two; masking the index drops the state's match flag too.
+    let step = |now: u32, byte: u8| next[(now as usize + usize::from(byte)) & (N - 1)];
     let mut marks = |state: u32, end: usize, at_end: bool| -> Option<()> {
-        let [inside, after] = table.matches.get(state as usize / 256)?;
+        let [inside, after] = table.matches_of(state)?;
         for &pattern in if at_end { after } else { inside }.iter() {
             mark(pattern as usize, end);
         }
         Some(())
     };
     let mut now = *state;
-    // Matches are rare: a stretch is walked noting the highest state it passes through, and walked again,
-    // marking, only if that is a match. A DFA's match is seen one byte late: the state after the byte at `p`
-    // says a match ended at `p`.
+    // Matches are rare: a stretch is walked ORing the states it passes through, and walked again, marking,
+    // only if one was a match. A DFA's match is seen one byte late: the state after the byte at `p` says a
+    // match ended at `p`.
     let mut walk = |stretch: &[u8], from: usize, now: &mut u32| -> Option<()> {
         let before = *now;
-        let mut top = 0;
+        let mut seen = 0;
         for &byte in stretch {
-            *now = *next.get(*now as usize + usize::from(byte))?;
-            top = top.max(*now);
+            *now = step(*now, byte);
+            seen |= *now;
         }
-        if top >= table.first_match {
+        if seen & MATCH_FLAG != 0 {
             *now = before;
             for (i, &byte) in stretch.iter().enumerate() {
-                *now = *next.get(*now as usize + usize::from(byte))?;
-                if *now >= table.first_match {
+                *now = step(*now, byte);
+                if *now & MATCH_FLAG != 0 {
                     marks(*now, from + i, false)?;
                 }
             }
@@ -2339,12 +2387,12 @@ mod tests {
         let sigs = parsed(&lines);
         let hirs = hirs_of(&sigs);
         let owners: Vec<(u32, usize, usize)> = (0..5).map(|j| (j, 3, 100)).collect();
-        let states = |ends: &Ends| match &ends.dfa {
-            EndsDfa::Table(t) => t.matches.len(),
-            EndsDfa::Lazy(_) => 0,
-        };
+        // What the first one's table takes: its states, to a power of two, 1 KiB each.
         let alone = Ends::new(&hirs[..1], &owners[..1], TABLE_ENDS, None);
-        let limit = states(&alone[0]) * 1024;
+        let limit = match &alone[0].dfa {
+            EndsDfa::Table(t) => t.next.len() * 4,
+            EndsDfa::Lazy(_) => unreachable!(),
+        };
         let split = Ends::new(&hirs, &owners, limit, None);
         let shape: Vec<(bool, Vec<u32>)> = split
             .iter()
