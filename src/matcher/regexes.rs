@@ -502,7 +502,7 @@ enum Lookup {
 /// per plan, and shared by every stream, when its table fits [`TABLE_ENDS`] (the official database's three
 /// expressions for a part of a message make 162 states; its five for text, two tables of 845 and 303
 /// states, 1.5 MiB shared by every session, their rows padded to a power of two): a byte then costs one
-/// lookup per table (four instructions: add, mask, load, OR), and a stream holds
+/// lookup per table (about five instructions: read the byte, add, mask, load, OR), and a stream holds
 /// only its state. The expressions that fit no table are one lazy DFA, whose states each stream builds in
 /// a cache of its own as its bytes need them ([`ENDS_CACHE`]).
 #[derive(Debug)]
