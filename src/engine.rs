@@ -97,7 +97,8 @@ impl Database {
 
 #[derive(Debug)]
 struct Inner {
-    db: Database,
+    /// Shared with the engines [`Engine::with_limits`] makes from this one.
+    db: Arc<Database>,
     limits: Limits,
     heuristics: Heuristics,
     buffers: BufferPool,
@@ -338,7 +339,7 @@ impl EngineBuilder {
             db.prepare_sessions();
             return Ok(Engine {
                 inner: Arc::new(Inner {
-                    db,
+                    db: Arc::new(db),
                     limits: self.limits,
                     heuristics: self.heuristics,
                     buffers: BufferPool::new(
@@ -375,7 +376,7 @@ impl EngineBuilder {
         db.prepare_sessions();
         Ok(Engine {
             inner: Arc::new(Inner {
-                db,
+                db: Arc::new(db),
                 limits: self.limits,
                 heuristics: self.heuristics,
                 buffers: BufferPool::new(self.session_buffers.unwrap_or(DEFAULT_SESSION_BUFFERS)),
@@ -473,6 +474,35 @@ impl Engine {
         &self.inner.limits
     }
 
+    /// An engine with this one's signatures and heuristics under other `limits`, at the cost of a
+    /// pointer: the compiled database (and the searches' plans it makes) is shared, not built again. A
+    /// daemon can change its limits without reloading its databases. The new engine keeps its own buffers
+    /// for sessions, as many as this one.
+    ///
+    /// ```
+    /// let engine = portcullis::Engine::builder().build()?;
+    /// let tight = engine.with_limits(portcullis::Limits::default().max_message_size(1000));
+    /// assert_eq!(tight.limits().get_max_message_size(), 1000);
+    /// assert_eq!(tight.signature_count(), engine.signature_count());
+    /// let verdict = tight.scan_bytes(&vec![b'a'; 2000])?;
+    /// assert!(verdict.detections().iter().any(|d| d.name() == "Heuristics.Limits.Exceeded.MaxMessageSize"));
+    /// # Ok::<(), portcullis::Error>(())
+    /// ```
+    ///
+    /// # Limits
+    /// Only `limits` differ: the signatures, the heuristics and the number of buffers kept are this
+    /// engine's.
+    pub fn with_limits(&self, limits: Limits) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                db: Arc::clone(&self.inner.db),
+                limits,
+                heuristics: self.inner.heuristics.clone(),
+                buffers: BufferPool::new(self.inner.buffers.keep),
+            }),
+        }
+    }
+
     /// The number of detection signatures compiled in (body and hash).
     pub fn signature_count(&self) -> usize {
         self.inner.db.body.len() + self.inner.db.logical.len() + self.inner.db.hashes.len()
@@ -505,5 +535,43 @@ impl Engine {
         self.inner.db.body.memory_usage()
             + self.inner.db.hashes.memory_usage()
             + self.inner.db.allow.memory_usage()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_with_other_limits_shares_the_compiled_database() {
+        let ldb = "Rx.Test;Target:0;0&1;616263;0/abc[0-9]+/\n";
+        let engine = Engine::builder()
+            .load_str("t.ldb", ldb)
+            .unwrap()
+            .build()
+            .unwrap();
+        let tight = engine.with_limits(Limits::default().max_message_size(100));
+        assert!(Arc::ptr_eq(&engine.inner.db, &tight.inner.db));
+        assert_eq!(tight.limits().get_max_message_size(), 100);
+        assert_eq!(engine.limits(), &Limits::default());
+        // Each scans under its own limits: the tight one stops before the signature.
+        let msg = [
+            b"Subject: x\r\n\r\n".as_slice(),
+            &[b' '; 200],
+            b"abc123\r\n",
+        ]
+        .concat();
+        let names = |e: &Engine| -> Vec<String> {
+            let v = e.scan_bytes(&msg).unwrap();
+            let mut names: Vec<String> = v
+                .detections()
+                .iter()
+                .map(|d| d.name().to_string())
+                .collect();
+            names.dedup();
+            names
+        };
+        assert_eq!(names(&engine), ["Rx.Test"]);
+        assert_eq!(names(&tight), ["Heuristics.Limits.Exceeded.MaxMessageSize"]);
     }
 }

@@ -151,14 +151,24 @@ Fuzz.Half;Target:0;2;0:3c;3e;0&1/<html[^>]*>/i
 ";
 
 /// The engine the session fuzz targets and their replays scan with: the built-in database and the
-/// [`SESSION_NDB`] and [`SESSION_LDB`] signatures, under `limits`.
+/// [`SESSION_NDB`] and [`SESSION_LDB`] signatures, under `limits`. The signatures are compiled once per
+/// process and shared ([`crate::Engine::with_limits`]): compiling them (and making the plans of their
+/// regular expressions' searches) costs far more than scanning a fuzz input, and each input has limits
+/// of its own.
 pub fn session_engine(limits: crate::Limits) -> crate::Result<crate::Engine> {
-    crate::Engine::builder()
-        .with_default_database(true)
-        .load_str("fuzz.ndb", SESSION_NDB)?
-        .load_str("fuzz.ldb", SESSION_LDB)?
-        .limits(limits)
-        .build()
+    static BASE: std::sync::OnceLock<crate::Engine> = std::sync::OnceLock::new();
+    let base = match BASE.get() {
+        Some(base) => base,
+        None => {
+            let built = crate::Engine::builder()
+                .with_default_database(true)
+                .load_str("fuzz.ndb", SESSION_NDB)?
+                .load_str("fuzz.ldb", SESSION_LDB)?
+                .build()?;
+            BASE.get_or_init(|| built)
+        }
+    };
+    Ok(base.with_limits(limits))
 }
 
 /// Feeds `message` to `session` in chunks of the lengths `splits` gives (each cut to what is left), then
