@@ -336,17 +336,12 @@ impl EngineBuilder {
                     "a compiled database cannot be combined with other databases: compile them together",
                 ));
             }
-            db.prepare_sessions();
-            return Ok(Engine {
-                inner: Arc::new(Inner {
-                    db: Arc::new(db),
-                    limits: self.limits,
-                    heuristics: self.heuristics,
-                    buffers: BufferPool::new(
-                        self.session_buffers.unwrap_or(DEFAULT_SESSION_BUFFERS),
-                    ),
-                }),
-            });
+            return Ok(Engine::prepared(
+                db,
+                self.limits,
+                self.heuristics,
+                self.session_buffers,
+            ));
         }
         if self.default_database.unwrap_or(!self.loaded) {
             self.set.load_builtin()?;
@@ -373,15 +368,12 @@ impl EngineBuilder {
             spans: Default::default(),
             pcre: Default::default(),
         };
-        db.prepare_sessions();
-        Ok(Engine {
-            inner: Arc::new(Inner {
-                db: Arc::new(db),
-                limits: self.limits,
-                heuristics: self.heuristics,
-                buffers: BufferPool::new(self.session_buffers.unwrap_or(DEFAULT_SESSION_BUFFERS)),
-            }),
-        })
+        Ok(Engine::prepared(
+            db,
+            self.limits,
+            self.heuristics,
+            self.session_buffers,
+        ))
     }
 }
 
@@ -493,12 +485,35 @@ impl Engine {
     /// Only `limits` differ: the signatures, the heuristics and the number of buffers kept are this
     /// engine's.
     pub fn with_limits(&self, limits: Limits) -> Engine {
+        Engine::of(
+            Arc::clone(&self.inner.db),
+            limits,
+            self.inner.heuristics.clone(),
+            self.inner.buffers.keep,
+        )
+    }
+
+    /// The engine of `db`, once it has made the plans nearly every message needs (see
+    /// [`Database::prepare_sessions`]).
+    fn prepared(
+        db: Database,
+        limits: Limits,
+        heuristics: Heuristics,
+        buffers: Option<usize>,
+    ) -> Engine {
+        db.prepare_sessions();
+        let buffers = buffers.unwrap_or(DEFAULT_SESSION_BUFFERS);
+        Engine::of(Arc::new(db), limits, heuristics, buffers)
+    }
+
+    /// An engine of `db`, keeping up to `buffers` message buffers for its sessions.
+    fn of(db: Arc<Database>, limits: Limits, heuristics: Heuristics, buffers: usize) -> Engine {
         Engine {
             inner: Arc::new(Inner {
-                db: Arc::clone(&self.inner.db),
+                db,
                 limits,
-                heuristics: self.inner.heuristics.clone(),
-                buffers: BufferPool::new(self.inner.buffers.keep),
+                heuristics,
+                buffers: BufferPool::new(buffers),
             }),
         }
     }
