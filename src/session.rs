@@ -342,10 +342,7 @@ impl ScanSession {
         // the target leaves `span.back` under the search's floor and `span.fwd` before the end.
         self.verify_hits(0);
         debug_assert!(self.kept.pre.below >= target + span.back);
-        self.buffer.drain(..upto);
-        if self.base == 0 {
-            crate::stream::settle(&mut self.buffer);
-        }
+        crate::stream::let_go_front(&mut self.buffer, upto, self.base == 0);
         self.base = target;
     }
 

@@ -378,10 +378,7 @@ impl Streamed {
         {
             self.footer = f.to_vec();
         }
-        self.tail.drain(..upto);
-        if self.base == 0 {
-            settle(&mut self.tail);
-        }
+        let_go_front(&mut self.tail, upto, self.base == 0);
         self.base = target;
     }
 
@@ -1182,9 +1179,18 @@ const STEADY_GRAIN: usize = 4 << 10;
 /// room it will hold from then on, most of which it holds already: what it grew to until then (all it
 /// held before any could go) it will not need again. A large buffer is one an engine recycles from
 /// session to session (see `BufferPool`): it stays as it is for the next.
-pub(crate) fn settle(v: &mut Vec<u8>) {
+fn settle(v: &mut Vec<u8>) {
     if v.capacity() < SMALL_BUFFER {
         v.shrink_to(v.len().next_multiple_of(STEADY_GRAIN));
+    }
+}
+
+/// Lets go of the first `upto` bytes of a buffer that lets go as it goes; the first time (`first`), it is
+/// left only the room it will hold from then on ([`settle`]).
+pub(crate) fn let_go_front(v: &mut Vec<u8>, upto: usize, first: bool) {
+    v.drain(..upto);
+    if first {
+        settle(v);
     }
 }
 

@@ -590,14 +590,12 @@ impl HitList {
         }
     }
 
-    /// Keeps the hits `keep` says are needed; the room a burst of hits dropped leaves goes too, past twice
-    /// what is kept, down to half again (each step of dense text refills it, so no tighter).
+    /// Keeps the hits `keep` says are needed; the room a burst of hits dropped leaves goes too
+    /// ([`super::shed_room`]).
     fn retain(&mut self, keep: impl Fn(u32, usize) -> bool) {
         fn retain_in<P: Copy>(list: &mut Vec<(u32, P)>, keep: impl Fn(u32, P) -> bool) {
             list.retain(|&(a, p)| keep(a, p));
-            if list.capacity() > 2 * list.len() + 64 {
-                list.shrink_to(list.len() + list.len() / 2);
-            }
+            super::shed_room(list, 64);
         }
         match self {
             HitList::Narrow(list) => retain_in(list, |a, p| keep(a, p as usize)),

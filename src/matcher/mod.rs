@@ -146,6 +146,15 @@ struct Starts {
     recent: Vec<usize>,
 }
 
+/// Gives back the room a burst left in `list` (hits or starts dropped once verified or counted): past
+/// twice what it holds and `slack`, down to half again. Dense text refills it at every step, so no
+/// tighter.
+pub(crate) fn shed_room<T>(list: &mut Vec<T>, slack: usize) {
+    if list.capacity() > 2 * list.len() + slack {
+        list.shrink_to(list.len() + list.len() / 2);
+    }
+}
+
 /// The heap memory of a hash table's room for `capacity` entries of type `T` (a control byte each).
 fn table_memory<T>(capacity: usize) -> usize {
     capacity * (std::mem::size_of::<T>() + 1)
@@ -516,12 +525,9 @@ impl BodyMatcher {
             starts.recent.drain(..below_floor);
             starts.folded += below_floor as u32;
             // A burst of starts folded leaves no lasting room (dense text makes one for a hundred
-            // subsignatures at every step).
-            if starts.recent.is_empty() || starts.recent.capacity() > 2 * starts.recent.len() + 4 {
-                starts
-                    .recent
-                    .shrink_to(starts.recent.len() + starts.recent.len() / 2);
-            }
+            // subsignatures at every step), and an empty list none at all.
+            let slack = if starts.recent.is_empty() { 0 } else { 4 };
+            shed_room(&mut starts.recent, slack);
         }
     }
 

@@ -552,8 +552,8 @@ const MIN_ROWS: usize = 1;
 const MAX_ROWS: usize = 2048;
 
 impl EndTable {
-    /// The table of `dfa`, unanchored from the start of the object, if it has at most `limit / 1024`
-    /// states and no quit state.
+    /// The table of `dfa`, unanchored from the start of the object, if its rows fit `limit` bytes (see
+    /// [`EndTable::build`]) and it has no quit state.
     fn new(dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>, limit: usize) -> Option<EndTable> {
         use regex_automata::dfa::Automaton;
         use regex_automata::util::primitives::StateID;
@@ -574,7 +574,7 @@ impl EndTable {
         )
     }
 
-    /// The table of an Aho-Corasick automaton, unanchored, if it has at most `limit / 1024` states. Its
+    /// The table of an Aho-Corasick automaton, unanchored, if its rows fit `limit` bytes. Its
     /// matches are seen as soon as their last byte is read, a byte earlier than a DFA's: each is reported
     /// as ending a byte before it does.
     fn of_literals(dfa: &aho_corasick::dfa::DFA, limit: usize) -> Option<EndTable> {
@@ -599,7 +599,7 @@ impl EndTable {
     }
 
     /// The table of `a` and `b` walked together, `b`'s patterns numbered after `a`'s (`a_patterns` of
-    /// them), if it has at most `limit / 1024` states: a state for each pair of their states that a byte
+    /// them), if its rows fit `limit` bytes: a state for each pair of their states that a byte
     /// string leads to from their starts. Its matches are theirs: a table made of an Aho-Corasick
     /// automaton keeps seeing its own a byte earlier.
     fn product(a: &EndTable, b: &EndTable, a_patterns: u32, limit: usize) -> Option<EndTable> {
@@ -636,7 +636,8 @@ impl EndTable {
         matches: impl Fn(S) -> [Box<[u32]>; 2],
         limit: usize,
     ) -> Option<EndTable> {
-        let most = limit / std::mem::size_of::<[u32; 256]>();
+        // Rows a walk can use: past these, the states found are not worth finding.
+        let most = (limit / std::mem::size_of::<[u32; 256]>()).min(MAX_ROWS);
         // The states the start leads to, numbered as found.
         let mut found: HashMap<S, usize> = HashMap::from([(start, 0)]);
         let mut states = vec![start];
@@ -656,7 +657,7 @@ impl EndTable {
             edges.push(row);
         }
         let rows = states.len().next_power_of_two().max(MIN_ROWS);
-        if rows > most.min(MAX_ROWS) {
+        if rows > most {
             return None;
         }
         let matches: Vec<[Box<[u32]>; 2]> = states.iter().map(|&s| matches(s)).collect();
