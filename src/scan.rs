@@ -576,6 +576,7 @@ impl<'a, 'd> Scan<'a, 'd> {
         let subject = Subject {
             data: whole.unwrap_or(&[]),
             pcre: evidence.and_then(|e| e.pcre),
+            held: view.tail(),
             len,
             target,
             container,

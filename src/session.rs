@@ -45,7 +45,11 @@ const FEED_PIECE: usize = 8 << 10;
 /// and it runs the body-signature search of the message itself over the new bytes. The scan works in
 /// stream order (each part is counted against the limits when it is scanned, after the parts before it),
 /// so a part's outcome is final as soon as it is scanned; [`finish`](Self::finish) takes those outcomes
-/// over and is left with the message's own matching, the rest of its walk and the last part.
+/// over and is left with the message's own matching, the rest of its walk and the last part. What it
+/// matches of the message itself is what was not verified yet (the last let-go step and the reach of the
+/// signatures); once the session lets go of the message's middle, the message is hashed as it arrives,
+/// and the searches of regular expressions are finished on the bytes still held only for the signatures
+/// whose trigger holds, which is known only then and seldom does.
 /// [`Engine::scan_bytes`] does the same two steps on the whole message, so the verdict does not depend on
 /// how the message was split. [`decided`](Self::decided) tells early when a signature has matched.
 ///
@@ -218,6 +222,11 @@ impl ScanSession {
         if take == 0 {
             return;
         }
+        // Once the message's middle is let go of, its digests are needed: it is hashed as it arrives, so
+        // that its end has only the last piece to hash.
+        if self.base > 0 {
+            self.hash_to(self.len());
+        }
         let db = self.engine.db();
         db.body
             .advance(&mut self.atoms, &self.buffer, self.base, false);
@@ -279,6 +288,21 @@ impl ScanSession {
         self.atoms.retain(|atom, at| pre.needs(atom, at));
     }
 
+    /// Hashes the message up to `to`, from where it was hashed to (at or past `base`: what is let go of is
+    /// hashed first).
+    fn hash_to(&mut self, to: usize) {
+        let db = self.engine.db();
+        let from = self.kept.hashed.max(self.base);
+        debug_assert_eq!(from, self.kept.hashed, "bytes were let go of unhashed");
+        if let Some(bytes) = self
+            .buffer
+            .get(from - self.base..to.saturating_sub(self.base))
+        {
+            self.kept.digest.update([&db.hashes, &db.allow], bytes);
+            self.kept.hashed = from + bytes.len();
+        }
+    }
+
     /// The length of the message so far (as kept: up to `max_message_size`).
     fn len(&self) -> usize {
         self.base + self.buffer.len()
@@ -335,9 +359,7 @@ impl ScanSession {
             self.atoms.keep_every_hit();
         }
         let upto = target - self.base;
-        self.kept
-            .digest
-            .update([&db.hashes, &db.allow], &self.buffer[..upto]);
+        self.hash_to(target);
         // Every hit whose verification reads the bytes that go (below `target + span.back`) is verified now:
         // the target leaves `span.back` under the search's floor and `span.fwd` before the end.
         self.verify_hits(0);
@@ -391,12 +413,9 @@ impl ScanSession {
             .advance(&mut self.atoms, &self.buffer, self.base, true);
         let sparse = self.base > 0;
         if sparse {
-            self.kept
-                .digest
-                .update([&db.hashes, &db.allow], &self.buffer);
-            if let Some(pcre) = &mut self.kept.pcre {
-                pcre.run(&db.logical, &self.buffer, self.base, true);
-            }
+            self.hash_to(self.len());
+            // The searches of regular expressions are finished on the bytes held only where their
+            // signature's trigger holds ([`PcreStream::count`](crate::matcher::regexes::PcreStream::count)).
         }
         let body = self.prescan.take_body();
         let early = Early {
@@ -430,6 +449,8 @@ struct Kept {
     pre: PreVerified,
     /// Their digests, for hash signatures and the allow-list.
     digest: StreamDigest,
+    /// Where the message was hashed up to.
+    hashed: usize,
     /// What the regular expressions for mail found in them (made when the session first looks at letting
     /// go).
     pcre: Option<PcreStream>,

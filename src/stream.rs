@@ -399,7 +399,9 @@ impl Streamed {
         self.atoms.retain(|atom, at| pre.needs(atom, at));
     }
 
-    /// Ends the payload: the search completed and every byte hashed.
+    /// Ends the payload: the search completed and every byte hashed. The searches of regular expressions
+    /// are finished on the bytes held only where their signature's trigger holds
+    /// ([`PcreStream::count`](crate::matcher::regexes::PcreStream::count)).
     pub(crate) fn finish(&mut self, db: &Database) {
         if let Some(h) = self.html.take() {
             let mut found = Vec::new();
@@ -410,7 +412,6 @@ impl Streamed {
             .advance(&mut self.atoms, &self.tail, self.base, true);
         if self.base > 0 {
             self.digest.update([&db.hashes, &db.allow], &self.tail);
-            self.pcre.run(&db.logical, &self.tail, self.base, true);
         }
     }
 

@@ -47,6 +47,11 @@ impl<'a> View<'a> {
         self.head
     }
 
+    /// The second piece, when the object is not held whole in one: where it starts, and its bytes.
+    pub(crate) fn tail(&self) -> Option<(usize, &'a [u8])> {
+        (!self.is_whole()).then_some((self.tail_start, self.tail))
+    }
+
     /// Whether every byte is held, in one piece.
     pub(crate) fn is_whole(&self) -> bool {
         self.tail.is_empty() && self.tail_start == self.head.len()

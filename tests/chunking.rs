@@ -556,9 +556,11 @@ fn hits_everywhere_do_not_pile_up() {
 fn regular_expressions_run_as_the_message_arrives() {
     // A logical signature for any file with a regular expression runs only when its trigger holds, which
     // is known at the end; so the session searches for the expression as the bytes arrive, before they
-    // go. Here it matches in the first part and its trigger is in the last: in the message as sent, and
-    // in an attachment decoded as it arrives. An unbounded expression's match and one of a bounded
-    // length each straddle a let-go step somewhere in the sweep of offsets.
+    // go, and leaves the searches of the bytes it still holds at the end to the signatures whose trigger
+    // holds. Here the expression matches in the first part and its trigger is in the last, or the other
+    // way round: in the message as sent, and in an attachment decoded as it arrives. An unbounded
+    // expression's match and one of a bounded length each straddle a let-go step somewhere in the sweep of
+    // offsets.
     let ldb = "Re.Any;Target:0;0&1;6e6565646c65;0/abc[0-9]+xyz/\n\
                Re.Bounded;Target:0;0&1;6e6565646c65;0/def[0-9]{2,40}uvw/i\n";
     let engine = Engine::builder()
@@ -568,12 +570,22 @@ fn regular_expressions_run_as_the_message_arrives() {
         .unwrap();
     let reach = engine.session_reach().unwrap();
     assert!(reach < 64 << 10, "{reach}");
-    for shift in [0usize, 5000, 16 << 10, 40_000] {
+    let matches = &b"\r\nabc12345xyz DEF12345uvw\r\n"[..];
+    let trigger = &b"a needle\r\n"[..];
+    for (shift, late) in [0usize, 5000, 16 << 10, 40_000]
+        .into_iter()
+        .flat_map(|s| [(s, false), (s, true)])
+    {
         let mut msg = many_parts(30, 20 << 10, b"the last part");
+        let (early, last) = if late {
+            (trigger, matches)
+        } else {
+            (matches, trigger)
+        };
         let at = msg.windows(4).position(|w| w == b"--se").unwrap() + 200 + shift;
-        msg.splice(at..at, b"\r\nabc12345xyz DEF12345uvw\r\n".iter().copied());
+        msg.splice(at..at, early.iter().copied());
         let end = msg.len() - b"--sep--\r\n".len();
-        msg.splice(end..end, b"a needle\r\n".iter().copied());
+        msg.splice(end..end, last.iter().copied());
         let whole = engine.scan_bytes(&msg).unwrap();
         let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
         assert!(
@@ -587,28 +599,38 @@ fn regular_expressions_run_as_the_message_arrives() {
             assert_eq!(
                 session.finish().unwrap(),
                 whole,
-                "shift {shift}, chunk {chunk}"
+                "shift {shift}, late {late}, chunk {chunk}"
             );
         }
     }
-    // The same in an attachment of 3 MiB decoded as it arrives: the match early, the trigger late.
-    let mut payload = noise(3 << 20, 3);
-    for (at, bytes) in [
-        (100_000, &b"abc77xyz"[..]),
-        (50_000, b"def1234uvw"),
-        (3_000_000, b"needle"),
+    // The same in an attachment of 3 MiB decoded as it arrives: the match early and the trigger late, or
+    // the match in the last bytes.
+    for plants in [
+        [
+            (100_000, &b"abc77xyz"[..]),
+            (50_000, b"def1234uvw"),
+            (3_000_000, b"needle"),
+        ],
+        [
+            (50_000, b"needle"),
+            ((3 << 20) - 30, b"abc77xyz"),
+            ((3 << 20) - 12, b"def1234uvw"),
+        ],
     ] {
-        payload[at..at + bytes.len()].copy_from_slice(bytes);
-    }
-    // The message as sent holds the payload in base64 only: what matches is the attachment.
-    let msg = one_attachment("big.bin", &payload, false);
-    let whole = engine.scan_bytes(&msg).unwrap();
-    let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
-    assert_eq!(names, ["Re.Any", "Re.Bounded"], "{whole:?}");
-    for chunk in [4096, 64 << 10] {
-        let (session, most) = feed_watching(engine.session(), &msg, chunk);
-        assert!(most < 512 << 10, "held {most}");
-        assert_eq!(session.finish().unwrap(), whole);
+        let mut payload = noise(3 << 20, 3);
+        for (at, bytes) in plants {
+            payload[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        // The message as sent holds the payload in base64 only: what matches is the attachment.
+        let msg = one_attachment("big.bin", &payload, false);
+        let whole = engine.scan_bytes(&msg).unwrap();
+        let names: Vec<&str> = whole.detections().iter().map(|d| d.name()).collect();
+        assert_eq!(names, ["Re.Any", "Re.Bounded"], "{whole:?}");
+        for chunk in [4096, 64 << 10] {
+            let (session, most) = feed_watching(engine.session(), &msg, chunk);
+            assert!(most < 512 << 10, "held {most}");
+            assert_eq!(session.finish().unwrap(), whole);
+        }
     }
 }
 

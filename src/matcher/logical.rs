@@ -14,6 +14,9 @@ pub(crate) struct Subject<'d> {
     /// holds what they found as the object arrived).
     pub(crate) data: &'d [u8],
     pub(crate) pcre: Option<&'d PcreStream>,
+    /// With `pcre`: where the bytes its object's stream holds start, and those bytes, to finish the
+    /// searches it left unfinished ([`PcreStream::count`]).
+    pub(crate) held: Option<(usize, &'d [u8])>,
     pub(crate) len: usize,
     pub(crate) target: u8,
     /// The type of the container the object came out of (`Mail` for a MIME part).
@@ -66,7 +69,7 @@ pub(crate) fn evaluate<'a>(
             // Counted as the object arrived, when its bytes were let go of; else searched now, the same way.
             let ran = subject
                 .pcre
-                .and_then(|ran| ran.count(sigs, index, i as u8, len));
+                .and_then(|ran| ran.count(sigs, index, i as u8, len, subject.held));
             let n = ran.unwrap_or_else(|| regexes::count_whole(p, subject.data));
             counts[i] = n;
         }
