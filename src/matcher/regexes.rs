@@ -289,12 +289,13 @@ impl Search {
     /// Searches `hay`, the object's bytes from `base` on, as far as they allow; `complete` when `hay` ends
     /// the object. The bytes from [`Self::needed_from`] on must be given again next time.
     pub(crate) fn run(&mut self, sub: &PcreSub, hay: &[u8], base: usize, complete: bool) {
-        self.run_filtered(sub, hay, base, complete, None);
+        self.run_filtered(sub, hay, base, complete, None, MAX_MATCHES);
     }
 
     /// As [`Self::run`], passing over a block not in `live` (when given): no literal the expression's
     /// matches start or end with says one may start there; and where `live` knows the latest end of a
-    /// match that may start in a block, searching its window no further.
+    /// match that may start in a block, searching its window no further. Done once `enough` matches are
+    /// counted ([`LogicalSig::enough`]).
     fn run_filtered(
         &mut self,
         sub: &PcreSub,
@@ -302,6 +303,7 @@ impl Search {
         base: usize,
         complete: bool,
         mut live: Option<&mut Live>,
+        enough: u32,
     ) {
         let held_end = base + hay.len();
         if sub.anchored && sub.offset == Offset::Any {
@@ -367,7 +369,7 @@ impl Search {
                         self.pos = start + 1;
                         continue;
                     }
-                    self.found(sub, start, held_end);
+                    self.found(sub, start, held_end, enough);
                     self.last_end = Some(stop);
                     self.pos = stop;
                 }
@@ -377,7 +379,7 @@ impl Search {
     }
 
     /// Counts a match starting at `start`, or keeps its start until the length is known.
-    fn found(&mut self, sub: &PcreSub, start: usize, held_end: usize) {
+    fn found(&mut self, sub: &PcreSub, start: usize, held_end: usize, enough: u32) {
         match sub.offset {
             Offset::FromEnd { back, .. } => {
                 let back = usize::try_from(back).unwrap_or(usize::MAX);
@@ -394,7 +396,7 @@ impl Search {
             _ => {
                 if counts(sub, start, usize::MAX) {
                     self.counted += 1;
-                    self.done |= self.counted >= MAX_MATCHES;
+                    self.done |= self.counted >= enough.min(MAX_MATCHES);
                 }
             }
         }
@@ -442,6 +444,8 @@ pub(crate) fn count_whole(sub: &PcreSub, data: &[u8]) -> u32 {
 pub(crate) struct PcrePlan {
     /// The subsignatures, as (signature, subsignature) indices.
     subs: Vec<(u32, u8)>,
+    /// Per expression: how many matches decide all its signature can learn of it ([`LogicalSig::enough`]).
+    enough: Vec<u32>,
     /// The literals of the expressions that have some.
     literals: Option<Finder>,
     /// Per expression: how the blocks where its match may start are found.
@@ -1068,6 +1072,7 @@ impl PcrePlan {
                 };
                 let search = plan.subs.len() as u32;
                 plan.subs.push((i, j));
+                plan.enough.push(sig.enough(j));
                 let trigger_forms: HashMap<u8, Vec<_>> = p
                     .trigger
                     .subs()
@@ -1398,7 +1403,7 @@ impl PcreStream {
                 Lookup::Ends(_) => (hay, Some(&mut self.live[k])),
                 Lookup::Prefix | Lookup::Inner => (literal_hay, Some(&mut self.live[k])),
             };
-            search.run_filtered(p, hay, base, complete, live);
+            search.run_filtered(p, hay, base, complete, live, plan.enough[i]);
         }
     }
 
@@ -1635,7 +1640,8 @@ impl PcreStream {
         Some(match held {
             Some((base, hay)) if !search.done => {
                 let mut search = search.clone();
-                search.run(p, hay, base, true);
+                let enough = self.plan.enough.get(i).copied().unwrap_or(MAX_MATCHES);
+                search.run_filtered(p, hay, base, true, None, enough);
                 search.count(p, len)
             }
             _ => search.count(p, len),
@@ -2004,7 +2010,17 @@ mod tests {
     }
 
     /// Logical signatures, parsed from their lines.
+    /// The signatures of `lines`, whose expression `0&1` is made `0&(1>1023)`: most tests here are of
+    /// finding every match, and a search for `0&1` is over at its first ([`LogicalSig::enough`]).
     fn parsed(lines: &[&str]) -> Vec<LogicalSig> {
+        let every: Vec<String> = lines
+            .iter()
+            .map(|l| l.replacen(";0&1;", ";0&(1>1023);", 1))
+            .collect();
+        as_written(&every.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn as_written(lines: &[&str]) -> Vec<LogicalSig> {
         lines
             .iter()
             .map(|l| {
@@ -2019,20 +2035,56 @@ mod tests {
     /// Logical signatures whose expressions are looked for by literals they start with (`abc`, `x00+1`),
     /// end with (`[0-9 ]+cab`), or not at all (`[ac ]{1,4}b`), bounded or not.
     fn logical() -> Vec<LogicalSig> {
-        parsed(&[
-            "P;Target:0;0&1;616161;0/abc[0-9]{0,3}/",
-            "Q;Target:0;0&1;616161;0/x00+1/i",
-            "S;Target:0;0&1;616161;0/[0-9 ]{2,30}cab/",
-            "T;Target:0;0&1;616161;0/(?s)[0-9].*cab/",
-            "N;Target:0;0&1;616161;0/[ac ]{1,4}b/",
-            "O;Target:7;0&1;616161;0/abc/",
-            // No literal to look for: looked for by where their matches end.
-            "U;Target:0;0&1;616161;0/1\\s*2\\s*z/i",
-            "V;Target:0;0&1;616161;0/(\\d[a-c]){3,}/",
-            "W;Target:0;0&1;616161;0/\\bc\\d/",
-            "X;Target:0;0&1;616161;0/(?m)\\d$/",
-            "Y;Target:0;0&1;616161;0/c?/",
-        ])
+        parsed(LOGICAL)
+    }
+
+    const LOGICAL: &[&str] = &[
+        "P;Target:0;0&1;616161;0/abc[0-9]{0,3}/",
+        "Q;Target:0;0&1;616161;0/x00+1/i",
+        "S;Target:0;0&1;616161;0/[0-9 ]{2,30}cab/",
+        "T;Target:0;0&1;616161;0/(?s)[0-9].*cab/",
+        "N;Target:0;0&1;616161;0/[ac ]{1,4}b/",
+        "O;Target:7;0&1;616161;0/abc/",
+        // No literal to look for: looked for by where their matches end.
+        "U;Target:0;0&1;616161;0/1\\s*2\\s*z/i",
+        "V;Target:0;0&1;616161;0/(\\d[a-c]){3,}/",
+        "W;Target:0;0&1;616161;0/\\bc\\d/",
+        "X;Target:0;0&1;616161;0/(?m)\\d$/",
+        "Y;Target:0;0&1;616161;0/c?/",
+    ];
+
+    #[test]
+    fn a_search_is_over_once_it_has_found_what_its_signature_can_learn() {
+        // `0&1` learns only whether the expression matches: its search is over at the first match, and
+        // reads nothing more. `0&(1>2)` learns up to three matches; `(0|1)>4` up to five.
+        let sigs = as_written(&[
+            "One;Target:0;0&1;616161;0/abc[0-9]/",
+            "Three;Target:0;0&(1>2);616161;0/abc[0-9]/",
+            "Five;Target:0;(0|1)>4;616161;0/abc[0-9]/",
+        ]);
+        let enough: Vec<u32> = sigs.iter().map(|s| s.enough(1)).collect();
+        assert_eq!(enough, [1, 3, 5]);
+        // A later expression's trigger counts the earlier one's matches too.
+        let trigger = as_written(&["T;Target:0;0&1&2;616161;0/abc[0-9]/;1>3/def/"]);
+        assert_eq!((trigger[0].enough(1), trigger[0].enough(2)), (4, 1));
+        let mut data = vec![b' '; 10 * BLOCK];
+        for k in 0..10 {
+            data[k * BLOCK + 100..k * BLOCK + 104].copy_from_slice(b"abc7");
+        }
+        for step in [4096, 50_000] {
+            let (open, held) = fed_openly(std::sync::Arc::new(plan(&sigs)), &sigs, &data, step);
+            // Each search stopped right after its last match needed: the first, third and fifth block.
+            let done: Vec<bool> = open.searches.iter().map(|s| s.done).collect();
+            assert_eq!(done, [true, true, true], "step {step}");
+            for (sig, want) in [(0, 1), (1, 3), (2, 5)] {
+                assert_eq!(open.count(&sigs, sig, 1, data.len(), None), Some(want));
+                assert_eq!(
+                    open.count(&sigs, sig, 1, data.len(), Some((held, &data[held..]))),
+                    Some(want)
+                );
+            }
+            assert_eq!(open.needed_from(), usize::MAX);
+        }
     }
 
     #[test]
@@ -2621,49 +2673,51 @@ mod tests {
             cuts in proptest::collection::vec(any::<usize>(), 0..12),
         ) {
             // A stream of every expression for the type, its bytes let go of as it says, counts as the whole.
-            let sigs = logical();
-            // Sparse: literals only where planted, at and around block ends.
-            let mut rng = crate::testing::XorShift::new(seed);
-            let mut next = || rng.next_u64();
-            let mut data: Vec<u8> = (0..len).map(|_| b"zz \n"[(next() % 4) as usize]).collect();
-            let plants: [&[u8]; 10] = [
-                b"abc12", b"x001", b"X0001", b"12 cab", b"9 zzz cab", b"a b", b"1 \n 2Z", b"1a2b3c4a", b" c9\n",
-                b"1c2c3",
-            ];
-            for _ in 0..len / 2000 {
-                let r = next() as usize;
-                let block_end = (r % 10 + 1) * BLOCK;
-                let at = if r.is_multiple_of(3) { r % len.max(1) } else { (block_end + r % 24).saturating_sub(12) };
-                let plant = plants[(r >> 8) % plants.len()];
-                if at + plant.len() <= len {
-                    data[at..at + plant.len()].copy_from_slice(plant);
-                }
-            }
-            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
-            cuts.sort_unstable();
-            for (n, plan) in every_plan(&sigs).into_iter().enumerate() {
-                let mut stream = PcreStream::new(std::sync::Arc::new(plan));
-                let mut from = 0;
-                for &c in &cuts {
-                    if c < from {
-                        continue;
+            // Counting every match, and as written: `0&1` needs only the first.
+            for sigs in [logical(), as_written(LOGICAL)] {
+                // Sparse: literals only where planted, at and around block ends.
+                let mut rng = crate::testing::XorShift::new(seed);
+                let mut next = || rng.next_u64();
+                let mut data: Vec<u8> = (0..len).map(|_| b"zz \n"[(next() % 4) as usize]).collect();
+                let plants: [&[u8]; 10] = [
+                    b"abc12", b"x001", b"X0001", b"12 cab", b"9 zzz cab", b"a b", b"1 \n 2Z", b"1a2b3c4a", b" c9\n",
+                    b"1c2c3",
+                ];
+                for _ in 0..len / 2000 {
+                    let r = next() as usize;
+                    let block_end = (r % 10 + 1) * BLOCK;
+                    let at = if r.is_multiple_of(3) { r % len.max(1) } else { (block_end + r % 24).saturating_sub(12) };
+                    let plant = plants[(r >> 8) % plants.len()];
+                    if at + plant.len() <= len {
+                        data[at..at + plant.len()].copy_from_slice(plant);
                     }
-                    stream.run(&sigs, &data[from..c], from, false);
-                    from = stream.needed_from().min(c).max(from);
                 }
-                // Not told the object ended, the count finishes the searches on the bytes still needed; told,
-                // the stream finishes them itself.
-                stream.run(&sigs, &data[from..], from, false);
-                let held = stream.needed_from().min(len).max(from);
-                let lazily: Vec<Option<u32>> = (0..sigs.len())
-                    .map(|i| stream.count(&sigs, i as u32, 1, len, Some((held, &data[held..]))))
-                    .collect();
-                stream.run(&sigs, &data[held..], held, true);
-                for (i, sig) in sigs.iter().enumerate().filter(|(_, s)| s.target == 0) {
-                    let SubSig::Pcre(p) = &sig.subs[1] else { unreachable!() };
-                    let whole = Some(count_whole(p, &data));
-                    prop_assert_eq!(stream.count(&sigs, i as u32, 1, len, None), whole, "{} plan {}", sig.name, n);
-                    prop_assert_eq!(lazily[i], whole, "{} plan {}, finished by the count", sig.name, n);
+                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+                cuts.sort_unstable();
+                for (n, plan) in every_plan(&sigs).into_iter().enumerate() {
+                    let mut stream = PcreStream::new(std::sync::Arc::new(plan));
+                    let mut from = 0;
+                    for &c in &cuts {
+                        if c < from {
+                            continue;
+                        }
+                        stream.run(&sigs, &data[from..c], from, false);
+                        from = stream.needed_from().min(c).max(from);
+                    }
+                    // Not told the object ended, the count finishes the searches on the bytes still needed; told,
+                    // the stream finishes them itself.
+                    stream.run(&sigs, &data[from..], from, false);
+                    let held = stream.needed_from().min(len).max(from);
+                    let lazily: Vec<Option<u32>> = (0..sigs.len())
+                        .map(|i| stream.count(&sigs, i as u32, 1, len, Some((held, &data[held..]))))
+                        .collect();
+                    stream.run(&sigs, &data[held..], held, true);
+                    for (i, sig) in sigs.iter().enumerate().filter(|(_, s)| s.target == 0) {
+                        let SubSig::Pcre(p) = &sig.subs[1] else { unreachable!() };
+                        let whole = Some(count_whole(p, &data).min(sig.enough(1)));
+                        prop_assert_eq!(stream.count(&sigs, i as u32, 1, len, None), whole, "{} plan {}", sig.name, n);
+                        prop_assert_eq!(lazily[i], whole, "{} plan {}, finished by the count", sig.name, n);
+                    }
                 }
             }
         }

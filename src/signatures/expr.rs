@@ -259,6 +259,25 @@ impl Expr {
         out
     }
 
+    /// How many matches of subsignature `sub` decide all the expression can learn of it: past this count,
+    /// more matches change nothing (whatever the other subsignatures' counts). One, unless a count
+    /// compares a sum that holds `sub`: `(0|1)>5` learns something of `0`'s matches up to six. `None` when
+    /// the expression does not name `sub`.
+    pub(crate) fn enough(&self, sub: u8) -> Option<u32> {
+        match self {
+            Expr::Sub(n) => (*n == sub).then_some(1),
+            Expr::And(a, b) | Expr::Or(a, b) => match (a.enough(sub), b.enough(sub)) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            },
+            // `>c` and `=c` are decided once the sum passes `c`, `<c` once it reaches `c`: `sub`'s own
+            // matches past `c + 1` cannot move the sum back.
+            Expr::Count { inner, count, .. } => {
+                inner.enough(sub).map(|e| e.max(count.saturating_add(1)))
+            }
+        }
+    }
+
     /// Whether the expression may hold when the subsignatures `zero` says are known to have no match, and
     /// nothing is known of the others. An over-approximation: `false` means it holds for no counts of the
     /// others; `true`, that it may.
@@ -359,6 +378,39 @@ mod tests {
         assert!(parse(&deep).unwrap_err().contains("nested deeper"));
         let ok = format!("{}0{}", "(".repeat(64), ")".repeat(64));
         assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn matches_past_enough_change_nothing() {
+        // (expression, enough matches of subsignatures 0, 1 and 2)
+        let table: &[(&str, [Option<u32>; 3])] = &[
+            ("0", [Some(1), None, None]),
+            ("0&1|2", [Some(1), Some(1), Some(1)]),
+            ("0>2", [Some(3), None, None]),
+            ("0<2", [Some(3), None, None]),
+            ("0=0", [Some(1), None, None]),
+            ("(0|1)>3,2&2", [Some(4), Some(4), Some(1)]),
+            ("((0>1)|1)=4", [Some(5), Some(5), None]),
+            ("0&(1>50)", [Some(1), Some(51), None]),
+            ("(0=2)&(1<1)&(2=0)", [Some(3), Some(2), Some(1)]),
+        ];
+        for (text, want) in table {
+            let e = parse(text).unwrap();
+            let enough: Vec<Option<u32>> = (0..3).map(|n| e.enough(n)).collect();
+            assert_eq!(enough, want, "{text}");
+            // Every count from 0 to 7 of each subsignature evaluates as it does cut at enough.
+            for k in 0..512u32 {
+                let counts: Vec<u32> = (0..3).map(|n| (k >> (3 * n)) & 7).collect();
+                let cut: Vec<u32> = (0..3)
+                    .map(|n| counts[n].min(want[n].unwrap_or(u32::MAX)))
+                    .collect();
+                assert_eq!(
+                    e.eval(&counts).holds,
+                    e.eval(&cut).holds,
+                    "{text} with {counts:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -130,6 +130,19 @@ pub(crate) struct LogicalSig {
     pub(crate) subs: Vec<SubSig>,
 }
 
+impl LogicalSig {
+    /// How many matches of subsignature `sub` decide all the signature can learn of it: its expression's
+    /// and its regular expressions' triggers' [`Expr::enough`] (a trigger may name an earlier regular
+    /// expression). A search for a regular expression that has found as many is over.
+    pub(crate) fn enough(&self, sub: u8) -> u32 {
+        let triggers = self.subs.iter().filter_map(|s| match s {
+            SubSig::Pcre(p) => p.trigger.enough(sub),
+            SubSig::Hex(_) => None,
+        });
+        triggers.chain(self.expr.enough(sub)).max().unwrap_or(1)
+    }
+}
+
 /// How well a loaded signature is served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Support {
