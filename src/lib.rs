@@ -46,7 +46,11 @@
 //! PCRE match limits cut long searches too). [`Engine::scan_bytes`] counts the same way, so the verdict never depends on how
 //! a message arrived. A trigger that names only subsignatures anchored near the start (`0:504B`: the
 //! object starts as a zip) is decided by the object's first bytes, and a session stops searching for an
-//! expression whose trigger they shut, as `scan_bytes` never runs it.
+//! expression whose trigger they shut, as `scan_bytes` never runs it. A session's search is also over once
+//! it has found as many matches as the signature can learn from: one for an expression the logical
+//! expression names plainly (`0&1&2`, most of them), `n + 1` under a comparison (`2>n`); and the bytes it
+//! still holds when the object ends are searched only for a signature whose trigger holds, which is known
+//! then. Neither changes a verdict.
 //!
 //! ## Bad input is data
 //! Malformed MIME, broken encodings and hostile archives never make a scan fail: the [`Verdict`] lists the
