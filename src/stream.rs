@@ -505,6 +505,7 @@ impl PartStream {
     ///
     /// `whole`: whether the limits let every reading of a body not declared base64 keep all it decodes to,
     /// however long the body (then those readings are decoded as the body arrives, see [`TextBody`]).
+    /// `boundaries`: those of the multiparts the part is in, whose delimiter lines would end it.
     pub(crate) fn advance(
         &mut self,
         db: &Database,
@@ -512,6 +513,7 @@ impl PartStream {
         whole: bool,
         data: &[u8],
         base: usize,
+        boundaries: &[&str],
     ) {
         if let State::Head { searched, read_at } = &mut self.state {
             let Some(bytes) = self.start.checked_sub(base).and_then(|s| data.get(s..)) else {
@@ -525,7 +527,7 @@ impl PartStream {
             *searched = bytes.len();
             let head = if blank || bytes.len() >= 2 * *read_at {
                 *read_at = bytes.len();
-                walker::complete_head(bytes)
+                walker::complete_head(bytes, boundaries)
             } else {
                 None
             };
@@ -564,7 +566,7 @@ impl PartStream {
             };
         }
         if let State::Text(t) = &mut self.state {
-            t.advance(db, data, base);
+            t.advance(db, data, base, boundaries);
         }
         if let State::Decoding(d) = &mut self.state {
             let held = base + data.len();
@@ -583,10 +585,12 @@ impl PartStream {
                 d.line_start = upto;
             }
             // But for the whole stretches of a line longer than one: they are judged apart, and no
-            // delimiter line starts otherwise than with "--".
+            // delimiter line starts otherwise than with "--" and a boundary.
             // (A line some of which was decoded was looked at already.)
             let looked = d.decoded_to > d.line_start;
-            if let Some(end) = walker::long_line_stretches(data, base, d.line_start, looked) {
+            if let Some(end) =
+                walker::long_line_stretches(data, base, d.line_start, looked, boundaries)
+            {
                 upto = upto.max(end);
             }
             debug_assert!(upto <= held);
@@ -717,11 +721,13 @@ impl KnownLines {
     /// message from `base` on): the start of its last complete line, or, in a line in flight longer than a
     /// stretch that no delimiter starts ([`walker::long_line_stretches`]), the end of its whole stretches,
     /// less what `cut` leaves of what was not read of them (how much of those bytes may be read apart).
+    /// `boundaries`: those of the multiparts the part is in.
     pub(crate) fn advance(
         &mut self,
         data: &[u8],
         base: usize,
         cut: impl Fn(&[u8]) -> usize,
+        boundaries: &[&str],
     ) -> Option<usize> {
         let held_end = base + data.len();
         let new_from = self.searched.max(self.read_to);
@@ -741,10 +747,11 @@ impl KnownLines {
         }
         // A line some of which was read was looked at already, and its start may be let go of.
         let looked = self.read_to > self.line_at;
-        let stretches = walker::long_line_stretches(data, base, self.line_at, looked).map(|end| {
-            let from = self.read_to.max(self.line_at).min(end);
-            from + cut(held_raw(data, base, from..end))
-        });
+        let stretches = walker::long_line_stretches(data, base, self.line_at, looked, boundaries)
+            .map(|end| {
+                let from = self.read_to.max(self.line_at).min(end);
+                from + cut(held_raw(data, base, from..end))
+            });
         lines.max(stretches).filter(|&to| to > self.read_to)
     }
 }
@@ -753,10 +760,13 @@ impl TextBody {
     /// Reads the lines new in `data` (the message from `base` on) that are followed by a complete line, and
     /// the whole stretches of a line in flight longer than one that no delimiter starts (see
     /// [`walker::long_line_stretches`]), so that a body sent as one long line is not held until it ends.
-    fn advance(&mut self, db: &Database, data: &[u8], base: usize) {
+    fn advance(&mut self, db: &Database, data: &[u8], base: usize, boundaries: &[&str]) {
         // A long line's stretches not inside a quoted-printable escape or soft line break, which its
         // decoding reads whole.
-        if let Some(to) = self.known.advance(data, base, qp::cut_within_line) {
+        if let Some(to) = self
+            .known
+            .advance(data, base, qp::cut_within_line, boundaries)
+        {
             self.read(db, data, base, to);
         }
     }

@@ -1855,8 +1855,8 @@ fn an_attachment_in_base64_on_one_unbroken_line_is_decoded_as_it_arrives() {
     // session decodes the line stretch by stretch and lets go of it, as a part, as the message's own body,
     // inside a nested multipart and inside a forwarded message; with every signature form over the
     // attachment. A line that is not base64 far in is read as sent from the stretch that shows it (and held
-    // from there); a line that starts with "--" may be a delimiter and is held until it ends. The verdict is the whole
-    // message's however it arrives.
+    // from there), and so is a line that starts with "--" (no delimiter: the boundary does not follow, but
+    // no base64 either). The verdict is the whole message's however it arrives.
     let mut data = noise(1_500_000, 41);
     data.extend_from_slice(&corpusgen::eicar());
     data.extend_from_slice(&noise(1_500_000, 42));
@@ -2007,7 +2007,9 @@ fn a_header_block_with_a_long_field_ends_at_its_blank_line() {
 fn a_long_text_body_on_one_line_is_read_as_it_arrives() {
     // A text body sent as one line of megabytes (minified HTML, a log): each reading takes the line's
     // stretches as they arrive, a quoted-printable one never inside an escape or soft line break, so the
-    // session holds no more of it than of a body of short lines; the test file is where the row says.
+    // session holds no more of it than of a body of short lines; the test file is where the row says. A
+    // line that starts with "--" is no delimiter unless the boundary follows: outside a multipart, or in
+    // one whose boundary it does not start with, it is read as it arrives too.
     let eicar = corpusgen::eicar();
     let words = "lorem ipsum dolor sit amet ".repeat(60_000);
     let escaped = "caf=C3=A9 =3D tr=E8s = bien ".repeat(60_000);
@@ -2019,6 +2021,12 @@ fn a_long_text_body_on_one_line_is_read_as_it_arrives() {
     // (name, Content-Transfer-Encoding, the line, where the test file is found)
     let table: Vec<(&str, &str, String, &str)> = vec![
         ("as sent", "", format!("{words}{eicar_text}{words}"), ""),
+        (
+            "as sent, starting with --",
+            "",
+            format!("-- {words}{eicar_text}{words}"),
+            "",
+        ),
         (
             "quoted-printable",
             "quoted-printable",

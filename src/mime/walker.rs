@@ -81,15 +81,16 @@ impl Delimiter {
 }
 
 /// For a line in flight that starts at `line_start` in the message (`data` holds it from `base` on): if it
-/// is longer than a stretch ([`base64::LONG_LINE`]) and does not start with `--` (so that it is no
-/// delimiter line, whatever follows; `looked`: that was seen already, and its start may be let go of),
-/// where its whole stretches end. Its bytes up to there are then known to be the part's before the line
-/// ends.
+/// is longer than a stretch ([`base64::LONG_LINE`]) and is no delimiter line of a multipart whose boundary
+/// is one of `boundaries`, whatever follows (it does not start with `--` and one of them; `looked`: that
+/// was seen already, and its start may be let go of), where its whole stretches end. Its bytes up to there
+/// are then known to be the part's before the line ends.
 pub(crate) fn long_line_stretches(
     data: &[u8],
     base: usize,
     line_start: usize,
     looked: bool,
+    boundaries: &[&str],
 ) -> Option<usize> {
     let held = base + data.len();
     let stretches = held.checked_sub(line_start)? / base64::LONG_LINE * base64::LONG_LINE;
@@ -97,12 +98,26 @@ pub(crate) fn long_line_stretches(
         return None;
     }
     let delimiter = || {
-        let first = line_start
+        line_start
             .checked_sub(base)
-            .and_then(|at| data.get(at..at + 2));
-        first.is_none_or(|f| f == b"--")
+            .and_then(|at| data.get(at..))
+            .is_none_or(|line| may_delimit(line, boundaries))
     };
     (looked || !delimiter()).then_some(line_start + stretches)
+}
+
+/// Whether a line that starts with `first` (as much of it as has arrived) is, or may yet turn out to be, a
+/// delimiter line of a multipart whose boundary is one of `boundaries`: it starts with `--` and the
+/// boundary, or is a start of those. What follows the boundary on the line only decides whether it closes,
+/// and whether it is a delimiter strictly or by its prefix.
+pub(crate) fn may_delimit(first: &[u8], boundaries: &[&str]) -> bool {
+    boundaries.iter().any(|b| {
+        let starts = |text: &[u8], with: &[u8]| {
+            let n = text.len().min(with.len());
+            text[..n] == with[..n]
+        };
+        starts(first, b"--") && starts(first.get(2..).unwrap_or(&[]), b.as_bytes())
+    })
 }
 
 /// The delimiters of both modes from one search of `body` from `from` (a line start, or a place in a line
@@ -339,13 +354,22 @@ impl Parts {
     }
 
     /// Moves the search past what has arrived of the body's last line, once it is longer than a stretch of
-    /// base64 and does not start with `--`: no delimiter starts in it, and a session need not hold such a
-    /// line (a body sent as one unbroken line of base64) for the search until it ends. `body` holds the body
-    /// from `body_base` on.
+    /// base64 and does not start with `--` and the boundary: no delimiter starts in it, and a session need
+    /// not hold such a line (a body sent as one unbroken line of base64) for the search until it ends.
+    /// `body` holds the body from `body_base` on.
     fn pass_long_line(&mut self, body: &[u8], body_base: usize) {
         let looked = self.resume > self.line_at;
-        if long_line_stretches(body, body_base, self.line_at, looked).is_some() {
+        let boundary = self.boundary().into_iter().collect::<Vec<_>>();
+        if long_line_stretches(body, body_base, self.line_at, looked, &boundary).is_some() {
             self.resume = self.resume.max(body_base + body.len());
+        }
+    }
+
+    /// The boundary whose delimiters are searched for, once the header block has declared one.
+    pub(crate) fn boundary(&self) -> Option<&str> {
+        match &self.head {
+            Some(Some((_, boundary))) => Some(boundary),
+            _ => None,
         }
     }
 
@@ -670,11 +694,12 @@ fn read_head(bytes: &[u8]) -> EntityHead {
     }
 }
 
-/// The header block of an entity still arriving (`bytes`, its first bytes), once nothing that follows can
-/// change it: it has ended before its last complete line, or at it when the line after (not complete yet)
-/// already shows it is no delimiter line (the line break before a delimiter is the delimiter's, so the
-/// blank line that ends a header block might have been).
-pub(crate) fn complete_head(bytes: &[u8]) -> Option<EntityHead> {
+/// The header block of an entity still arriving (`bytes`, its first bytes) in the multiparts whose
+/// boundaries are `boundaries`, once nothing that follows can change it: it has ended before its last
+/// complete line, or at it when the line after (not complete yet) already shows it is no delimiter line
+/// (the line break before a delimiter is the delimiter's, so the blank line that ends a header block might
+/// have been).
+pub(crate) fn complete_head(bytes: &[u8], boundaries: &[&str]) -> Option<EntityHead> {
     let upto = memchr::memrchr(b'\n', bytes)? + 1;
     let head = read_head(&bytes[..upto]);
     let next = &bytes[upto..];
@@ -682,7 +707,7 @@ pub(crate) fn complete_head(bytes: &[u8]) -> Option<EntityHead> {
         || (head.body_start == upto
             && ends_blank(&bytes[..upto])
             && next.len() >= 2
-            && !next.starts_with(b"--"));
+            && !may_delimit(next, boundaries));
     ended.then_some(head)
 }
 
@@ -1148,6 +1173,50 @@ mod tests {
                 ChildData::Owned(v) => String::from_utf8_lossy(v).into_owned(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_line_may_delimit_only_with_a_boundary_after_its_dashes() {
+        // (the line's first bytes, the boundaries, whether it is or may yet be a delimiter line)
+        let table: &[(&str, &[&str], bool)] = &[
+            ("--b", &["b"], true),
+            ("--b--", &["b"], true),
+            ("--bx and more", &["b"], true),
+            ("--", &["bound"], true),
+            ("--bou", &["bound"], true),
+            ("--box", &["bound"], false),
+            ("-- signature", &["b"], false),
+            ("--b", &[], false),
+            ("--inner", &["outer", "inner"], true),
+            ("--other", &["outer", "inner"], false),
+            ("-", &["b"], true),
+            ("x--b", &["b"], false),
+        ];
+        for &(first, boundaries, want) in table {
+            assert_eq!(
+                may_delimit(first.as_bytes(), boundaries),
+                want,
+                "{first:?} {boundaries:?}"
+            );
+        }
+        // A header block that ends at its blank line is known to when the next line is no delimiter line
+        // of the multiparts it is in, however that line goes on.
+        let head = "Content-Type: text/plain\r\n\r\n";
+        for (next, boundaries, ended) in [
+            ("-- a signature", &["b"][..], true),
+            ("--b", &["b"], false),
+            ("--", &["b"], false),
+            ("-- a signature", &[], true),
+            ("--b", &[], true),
+            ("x", &["b"], false),
+        ] {
+            let bytes = format!("{head}{next}");
+            assert_eq!(
+                complete_head(bytes.as_bytes(), boundaries).is_some(),
+                ended,
+                "{next:?} {boundaries:?}"
+            );
+        }
     }
 
     #[test]

@@ -82,10 +82,11 @@ impl Child {
         }
     }
 
-    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
+    /// `enclosing`: the boundaries of the multiparts the part is in.
+    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize, enclosing: &[&str]) {
         match self {
-            Child::Multipart(n) => n.follow(ctx, data, base),
-            Child::Message(f) => f.follow(ctx, data, base),
+            Child::Multipart(n) => n.follow(ctx, data, base, enclosing),
+            Child::Message(f) => f.follow(ctx, data, base, enclosing),
         }
     }
 
@@ -415,8 +416,16 @@ impl Level {
 
     /// Follows its part in flight, when it reads one way: decodes it as it arrives ([`PartStream`]), and
     /// follows it as a multipart ([`Nested`]) when its header block says it is one and the scan will
-    /// walk it. The entity starts at `start` in the message.
-    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize, start: usize) {
+    /// walk it. The entity starts at `start` in the message, inside the multiparts whose boundaries are
+    /// `enclosing`: its part in flight ends at a delimiter line of one of those or of its own.
+    fn follow(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        data: &[u8],
+        base: usize,
+        start: usize,
+        enclosing: &[&str],
+    ) {
         let Some(at) = self
             .finder
             .part_in_flight()
@@ -434,8 +443,10 @@ impl Level {
         let (objects, produced) = ctx.spent();
         let cut = payload_cut(ctx.limits, depth + 1, objects, produced);
         let whole = readings_whole(ctx.limits, produced);
+        let mut boundaries = enclosing.to_vec();
+        boundaries.extend(self.finder.boundary());
         if let Some(stream) = &mut self.stream {
-            stream.advance(ctx.db, cut, whole, data, base);
+            stream.advance(ctx.db, cut, whole, data, base, &boundaries);
         }
         if self.child.as_ref().is_some_and(|c| c.start() != at) {
             self.child = None;
@@ -444,7 +455,7 @@ impl Level {
             self.child = self.child_in_flight(ctx, at);
         }
         if let Some(child) = &mut self.child {
-            child.follow(ctx, data, base);
+            child.follow(ctx, data, base, &boundaries);
         }
     }
 
@@ -572,8 +583,8 @@ impl Nested {
     }
 
     /// Looks at the part so far: scans its parts completed since the last look, and follows its part in
-    /// flight.
-    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
+    /// flight. `enclosing`: the boundaries of the multiparts it is in.
+    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize, enclosing: &[&str]) {
         let (own, own_base) = self.own(data, base);
         let found = self
             .level
@@ -587,7 +598,7 @@ impl Nested {
             self.head = Some(own.get(..preamble_end).unwrap_or(&[]).to_vec());
         }
         self.level.complete_all(ctx, data, base, self.start, found);
-        self.level.follow(ctx, data, base, self.start);
+        self.level.follow(ctx, data, base, self.start, enclosing);
     }
 
     /// From where the session must hold the message for the part's final walk: its start until its head
@@ -617,11 +628,11 @@ impl Nested {
 impl Forwarded {
     /// Looks at the part so far: matches the lines known to be its, and once the message's header block is
     /// known (its message is then admitted), scans its parts completed since the last look and follows its
-    /// part in flight, or decodes its body.
-    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize) {
+    /// part in flight, or decodes its body. `enclosing`: the boundaries of the multiparts the part is in.
+    fn follow(&mut self, ctx: &mut Ctx<'_>, data: &[u8], base: usize, enclosing: &[&str]) {
         // The whole stretches of a long line too: a message sent as one long line is not held until it ends.
         let mut blank = false;
-        if let Some(to) = self.fed.advance(data, base, <[u8]>::len) {
+        if let Some(to) = self.fed.advance(data, base, <[u8]>::len, enclosing) {
             let fed_to = self.fed.read_to;
             let lines = stream::held_raw(data, base, fed_to..to);
             self.matched.push(ctx.db, lines);
@@ -643,7 +654,7 @@ impl Forwarded {
                 return;
             }
             self.head_read_at = known.len();
-            let Some(head) = walker::complete_head(known) else {
+            let Some(head) = walker::complete_head(known, enclosing) else {
                 return;
             };
             self.body_start = Some(self.start + head.body_start);
@@ -654,7 +665,7 @@ impl Forwarded {
                 self.before = Some(carried.clone());
             }
         }
-        self.message.follow(ctx, data, base);
+        self.message.follow(ctx, data, base, enclosing);
         if self.message.level.finder.is_leaf() {
             // Its body is its child, the next object worked after it.
             let body = self
@@ -668,6 +679,7 @@ impl Forwarded {
                 readings_whole(ctx.limits, produced),
                 data,
                 base,
+                enclosing,
             );
         }
     }
@@ -747,10 +759,11 @@ impl Prescan {
             // from its start.
             let whole =
                 readings_whole(limits, 0) && base == 0 && crate::mime::header::has_header(data);
-            body.advance(db, cut, whole, data, base);
+            // Not in a multipart: no line of it is a delimiter.
+            body.advance(db, cut, whole, data, base, &[]);
         }
         if follow {
-            self.level.follow(&mut ctx, data, base, 0);
+            self.level.follow(&mut ctx, data, base, 0, &[]);
         }
     }
 
