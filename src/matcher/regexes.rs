@@ -2009,9 +2009,9 @@ mod tests {
         PcrePlan::build(&sigs, &body, 0, None, merge)
     }
 
-    /// Logical signatures, parsed from their lines.
-    /// The signatures of `lines`, whose expression `0&1` is made `0&(1>1023)`: most tests here are of
-    /// finding every match, and a search for `0&1` is over at its first ([`LogicalSig::enough`]).
+    /// Logical signatures, parsed from their lines, whose expression `0&1` is made `0&(1>1023)`: most tests
+    /// here are of finding every match, and a search for `0&1` is over at its first
+    /// ([`LogicalSig::enough`]).
     fn parsed(lines: &[&str]) -> Vec<LogicalSig> {
         let every: Vec<String> = lines
             .iter()
@@ -2020,6 +2020,7 @@ mod tests {
         as_written(&every.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
+    /// Logical signatures, parsed from their lines as written.
     fn as_written(lines: &[&str]) -> Vec<LogicalSig> {
         lines
             .iter()
