@@ -635,6 +635,32 @@ fn regular_expressions_run_as_the_message_arrives() {
 }
 
 #[test]
+fn the_engine_counts_the_plans_its_sessions_make() {
+    // The plan of the searches for the regular expressions of a type of part is made when a session first
+    // streams such a part (a binary attachment here: the engine makes the message's, a text part's and an
+    // HTML part's when it is built), and shared by the sessions after it. The engine's memory counts it.
+    let ldb = "Re.Any;Target:0;0&1;6e6565646c65;0/abc[0-9]+xyz/\n";
+    let engine = Engine::builder()
+        .load_str("re.ldb", ldb)
+        .unwrap()
+        .build()
+        .unwrap();
+    let plain = Engine::builder().build().unwrap();
+    let before = engine.memory_usage();
+    assert!(before > plain.memory_usage());
+    let msg = one_attachment("big.bin", &noise(1 << 20, 9), false);
+    for _ in 0..2 {
+        let (session, _) = feed_watching(engine.session(), &msg, 65536);
+        assert!(session.finish().unwrap().is_clean());
+    }
+    let after = engine.memory_usage();
+    assert!(after > before, "{before} then {after}");
+    let (session, _) = feed_watching(engine.session(), &msg, 4096);
+    session.finish().unwrap();
+    assert_eq!(engine.memory_usage(), after);
+}
+
+#[test]
 fn an_attachment_whose_first_bytes_shut_a_trigger_reads_as_the_whole_message() {
     // Most of the official database's regular expressions for a part of a message run only when the part
     // starts as a zip or a RAR archive. A session stops searching for them once an attachment's first bytes

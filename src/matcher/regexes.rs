@@ -180,6 +180,16 @@ fn good(
 }
 
 impl Pcre {
+    /// The approximate heap memory of the compiled expression and its literals (not of the syntax kept for
+    /// an expression looked for by where its matches end, which the regex crates do not measure).
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.regex.memory_usage()
+            + self.literals.as_ref().map_or(0, |l| {
+                l.set.capacity() * std::mem::size_of::<Vec<u8>>()
+                    + l.set.iter().map(Vec::capacity).sum::<usize>()
+            })
+    }
+
     /// Compiles `pattern` as bytes (no Unicode) with `flags`; `None` for syntax the pure-Rust engine
     /// cannot take (back-references, look-around) or an expression too large.
     pub(crate) fn new(pattern: &str, flags: Flags) -> Option<Pcre> {
@@ -556,6 +566,17 @@ const MIN_ROWS: usize = 1;
 const MAX_ROWS: usize = 2048;
 
 impl EndTable {
+    fn memory_usage(&self) -> usize {
+        self.next.len() * 4
+            + self.matches.capacity() * std::mem::size_of::<[Box<[u32]>; 2]>()
+            + self
+                .matches
+                .iter()
+                .flatten()
+                .map(|m| m.len() * 4)
+                .sum::<usize>()
+    }
+
     /// The table of `dfa`, unanchored from the start of the object, if its rows fit `limit` bytes (see
     /// [`EndTable::build`]) and it has no quit state.
     fn new(dfa: &regex_automata::dfa::dense::DFA<Vec<u32>>, limit: usize) -> Option<EndTable> {
@@ -706,6 +727,14 @@ const MAX_TABLES: usize = 3;
 const MAX_TABLE_TRIES: usize = 12;
 
 impl Ends {
+    fn memory_usage(&self) -> usize {
+        let dfa = match &self.dfa {
+            EndsDfa::Table(t) => t.memory_usage(),
+            EndsDfa::Lazy(dfa) => dfa.memory_usage(),
+        };
+        dfa + self.owners.capacity() * std::mem::size_of::<(u32, usize, usize)>()
+    }
+
     /// The DFAs of `hirs` (with `owners`, one per expression): as few tables as the expressions fit, each
     /// no larger than `table_limit` bytes (several expressions whose DFA is small alone may need one
     /// exponentially large together: the official database's five for text do), all together if they fit,
@@ -992,6 +1021,16 @@ impl std::fmt::Debug for Finder {
 }
 
 impl Finder {
+    fn memory_usage(&self) -> usize {
+        self.atoms.memory_usage()
+            + self.owners.capacity() * std::mem::size_of::<(usize, Vec<u32>)>()
+            + self
+                .owners
+                .iter()
+                .map(|(_, o)| o.capacity() * 4)
+                .sum::<usize>()
+    }
+
     /// The finder of the literals of each expression `wanted` gives (by its index in the plan).
     fn new(wanted: &[(u32, &Literals)]) -> Option<Finder> {
         let mut atoms = AtomSetBuilder::default();
@@ -1016,6 +1055,21 @@ impl Finder {
 }
 
 impl PcrePlan {
+    /// The approximate heap memory of the plan: its tables, the automata of its literals and its lazy
+    /// DFAs (each stream's caches are the stream's).
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.subs.capacity() * 8
+            + self.enough.capacity() * 4
+            + self.lookup.capacity() * std::mem::size_of::<Lookup>()
+            + self.ends.iter().map(Ends::memory_usage).sum::<usize>()
+            + self.gates.capacity() * std::mem::size_of::<Option<Gate>>()
+            + self.literals.as_ref().map_or(0, Finder::memory_usage)
+            + self.ungated.as_ref().map_or(0, Finder::memory_usage)
+            + self.literal_table.as_ref().map_or(0, |t| {
+                t.ends.memory_usage() + t.lookup.capacity() * std::mem::size_of::<Lookup>()
+            })
+    }
+
     /// The literals a stream looks for: those `looking` chose, or every expression's before it chose.
     fn finder(&self, looking: Looking) -> Option<&Finder> {
         match looking {

@@ -141,6 +141,20 @@ impl LogicalSig {
         });
         triggers.chain(self.expr.enough(sub)).max().unwrap_or(1)
     }
+
+    /// The approximate heap memory of the signature: its name, its subsignatures' patterns (those left
+    /// here) and compiled regular expressions, and the text of those.
+    pub(crate) fn memory_usage(&self) -> usize {
+        let subs: usize = self
+            .subs
+            .iter()
+            .map(|s| match s {
+                SubSig::Hex(h) => h.patterns.iter().map(Pattern::memory_usage).sum::<usize>(),
+                SubSig::Pcre(p) => p.regex.memory_usage() + p.source.capacity(),
+            })
+            .sum();
+        self.name.capacity() + self.subs.capacity() * std::mem::size_of::<SubSig>() + subs
+    }
 }
 
 /// How well a loaded signature is served.
