@@ -347,6 +347,15 @@ fn attachment_signatures(data: &[u8], middle: usize) -> (String, String) {
     )
 }
 
+/// The built-in database and the logical signatures of `ldb`.
+fn ldb_engine(ldb: &str) -> Engine {
+    Engine::builder()
+        .load_str("re.ldb", ldb)
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
 /// The built-in database with `ndb` and `hdb` added, keeping no buffers for later sessions (so that what a
 /// session says it holds is its own).
 fn signed_engine(ndb: &str, hdb: &str) -> Engine {
@@ -563,11 +572,7 @@ fn regular_expressions_run_as_the_message_arrives() {
     // offsets.
     let ldb = "Re.Any;Target:0;0&1;6e6565646c65;0/abc[0-9]+xyz/\n\
                Re.Bounded;Target:0;0&1;6e6565646c65;0/def[0-9]{2,40}uvw/i\n";
-    let engine = Engine::builder()
-        .load_str("re.ldb", ldb)
-        .unwrap()
-        .build()
-        .unwrap();
+    let engine = ldb_engine(ldb);
     let reach = engine.session_reach().unwrap();
     assert!(reach < 64 << 10, "{reach}");
     let matches = &b"\r\nabc12345xyz DEF12345uvw\r\n"[..];
@@ -640,11 +645,7 @@ fn the_engine_counts_the_plans_its_sessions_make() {
     // streams such a part (a binary attachment here: the engine makes the message's, a text part's and an
     // HTML part's when it is built), and shared by the sessions after it. The engine's memory counts it.
     let ldb = "Re.Any;Target:0;0&1;6e6565646c65;0/abc[0-9]+xyz/\n";
-    let engine = Engine::builder()
-        .load_str("re.ldb", ldb)
-        .unwrap()
-        .build()
-        .unwrap();
+    let engine = ldb_engine(ldb);
     let plain = Engine::builder().build().unwrap();
     let before = engine.memory_usage();
     assert!(before > plain.memory_usage());
@@ -667,11 +668,7 @@ fn an_attachment_whose_first_bytes_shut_a_trigger_reads_as_the_whole_message() {
     // say it does not; either way the verdict is the whole message's.
     let ldb = "Re.Gated;Container:CL_TYPE_MAIL,Target:0;2;0:504B;0:526172211a07;0|1/Fatura-N[0-9]{10,32}\\.exe/\n\
                Re.Half;Container:CL_TYPE_MAIL,Target:0;2;0,2:7171::i;6e6565646c65;0&1/invoice[0-9]+\\.scr/\n";
-    let engine = Engine::builder()
-        .load_str("re.ldb", ldb)
-        .unwrap()
-        .build()
-        .unwrap();
+    let engine = ldb_engine(ldb);
     // (the attachment's first bytes, the signatures that match)
     let table: &[(&[u8], &[&str])] = &[
         (b"PK\x03\x04", &["Re.Gated"]),
@@ -711,11 +708,7 @@ fn what_needs_the_whole_message_keeps_it() {
     // ways. Either way the verdict is the whole message's: here the regular expression matches in the
     // first part and its trigger in the last.
     let ldb = "Re.Far;Target:0;0&1;6e6565646c65;EOF-500000,400000:0/abc[0-9]+xyz/\n";
-    let engine = Engine::builder()
-        .load_str("re.ldb", ldb)
-        .unwrap()
-        .build()
-        .unwrap();
+    let engine = ldb_engine(ldb);
     assert!(
         engine
             .session_reach()
