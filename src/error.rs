@@ -72,7 +72,7 @@ impl Error {
             kind: ErrorKind::Syntax,
             path: Some(path.to_path_buf()),
             line: Some(line),
-            message: message.into(),
+            message: clipped(message.into()),
             source: None,
         }
     }
@@ -121,3 +121,20 @@ impl std::error::Error for Error {
 
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The longest message about a database line an error or a skipped signature carries: messages quote
+/// pieces of the line, which a hostile database may make megabytes long.
+const MAX_MESSAGE: usize = 256;
+
+/// `message`, cut to [`MAX_MESSAGE`] bytes (at a character boundary) with an ellipsis if it was longer.
+pub(crate) fn clipped(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let mut end = MAX_MESSAGE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("...");
+    }
+    message
+}

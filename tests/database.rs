@@ -82,6 +82,15 @@ fn malformed_lines_name_file_and_line() {
         assert_eq!(err.path().unwrap().to_str(), Some(name));
         assert!(err.to_string().contains(want), "{err}");
     }
+    // What a message quotes of a line is cut short: a hostile line may be megabytes long.
+    let huge = format!("Big:0:*:{}41{}\n", "(".repeat(100_000), ")".repeat(100_000));
+    let err = Engine::builder().load_str("big.ndb", &huge).unwrap_err();
+    assert_eq!((err.kind(), err.line()), (ErrorKind::Syntax, Some(1)));
+    assert!(
+        err.to_string().len() < 400,
+        "{} bytes",
+        err.to_string().len()
+    );
     let err = Engine::builder()
         .load_bytes("bad.ndb", b"A:0:*:4142\n\xff\xfe:0:*:4142\n")
         .unwrap_err();
@@ -91,6 +100,35 @@ fn malformed_lines_name_file_and_line() {
         .load_str("x.unknown", "whatever")
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NoDatabase);
+}
+
+#[test]
+fn a_logical_expression_too_long_is_skipped_not_a_stack_overflow() {
+    // A chain of 100,000 operators is a tree 100,000 deep, which evaluating (and dropping) would recurse
+    // through: the line is skipped with its reason, and the signature after it still works.
+    let chain = vec!["0"; 100_001].join("&");
+    let ldb = format!("Deep;Target:0;{chain};616263\nShallow;Target:0;0&1;6576696c;6d61726b6572\n");
+    let e = Engine::builder()
+        .load_str("deep.ldb", &ldb)
+        .unwrap()
+        .build()
+        .unwrap();
+    let r = e.load_report();
+    assert_eq!(r.skipped().len(), 1);
+    assert_eq!((r.skipped()[0].line(), r.skipped()[0].name()), (1, "Deep"));
+    assert!(
+        r.skipped()[0].reason().contains("terms"),
+        "{}",
+        r.skipped()[0].reason()
+    );
+    let verdict = e
+        .scan_bytes(b"Subject: x\r\n\r\nabc evil marker\r\n")
+        .unwrap();
+    let names: Vec<&str> = verdict.detections().iter().map(|d| d.name()).collect();
+    assert!(
+        names.iter().all(|&n| n == "Shallow") && !names.is_empty(),
+        "{names:?}"
+    );
 }
 
 #[test]

@@ -39,13 +39,30 @@ struct Parser<'a> {
     s: &'a [u8],
     at: usize,
     depth: usize,
+    /// Terms made so far: subsignatures, operators and counts.
+    terms: usize,
 }
 
 /// Deepest parenthesis nesting accepted: the parser recurses once per level, so a hostile database must
 /// not choose the depth of the stack.
 const MAX_DEPTH: usize = 64;
 
+/// Most terms (subsignatures, operators and counts) an expression may have. A chain `0&1&2...` is a tree
+/// as deep as it is long, and evaluating it recurses once per level: a hostile database must not choose
+/// that depth either. ClamAV's expressions name at most 64 subsignatures (the official database's longest
+/// has 63 operators).
+const MAX_TERMS: usize = 1024;
+
 impl Parser<'_> {
+    /// Counts one more term.
+    fn term(&mut self) -> Result<(), String> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(format!("more than {MAX_TERMS} terms"));
+        }
+        Ok(())
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.at).copied()
     }
@@ -82,6 +99,7 @@ impl Parser<'_> {
                 if n >= 64 {
                     return Err(format!("subsignature {n} is beyond the 64 allowed"));
                 }
+                self.term()?;
                 Expr::Sub(n as u8)
             }
             _ => return Err(format!("unexpected character at position {}", self.at)),
@@ -100,6 +118,7 @@ impl Parser<'_> {
             } else {
                 None
             };
+            self.term()?;
             e = Expr::Count {
                 inner: Box::new(e),
                 op,
@@ -116,10 +135,12 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b'&') => {
                     self.at += 1;
+                    self.term()?;
                     left = Expr::And(Box::new(left), Box::new(self.primary()?));
                 }
                 Some(b'|') => {
                     self.at += 1;
+                    self.term()?;
                     left = Expr::Or(Box::new(left), Box::new(self.primary()?));
                 }
                 _ => return Ok(left),
@@ -134,6 +155,7 @@ pub(crate) fn parse(text: &str) -> Result<Expr, String> {
         s: text.as_bytes(),
         at: 0,
         depth: 0,
+        terms: 0,
     };
     let e = p.expr()?;
     if p.at != text.len() {
@@ -197,6 +219,9 @@ impl serde::Serialize for Expr {
 impl<'de> serde::Deserialize<'de> for Expr {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Expr, D::Error> {
         let tokens: Vec<Token> = serde::Deserialize::deserialize(d)?;
+        if tokens.len() > MAX_TERMS {
+            return Err(serde::de::Error::custom("logical expression too long"));
+        }
         let mut stack: Vec<Expr> = Vec::new();
         let malformed = || serde::de::Error::custom("malformed logical expression");
         for t in tokens {
@@ -378,6 +403,11 @@ mod tests {
         assert!(parse(&deep).unwrap_err().contains("nested deeper"));
         let ok = format!("{}0{}", "(".repeat(64), ")".repeat(64));
         assert!(parse(&ok).is_ok());
+        // A chain is as deep as it is long: bounded too.
+        let chain = |n: usize| vec!["0>1"; n].join("&");
+        assert!(parse(&chain(300)).is_ok());
+        assert!(parse(&chain(600)).unwrap_err().contains("terms"));
+        assert!(parse(&vec!["0"; 100_000].join("|")).is_err());
     }
 
     #[test]

@@ -215,8 +215,8 @@ impl LoadReport {
         self.skipped.push(SkippedSignature {
             file: file.display().to_string(),
             line,
-            name: name.to_string(),
-            reason: reason.into(),
+            name: crate::error::clipped(name.to_string()),
+            reason: crate::error::clipped(reason.into()),
         });
     }
 }
