@@ -359,8 +359,9 @@ impl Parts {
     /// `body` holds the body from `body_base` on.
     fn pass_long_line(&mut self, body: &[u8], body_base: usize) {
         let looked = self.resume > self.line_at;
-        let boundary = self.boundary().into_iter().collect::<Vec<_>>();
-        if long_line_stretches(body, body_base, self.line_at, looked, &boundary).is_some() {
+        let boundary = self.boundary();
+        if long_line_stretches(body, body_base, self.line_at, looked, boundary.as_slice()).is_some()
+        {
             self.resume = self.resume.max(body_base + body.len());
         }
     }
