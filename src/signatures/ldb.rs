@@ -113,7 +113,9 @@ mod container_serde {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum SubSig {
     Hex(HexSub),
-    Pcre(PcreSub),
+    /// Boxed: a hex subsignature is a few words once its patterns go to the body matcher, and the official
+    /// database has 235,248 subsignatures, of which 506 are regular expressions.
+    Pcre(Box<PcreSub>),
 }
 
 /// A logical signature, parsed.
@@ -150,7 +152,9 @@ impl LogicalSig {
             .iter()
             .map(|s| match s {
                 SubSig::Hex(h) => h.patterns.iter().map(Pattern::memory_usage).sum::<usize>(),
-                SubSig::Pcre(p) => p.regex.memory_usage() + p.source.capacity(),
+                SubSig::Pcre(p) => {
+                    std::mem::size_of::<PcreSub>() + p.regex.memory_usage() + p.source.capacity()
+                }
             })
             .sum();
         self.name.capacity() + self.subs.capacity() * std::mem::size_of::<SubSig>() + subs
@@ -378,7 +382,7 @@ pub(crate) fn parse_line(
         let parsed = if sub.contains('/') {
             pcre_sub(sub)
                 .unwrap_or_else(|e| Err(format!("malformed subsignature {i}: {e}")))
-                .map(|(p, approx)| (SubSig::Pcre(p), approx))
+                .map(|(p, approx)| (SubSig::Pcre(Box::new(p)), approx))
         } else {
             hex_sub(sub)
                 .unwrap_or_else(|e| Err(format!("malformed subsignature {i}: {e}")))
