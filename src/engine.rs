@@ -81,11 +81,6 @@ impl Database {
         }
     }
 
-    /// Makes the plans nearly every message needs (the message itself, a text part, an HTML part) with the
-    /// engine, rather than in the first session that needs each: the official database's for text take
-    /// about 40 ms to make (their tables of where matches end), which the first message would wait for.
-    /// A part of another type makes its plan on first use (4 to 40 ms with the official database; all
-    /// of them at once would add 170 ms to every engine's build).
     /// The approximate heap memory of the database and of the plans of regular-expression searches made so
     /// far.
     fn memory_usage(&self) -> usize {
@@ -108,6 +103,11 @@ impl Database {
             + plans
     }
 
+    /// Makes the plans nearly every message needs (the message itself, a text part, an HTML part) with the
+    /// engine, rather than in the first session that needs each: the official database's for text take
+    /// about 40 ms to make (their tables of where matches end), which the first message would wait for.
+    /// A part of another type makes its plan on first use (4 to 40 ms with the official database; all
+    /// of them at once would add 170 ms to every engine's build).
     fn prepare_sessions(&self) {
         use crate::filetype::FileType;
         self.pcre_plan(FileType::Mail.target(), None);
